@@ -2,12 +2,16 @@
 #![forbid(unsafe_code)]
 
 mod algorithm;
+mod clock;
 mod error;
+mod json;
 mod jwks;
 mod key;
 mod resolver;
+mod verifier;
 
 pub use algorithm::Algorithm;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{
     Error, JwksDocumentError, KeyLookupError, KeyRejection, OptionsError, ParseAlgorithmError,
     Segment,
@@ -15,3 +19,7 @@ pub use error::{
 pub use jwks::{JwkSet, SkippedKey};
 pub use key::{EcCurve, KeyKind, MAX_RSA_BITS, MIN_RSA_BITS, VerifyingKey};
 pub use resolver::KeyResolver;
+pub use verifier::{
+    DEFAULT_ALGORITHMS, DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_SIZE, MAX_LEEWAY_SECS,
+    MAX_MAX_TOKEN_SIZE, MIN_MAX_TOKEN_SIZE, VerifiedToken, Verifier, VerifierOptions,
+};
