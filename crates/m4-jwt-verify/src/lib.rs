@@ -8,6 +8,8 @@ mod json;
 mod jwks;
 mod key;
 mod resolver;
+#[cfg(test)]
+mod snapshot_tests;
 mod verifier;
 
 pub use algorithm::Algorithm;
