@@ -11,6 +11,8 @@ mod resolver;
 #[cfg(test)]
 mod snapshot_tests;
 mod verifier;
+#[cfg(test)]
+mod wycheproof_tests;
 
 pub use algorithm::Algorithm;
 pub use clock::{Clock, ManualClock, SystemClock};
