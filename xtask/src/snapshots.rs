@@ -17,7 +17,7 @@ pub(crate) const CHECK_ENV: [(&str, &str); 3] = [
 
 /// Run the workspace tests in check mode.
 pub(crate) fn check(root: &Path) -> Result<(), String> {
-    cargo(root, &["test", "--workspace"], &CHECK_ENV)
+    cargo(root, &["test", "--workspace", "--no-fail-fast"], &CHECK_ENV)
 }
 
 /// After a check: list the committed snapshots and refuse leftovers awaiting review.
