@@ -26,7 +26,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use crate::clock::Clock;
 use crate::discovery::{self, Found};
 use crate::endpoint::{Endpoint, Issuer, UrlRole};
-use crate::error::Error;
+use crate::error::{Error, shown};
 use crate::options::JwksOptions;
 use crate::transport::Transport;
 
@@ -468,7 +468,7 @@ impl JwksCache {
                 skipped: keys
                     .skipped()
                     .iter()
-                    .map(|s| (s.kid.clone(), s.reason.to_string()))
+                    .map(|s| (s.kid.as_deref().map(shown), s.reason.to_string()))
                     .collect(),
             }),
             Ok(keys) => Ok(keys),

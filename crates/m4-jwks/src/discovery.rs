@@ -13,7 +13,7 @@
 use serde_json::Value;
 
 use crate::endpoint::{Endpoint, Issuer, UrlRole};
-use crate::error::Error;
+use crate::error::{Error, shown};
 use crate::transport::Transport;
 
 /// Where the JWKS URL came from.
@@ -84,36 +84,9 @@ fn read_document(body: &[u8], url: &str, issuer: &Issuer) -> Result<(Endpoint, F
     Ok((jwks_uri, Found::Document))
 }
 
-/// Longest issuer string echoed from a document.
-const SHOWN_MAX: usize = 200;
-
-/// An untrusted string made safe to show: control characters escaped, length bounded.
-fn shown(text: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == SHOWN_MAX {
-            out.push_str("...");
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shown_escapes_and_truncates() {
-        assert_eq!(shown("https://a/\n\u{1b}[31m"), "https://a/\\n\\u{1b}[31m");
-        let long = "x".repeat(500);
-        assert_eq!(shown(&long).len(), SHOWN_MAX + 3);
-    }
 
     #[test]
     fn document_checks() {

@@ -61,12 +61,21 @@ pub enum Error {
         /// What the network layer said.
         detail: String,
     },
-    /// The TLS handshake failed, usually an untrusted certificate.
-    #[error(
-        "GET {url} failed in TLS: {detail} (certificates are checked against the operating \
-         system's trust store; install a corporate CA there)"
-    )]
+    /// The TLS handshake failed for a reason other than the certificate.
+    #[error("GET {url} failed in TLS: {detail}")]
     Tls {
+        /// The URL requested.
+        url: String,
+        /// What rustls said.
+        detail: String,
+    },
+    /// The server's certificate was not accepted.
+    #[error(
+        "GET {url} failed in TLS: the server certificate was rejected ({detail}); certificates \
+         are checked against the operating system's trust store, so install a corporate CA \
+         there"
+    )]
+    Certificate {
         /// The URL requested.
         url: String,
         /// What rustls or the platform verifier said.
@@ -277,6 +286,26 @@ impl fmt::Display for Human {
     }
 }
 
+/// Longest untrusted string (an issuer or a kid from a document) echoed in a message.
+const SHOWN_MAX: usize = 200;
+
+/// An untrusted string made safe to show: control characters escaped, length bounded.
+pub(crate) fn shown(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == SHOWN_MAX {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() || c == '"' || c == '\\' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// How many skipped keys a [`Error::NoUsableKeys`] message lists.
 const SKIPS_SHOWN: usize = 3;
 
@@ -291,16 +320,266 @@ impl fmt::Display for SkipSummary<'_> {
         write!(f, " ({} skipped: ", skipped.len())?;
         for (i, (kid, reason)) in skipped.iter().take(SKIPS_SHOWN).enumerate() {
             if i > 0 {
-                f.write_str("; ")?;
+                f.write_str(", ")?;
             }
             match kid {
-                Some(kid) => write!(f, "kid \"{kid}\": {reason}")?,
-                None => write!(f, "key without kid: {reason}")?,
+                Some(kid) => write!(f, "[kid \"{kid}\": {reason}]")?,
+                None => write!(f, "[key without kid: {reason}]")?,
             }
         }
         if skipped.len() > SKIPS_SHOWN {
-            write!(f, "; and {} more", skipped.len() - SKIPS_SHOWN)?;
+            write!(f, ", and {} more", skipped.len() - SKIPS_SHOWN)?;
         }
         f.write_str(")")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One example of every variant, each named by a `match` without a wildcard arm: a new
+    /// variant does not compile until it is named here, and then it needs an example.
+    fn every_variant() -> Vec<Error> {
+        let cause = Arc::new(Error::HttpStatus {
+            url: "https://idp.example.com/keys".into(),
+            status: 503,
+        });
+        vec![
+            Error::InvalidUrl {
+                role: UrlRole::Issuer,
+                url: "http://idp.example.com/".into(),
+                problem: UrlProblem::PlainHttp,
+            },
+            Error::InvalidOption {
+                option: "M4_OAUTH2_HTTP_TIMEOUT",
+                expected: "at least 1 ms",
+                got: Duration::ZERO,
+            },
+            Error::Timeout {
+                url: "https://idp.example.com/keys".into(),
+                timeout: Duration::from_secs(10),
+            },
+            Error::Connect {
+                url: "https://idp.example.com/keys".into(),
+                detail: "connection refused".into(),
+            },
+            Error::Tls {
+                url: "https://idp.example.com/keys".into(),
+                detail: "received corrupt message of type InvalidContentType".into(),
+            },
+            Error::Certificate {
+                url: "https://idp.example.com/keys".into(),
+                detail: "invalid peer certificate: UnknownIssuer".into(),
+            },
+            Error::Proxy {
+                url: "https://idp.example.com/keys".into(),
+                detail: "proxy answered 407".into(),
+            },
+            Error::HttpStatus {
+                url: "https://idp.example.com/keys".into(),
+                status: 503,
+            },
+            Error::BodyTooLarge {
+                url: "https://idp.example.com/keys".into(),
+                limit: crate::MAX_BODY_BYTES,
+            },
+            Error::TooManyRedirects {
+                url: "https://idp.example.com/keys".into(),
+                max: crate::MAX_REDIRECTS,
+            },
+            Error::BadRedirect {
+                url: "https://idp.example.com/keys".into(),
+                status: 302,
+            },
+            Error::DiscoveryNotJson {
+                url: "https://idp.example.com/.well-known/openid-configuration".into(),
+                detail: "invalid JSON at line 1, column 1".into(),
+            },
+            Error::DiscoveryMissingMember {
+                url: "https://idp.example.com/.well-known/openid-configuration".into(),
+                member: "jwks_uri",
+            },
+            Error::IssuerMismatch {
+                url: "https://idp.example.com/.well-known/openid-configuration".into(),
+                expected: "https://idp.example.com".into(),
+                found: "https://idp.example.com/".into(),
+            },
+            Error::NothingDiscovered {
+                oidc: "https://idp.example.com/t/.well-known/openid-configuration".into(),
+                oauth: "https://idp.example.com/.well-known/oauth-authorization-server/t".into(),
+                fallback: "https://idp.example.com/t/.well-known/jwks.json".into(),
+            },
+            Error::JwksDocument {
+                url: "https://idp.example.com/keys".into(),
+                problem: JwksDocumentError::MissingKeys,
+            },
+            Error::NoUsableKeys {
+                url: "https://idp.example.com/keys".into(),
+                skipped: vec![
+                    (
+                        Some("a".into()),
+                        "JWK has kty \"oct\": symmetric keys never verify tokens".into(),
+                    ),
+                    (
+                        None,
+                        "JWK has \"use\":\"enc\": encryption keys never verify signatures".into(),
+                    ),
+                    (
+                        Some("c".into()),
+                        "RSA key has 1024 bits; at least 2048 are required".into(),
+                    ),
+                    (Some("d".into()), "JWK has no \"n\" member".into()),
+                ],
+            },
+            Error::TooStale {
+                url: "https://idp.example.com/keys".into(),
+                age: Duration::from_secs(90_000),
+                limit: Duration::from_secs(3600 + 86_400),
+                cause: Arc::clone(&cause),
+            },
+            Error::CoolingDown {
+                cause,
+                retry_in: Duration::from_millis(12_500),
+            },
+            Error::FetchInProgress {
+                source_url: "https://idp.example.com/".into(),
+                waited: Duration::from_secs(10),
+            },
+        ]
+    }
+
+    fn name(error: &Error) -> &'static str {
+        match error {
+            Error::InvalidUrl { .. } => "InvalidUrl",
+            Error::InvalidOption { .. } => "InvalidOption",
+            Error::Timeout { .. } => "Timeout",
+            Error::Connect { .. } => "Connect",
+            Error::Tls { .. } => "Tls",
+            Error::Certificate { .. } => "Certificate",
+            Error::Proxy { .. } => "Proxy",
+            Error::HttpStatus { .. } => "HttpStatus",
+            Error::BodyTooLarge { .. } => "BodyTooLarge",
+            Error::TooManyRedirects { .. } => "TooManyRedirects",
+            Error::BadRedirect { .. } => "BadRedirect",
+            Error::DiscoveryNotJson { .. } => "DiscoveryNotJson",
+            Error::DiscoveryMissingMember { .. } => "DiscoveryMissingMember",
+            Error::IssuerMismatch { .. } => "IssuerMismatch",
+            Error::NothingDiscovered { .. } => "NothingDiscovered",
+            Error::JwksDocument { .. } => "JwksDocument",
+            Error::NoUsableKeys { .. } => "NoUsableKeys",
+            Error::TooStale { .. } => "TooStale",
+            Error::CoolingDown { .. } => "CoolingDown",
+            Error::FetchInProgress { .. } => "FetchInProgress",
+        }
+    }
+
+    #[test]
+    fn every_message() {
+        let errors = every_variant();
+        let mut names: Vec<&str> = errors.iter().map(name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), errors.len(), "one example per variant");
+        let text: String = errors
+            .iter()
+            .map(|e| {
+                let message = e.to_string();
+                assert!(!message.ends_with('.'), "{message}");
+                assert_eq!(e.code(), "jwks_unavailable");
+                format!("{} [{}]\n{message}\n\n", name(e), e.code())
+            })
+            .collect();
+        insta::assert_snapshot!(text);
+    }
+
+    /// Every way a URL can be refused, in its role.
+    #[test]
+    fn every_url_problem() {
+        let problems = [
+            UrlProblem::NotAbsolute,
+            UrlProblem::Unparsable,
+            UrlProblem::UnsupportedScheme("ftp".into()),
+            UrlProblem::PlainHttp,
+            UrlProblem::Credentials,
+            UrlProblem::BadPort,
+            UrlProblem::Fragment,
+            UrlProblem::IssuerQuery,
+        ];
+        let mut text = String::new();
+        for problem in problems {
+            let label = match &problem {
+                UrlProblem::NotAbsolute => "NotAbsolute",
+                UrlProblem::Unparsable => "Unparsable",
+                UrlProblem::UnsupportedScheme(_) => "UnsupportedScheme",
+                UrlProblem::PlainHttp => "PlainHttp",
+                UrlProblem::Credentials => "Credentials",
+                UrlProblem::BadPort => "BadPort",
+                UrlProblem::Fragment => "Fragment",
+                UrlProblem::IssuerQuery => "IssuerQuery",
+            };
+            text.push_str(&format!("{label}: {problem}\n"));
+        }
+        for role in [
+            UrlRole::Issuer,
+            UrlRole::JwksUrl,
+            UrlRole::DiscoveredJwksUri,
+            UrlRole::Redirect,
+        ] {
+            let label = match role {
+                UrlRole::Issuer => "Issuer",
+                UrlRole::JwksUrl => "JwksUrl",
+                UrlRole::DiscoveredJwksUri => "DiscoveredJwksUri",
+                UrlRole::Redirect => "Redirect",
+            };
+            text.push_str(&format!("{label}: {role}\n"));
+        }
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn shown_escapes_and_truncates() {
+        assert_eq!(shown("https://a/\n\u{1b}[31m"), "https://a/\\n\\u{1b}[31m");
+        let long = "x".repeat(500);
+        assert_eq!(shown(&long).len(), SHOWN_MAX + 3);
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        let cases = [
+            (Duration::ZERO, "0 s"),
+            (Duration::from_micros(10), "under 1 ms"),
+            (Duration::from_millis(250), "250 ms"),
+            (Duration::from_secs(1), "1 s"),
+            (Duration::from_millis(1500), "1.5 s"),
+            (Duration::from_secs(30), "30 s"),
+            (Duration::from_secs(120), "120 s"),
+            (Duration::from_secs(1800), "30 min"),
+            (Duration::from_secs(86_400), "24 h"),
+            (Duration::from_secs(90_061), "90061 s"),
+        ];
+        for (d, expected) in cases {
+            assert_eq!(Human(d).to_string(), expected, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn configuration_errors_are_told_apart() {
+        let url = |role| Error::InvalidUrl {
+            role,
+            url: "http://x/".into(),
+            problem: UrlProblem::PlainHttp,
+        };
+        assert!(url(UrlRole::Issuer).is_configuration());
+        assert!(url(UrlRole::JwksUrl).is_configuration());
+        assert!(!url(UrlRole::DiscoveredJwksUri).is_configuration());
+        assert!(!url(UrlRole::Redirect).is_configuration());
+        assert!(
+            !Error::HttpStatus {
+                url: "https://x/".into(),
+                status: 404
+            }
+            .is_configuration()
+        );
     }
 }

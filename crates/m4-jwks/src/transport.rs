@@ -147,6 +147,10 @@ impl Transport {
             },
             ureq::Error::HostNotFound => connect("the host name did not resolve (DNS)".into()),
             ureq::Error::ConnectionFailed => connect("could not connect".into()),
+            ureq::Error::Io(e) if tls_cause(&e).is_some() => match tls_cause(&e) {
+                Some(tls) => tls_error(url_text, tls),
+                None => connect(e.to_string()),
+            },
             ureq::Error::Io(e) => match e.kind() {
                 io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => self.timed_out(url),
                 io::ErrorKind::ConnectionRefused => connect("connection refused".into()),
@@ -160,10 +164,7 @@ impl Transport {
                 url: url_text,
                 detail: detail.to_owned(),
             },
-            ureq::Error::Rustls(e) => Error::Tls {
-                url: url_text,
-                detail: e.to_string(),
-            },
+            ureq::Error::Rustls(e) => tls_error(url_text, &e),
             ureq::Error::Pem(e) => Error::Tls {
                 url: url_text,
                 detail: e.to_string(),
@@ -178,5 +179,18 @@ impl Transport {
             },
             other => connect(other.to_string()),
         }
+    }
+}
+
+/// The rustls error inside an I/O error, when the TLS layer caused it.
+fn tls_cause(error: &io::Error) -> Option<&rustls::Error> {
+    error.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+fn tls_error(url: String, error: &rustls::Error) -> Error {
+    let detail = error.to_string();
+    match error {
+        rustls::Error::InvalidCertificate(_) => Error::Certificate { url, detail },
+        _ => Error::Tls { url, detail },
     }
 }
