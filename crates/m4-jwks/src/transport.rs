@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
 use ureq::{Agent, Proxy};
 
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, is_loopback_host};
 use crate::error::Error;
 
 /// Largest response body read, discovery document or JWKS: 1 MiB.
@@ -37,8 +37,8 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     /// Builds the agent. No I/O happens here: the trust store is loaded on the first https
-    /// request, and the proxy is read from `HTTPS_PROXY`/`ALL_PROXY`/`HTTP_PROXY` and
-    /// `NO_PROXY` now.
+    /// request, and the proxy is read from `ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY` and
+    /// `NO_PROXY` now. Loopback hosts always bypass the proxy.
     pub(crate) fn new(timeout: Duration) -> Self {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let tls = TlsConfig::builder()
@@ -76,11 +76,16 @@ impl Transport {
             if remaining.is_zero() {
                 return Err(self.timed_out(&current));
             }
-            let mut response = self
+            let mut config = self
                 .agent
                 .get(current.uri().clone())
                 .config()
-                .timeout_global(Some(remaining))
+                .timeout_global(Some(remaining));
+            if current.uri().host().is_some_and(is_loopback_host) {
+                // A proxy cannot reach this machine's loopback: never send it there.
+                config = config.proxy(None);
+            }
+            let mut response = config
                 .build()
                 .call()
                 .map_err(|e| self.map_error(&current, e))?;
