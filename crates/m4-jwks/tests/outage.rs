@@ -369,3 +369,20 @@ fn waiting_for_a_fetch_in_flight_is_bounded_by_the_timeout() {
     assert_eq!(idp.hits("/keys"), 1);
     assert_eq!(idp.hits("/.well-known/openid-configuration"), 1);
 }
+
+#[test]
+fn zero_max_stale_never_serves_expired_keys() {
+    let idp = Idp::start();
+    idp.serve_jwks("/keys", GOOD);
+    let clock = ManualClock::new();
+    let cache = JwksCache::new(options(&idp, &clock).max_stale(Duration::ZERO)).unwrap();
+    cache.prefetch().unwrap();
+    idp.reset();
+    idp.serve("/keys", ResponseTemplate::new(503));
+    clock.advance(TTL - Duration::from_secs(1));
+    cache.resolve("rsa-2048", Algorithm::RS256).unwrap();
+    clock.advance(Duration::from_secs(1));
+    let reason = unavailable_reason(cache.resolve("rsa-2048", Algorithm::RS256));
+    assert!(reason.contains("HTTP 503"), "{reason}");
+    assert!(reason.contains("M4_OAUTH2_JWKS_MAX_STALE"), "{reason}");
+}
