@@ -1,0 +1,109 @@
+//! The crate's error type: the rate-limited message and configuration mistakes.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Everything this crate reports to a person.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key used up its limit: the seed's message plus the retry-after.
+    #[error("Rate limit exceeded: retry after {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds to wait, rounded up, as sent in an HTTP `Retry-After` header.
+        retry_after_secs: u64,
+    },
+    /// The limit was 0 requests per window.
+    #[error(
+        "rate limit must allow at least 1 request per window: set M4_OAUTH2_RATE_LIMIT_REQUESTS \
+         to 1 or more, or turn rate limiting off with M4_OAUTH2_RATE_LIMIT_ENABLED=false"
+    )]
+    ZeroLimit,
+    /// The limit does not fit the 32-bit counters.
+    #[error(
+        "rate limit of {limit} requests per window is too large: \
+         M4_OAUTH2_RATE_LIMIT_REQUESTS must be at most 4294967295"
+    )]
+    LimitTooLarge {
+        /// The limit asked for.
+        limit: u64,
+    },
+    /// The window was shorter than [`MIN_WINDOW`](crate::MIN_WINDOW).
+    #[error(
+        "rate-limit window of {} is too short: it must be at least 1 ms \
+         (M4_OAUTH2_RATE_LIMIT_WINDOW is in seconds)",
+        HumanDuration(*.window)
+    )]
+    WindowTooShort {
+        /// The window asked for.
+        window: Duration,
+    },
+    /// The window was longer than [`MAX_WINDOW`](crate::MAX_WINDOW).
+    #[error(
+        "rate-limit window of {} is too long: it must be at most 3153600000 s (100 years) \
+         (M4_OAUTH2_RATE_LIMIT_WINDOW is in seconds)",
+        HumanDuration(*.window)
+    )]
+    WindowTooLong {
+        /// The window asked for.
+        window: Duration,
+    },
+    /// The capacity was 0 keys.
+    #[error(
+        "rate limiter capacity must be at least 1 user: \
+         set M4_OAUTH2_RATE_LIMIT_MAX_USERS to 1 or more (default 10000)"
+    )]
+    ZeroMaxUsers,
+    /// The shard count was not a power of two, was above [`MAX_SHARDS`](crate::MAX_SHARDS),
+    /// or was above the capacity (a shard would hold no key).
+    #[error(
+        "rate limiter shard count {shards} is invalid: it must be a power of two from 1 to 1024 \
+         and at most the capacity ({max_users} users)"
+    )]
+    InvalidShards {
+        /// The shard count asked for.
+        shards: usize,
+        /// The capacity it was asked with.
+        max_users: usize,
+    },
+}
+
+impl Error {
+    /// The stable machine-readable code from the m4-auth contract: `rate_limited` for
+    /// [`Error::RateLimited`]; `None` for configuration mistakes, which are not verification
+    /// outcomes and have no contract code (the CLI exits 2 on them).
+    ///
+    /// ```
+    /// use m4_ratelimit::Error;
+    ///
+    /// assert_eq!(Error::RateLimited { retry_after_secs: 3 }.code(), Some("rate_limited"));
+    /// assert_eq!(Error::ZeroLimit.code(), None);
+    /// ```
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            Self::RateLimited { .. } => Some("rate_limited"),
+            Self::ZeroLimit
+            | Self::LimitTooLarge { .. }
+            | Self::WindowTooShort { .. }
+            | Self::WindowTooLong { .. }
+            | Self::ZeroMaxUsers
+            | Self::InvalidShards { .. } => None,
+        }
+    }
+}
+
+/// A duration in the largest unit that shows it exactly: `3600 s`, `500 ms`, `250 ns`.
+struct HumanDuration(Duration);
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d.subsec_nanos() == 0 {
+            write!(f, "{} s", d.as_secs())
+        } else if d.subsec_nanos().is_multiple_of(1_000_000) {
+            write!(f, "{} ms", d.as_millis())
+        } else {
+            write!(f, "{} ns", d.as_nanos())
+        }
+    }
+}
