@@ -1,30 +1,17 @@
 //! `m4-auth config claude`: M4's OAuth2 settings into Claude Desktop's config.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args};
 use m4_auth_cli::claude_config::{self, ChangeKind, EnvUpdate};
+use m4_auth_config::{AuthConfig, Secret, vars};
 
 use crate::Failure;
 use crate::output::Style;
 
-/// A command-line value that must never be shown (`Debug` prints a mask).
-#[derive(Clone)]
-pub(crate) struct Sensitive(String);
-
-impl fmt::Debug for Sensitive {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Sensitive(********)")
-    }
-}
-
-impl std::str::FromStr for Sensitive {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Sensitive(s.to_owned()))
-    }
+fn secret(value: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::new(value))
 }
 
 #[derive(Debug, Args)]
@@ -55,11 +42,11 @@ pub(crate) struct ClaudeArgs {
     #[arg(long, value_name = "ID", conflicts_with = "disable_oauth2")]
     oauth2_client_id: Option<String>,
     /// Client secret (M4_OAUTH2_CLIENT_SECRET); written only when given, never printed
-    #[arg(long, value_name = "SECRET", conflicts_with = "disable_oauth2")]
-    oauth2_client_secret: Option<Sensitive>,
+    #[arg(long, value_name = "SECRET", conflicts_with = "disable_oauth2", value_parser = secret)]
+    oauth2_client_secret: Option<Secret>,
     /// Access token (M4_OAUTH2_TOKEN); written only when given, never printed
-    #[arg(long, value_name = "TOKEN", conflicts_with = "disable_oauth2")]
-    oauth2_token: Option<Sensitive>,
+    #[arg(long, value_name = "TOKEN", conflicts_with = "disable_oauth2", value_parser = secret)]
+    oauth2_token: Option<Secret>,
     /// The Claude Desktop config file (default: the operating system's location)
     #[arg(long, value_name = "PATH")]
     config_path: Option<PathBuf>,
@@ -76,37 +63,55 @@ pub(crate) struct ClaudeArgs {
     dry_run: bool,
 }
 
-/// The `M4_OAUTH2_*` variables the arguments ask for, in a stable order.
-fn oauth2_env(args: &ClaudeArgs) -> Vec<(String, String)> {
-    if args.disable_oauth2 {
-        return vec![("M4_OAUTH2_ENABLED".to_owned(), "false".to_owned())];
+/// Why the flags do not make a valid configuration.
+#[derive(Debug, thiserror::Error)]
+#[error("these settings would not work; the flags set the variables named below:\n{0}")]
+struct InvalidSettings(m4_auth_config::ConfigError);
+
+/// The `M4_OAUTH2_*` variables the arguments ask for: validated as an [`AuthConfig`] first,
+/// then [`AuthConfig::to_env`] (values equal to their default left out), `M4_OAUTH2_ENABLED`
+/// always first and explicit, the token last and only when given.
+fn oauth2_env(args: &ClaudeArgs) -> Result<Vec<(String, String)>, InvalidSettings> {
+    let mut builder = AuthConfig::builder().enabled(args.enable_oauth2);
+    if let Some(issuer) = &args.oauth2_issuer {
+        builder = builder.issuer(issuer);
     }
-    let optional: [(&str, Option<String>); 8] = [
-        ("M4_OAUTH2_ISSUER_URL", args.oauth2_issuer.clone()),
-        ("M4_OAUTH2_AUDIENCE", args.oauth2_audience.clone()),
-        ("M4_OAUTH2_REQUIRED_SCOPES", args.oauth2_scopes.clone()),
-        ("M4_OAUTH2_JWKS_URL", args.oauth2_jwks_url.clone()),
-        (
-            "M4_OAUTH2_RATE_LIMIT_REQUESTS",
-            args.rate_limit_requests.map(|n| n.to_string()),
-        ),
-        ("M4_OAUTH2_CLIENT_ID", args.oauth2_client_id.clone()),
-        (
-            "M4_OAUTH2_CLIENT_SECRET",
-            args.oauth2_client_secret.clone().map(|s| s.0),
-        ),
-        ("M4_OAUTH2_TOKEN", args.oauth2_token.clone().map(|s| s.0)),
-    ];
-    std::iter::once(("M4_OAUTH2_ENABLED".to_owned(), "true".to_owned()))
-        .chain(
-            optional
-                .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v))),
-        )
-        .collect()
+    if let Some(audience) = &args.oauth2_audience {
+        builder = builder.audience(audience);
+    }
+    if let Some(scopes) = &args.oauth2_scopes {
+        builder = builder.required_scopes(scopes.split(',').map(str::trim));
+    }
+    if let Some(jwks_url) = &args.oauth2_jwks_url {
+        builder = builder.jwks_url(jwks_url);
+    }
+    if let Some(requests) = args.rate_limit_requests {
+        builder = builder.rate_limit_requests(requests);
+    }
+    if let Some(client_id) = &args.oauth2_client_id {
+        builder = builder.client_id(client_id);
+    }
+    if let Some(client_secret) = &args.oauth2_client_secret {
+        builder = builder.client_secret(client_secret.clone());
+    }
+    if let Some(token) = &args.oauth2_token {
+        builder = builder.token(token.clone());
+    }
+    let config = builder.build().map_err(InvalidSettings)?.config;
+    let enabled = (vars::ENABLED.to_owned(), args.enable_oauth2.to_string());
+    let rest = config
+        .to_env(false)
+        .into_iter()
+        .filter(|(name, _)| *name != vars::ENABLED)
+        .map(|(name, value)| (name.to_owned(), value));
+    let token = config
+        .token()
+        .map(|t| (vars::TOKEN.to_owned(), t.expose_secret().to_owned()));
+    Ok(std::iter::once(enabled).chain(rest).chain(token).collect())
 }
 
 pub(crate) fn run(args: &ClaudeArgs) -> Result<ExitCode, Failure> {
+    let env = oauth2_env(args).map_err(Failure::usage)?;
     let path = match &args.config_path {
         Some(path) => path.clone(),
         None => claude_config::default_config_path().map_err(Failure::usage)?,
@@ -117,7 +122,7 @@ pub(crate) fn run(args: &ClaudeArgs) -> Result<ExitCode, Failure> {
         (None, true) => None,
     };
     let update = EnvUpdate {
-        env: oauth2_env(args),
+        env,
         server_command,
     };
     let applied = claude_config::apply(&path, &update, args.dry_run).map_err(|e| match e {
