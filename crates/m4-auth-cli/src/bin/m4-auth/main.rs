@@ -6,7 +6,14 @@
 
 mod config_claude;
 mod dev_issuer_cmd;
+// Wired into `doctor` once the facade lands; tested on its own until then.
+#[allow(dead_code)]
+mod doctor;
 mod output;
+#[allow(dead_code)]
+mod report;
+#[allow(dead_code)]
+mod token_view;
 // Used by `verify` once the facade lands; tested on its own until then.
 #[allow(dead_code)]
 mod verify_protocol;

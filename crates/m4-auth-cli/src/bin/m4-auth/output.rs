@@ -17,6 +17,12 @@ impl Style {
         }
     }
 
+    /// No colour at all.
+    #[cfg(test)]
+    pub(crate) fn plain() -> Style {
+        Style { color: false }
+    }
+
     fn paint(self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -28,6 +34,16 @@ impl Style {
     /// Green.
     pub(crate) fn good(self, text: &str) -> String {
         self.paint("32", text)
+    }
+
+    /// Red.
+    pub(crate) fn bad(self, text: &str) -> String {
+        self.paint("31", text)
+    }
+
+    /// Bold.
+    pub(crate) fn bold(self, text: &str) -> String {
+        self.paint("1", text)
     }
 
     /// Yellow.
