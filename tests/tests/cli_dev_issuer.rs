@@ -169,7 +169,9 @@ fn mint_refuses_remote_urls_and_explains_an_absent_issuer() {
         ],
     ));
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("refusing to ask 'https://auth.example.com' for a token"));
+    assert!(
+        stderr(&output).contains("refusing to talk to 'https://auth.example.com' as a dev issuer")
+    );
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -201,4 +203,43 @@ fn mint_refuses_remote_urls_and_explains_an_absent_issuer() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn rotate_replaces_the_keys_of_a_running_issuer() {
+    let home = tempfile::tempdir().unwrap();
+    let (_server, issuer, _) = serve(home.path(), &["dev-issuer", "serve", "--port", "0"]);
+    let kids_served = || -> Vec<String> {
+        http_get(&format!("{issuer}/jwks.json"))["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let before = kids_served();
+    let output = run(m4_auth(
+        home.path(),
+        &["dev-issuer", "rotate", "--issuer-url", &issuer],
+    ));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let new_kids: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+    assert_eq!(new_kids.len(), 2);
+    let mut expected = new_kids.clone();
+    expected.extend(before.iter().cloned());
+    assert_eq!(kids_served(), expected, "old keys kept by default");
+
+    let output = run(m4_auth(
+        home.path(),
+        &[
+            "dev-issuer",
+            "rotate",
+            "--remove-old",
+            "--issuer-url",
+            &issuer,
+        ],
+    ));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let newest: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+    assert_eq!(kids_served(), newest);
 }

@@ -63,11 +63,11 @@ pub enum Error {
         alg: String,
     },
 
-    /// `dev-issuer mint` was pointed at something other than a loopback http URL.
+    /// `dev-issuer mint`/`rotate` was pointed at something other than a loopback http URL.
     #[error(
-        "refusing to ask '{url}' for a token: the dev issuer runs on loopback, so give an http://127.0.0.1:PORT or http://localhost:PORT URL"
+        "refusing to talk to '{url}' as a dev issuer: the dev issuer runs on loopback, so give an http://127.0.0.1:PORT or http://localhost:PORT URL"
     )]
-    MintUrlNotLoopback {
+    IssuerUrlNotLoopback {
         /// The URL that was given.
         url: String,
     },
@@ -76,7 +76,7 @@ pub enum Error {
     #[error(
         "could not reach a dev issuer at {url}: start one with `m4-auth dev-issuer serve`, or pass --issuer-url"
     )]
-    MintUnreachable {
+    IssuerUnreachable {
         /// The issuer URL.
         url: String,
         /// The HTTP client's error.
@@ -84,21 +84,22 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
-    /// The dev issuer answered the mint request with an error.
-    #[error("the dev issuer at {url} refused to mint (HTTP {status}): {description}")]
-    MintRejected {
+    /// The dev issuer answered a request with an error.
+    #[error("the dev issuer at {url} refused to {action} (HTTP {status}): {description}")]
+    IssuerRejected {
         /// The issuer URL.
         url: String,
+        /// What was asked ("mint a token", "rotate its keys").
+        action: &'static str,
         /// The HTTP status.
         status: u16,
         /// The issuer's `error_description`.
         description: String,
     },
 
-    /// The mint request asked for something the HTTP endpoint cannot express or the answer
-    /// was not a token response (not a dev issuer at that URL?).
+    /// The answer was not what a dev issuer sends (not a dev issuer at that URL?).
     #[error("unexpected answer from {url}: {what}")]
-    MintResponse {
+    IssuerResponse {
         /// The issuer URL.
         url: String,
         /// What was wrong.
@@ -206,10 +207,10 @@ mod tests {
             Error::Signing { .. } => "Signing",
             Error::NoSigningKey { .. } => "NoSigningKey",
             Error::UnsupportedAlgorithm { .. } => "UnsupportedAlgorithm",
-            Error::MintUrlNotLoopback { .. } => "MintUrlNotLoopback",
-            Error::MintUnreachable { .. } => "MintUnreachable",
-            Error::MintRejected { .. } => "MintRejected",
-            Error::MintResponse { .. } => "MintResponse",
+            Error::IssuerUrlNotLoopback { .. } => "IssuerUrlNotLoopback",
+            Error::IssuerUnreachable { .. } => "IssuerUnreachable",
+            Error::IssuerRejected { .. } => "IssuerRejected",
+            Error::IssuerResponse { .. } => "IssuerResponse",
             Error::NoDefaultConfigPath { .. } => "NoDefaultConfigPath",
             Error::ReadConfig { .. } => "ReadConfig",
             Error::ConfigNotJson { .. } => "ConfigNotJson",
@@ -249,19 +250,20 @@ mod tests {
             Error::UnsupportedAlgorithm {
                 alg: "HS256".into(),
             },
-            Error::MintUrlNotLoopback {
+            Error::IssuerUrlNotLoopback {
                 url: "https://auth.example.com".into(),
             },
-            Error::MintUnreachable {
+            Error::IssuerUnreachable {
                 url: "http://127.0.0.1:8414".into(),
                 source: Box::new(io()),
             },
-            Error::MintRejected {
+            Error::IssuerRejected {
                 url: "http://127.0.0.1:8414".into(),
+                action: "mint a token",
                 status: 400,
                 description: "unknown field `role`".into(),
             },
-            Error::MintResponse {
+            Error::IssuerResponse {
                 url: "http://127.0.0.1:8414".into(),
                 what: "the answer has no access_token".into(),
             },

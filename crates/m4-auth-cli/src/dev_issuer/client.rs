@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::{KidOverride, MintRequest};
+use super::{KidOverride, MintRequest, OldKeys};
 use crate::Error;
 
 /// The most we read of a mint response.
@@ -61,9 +61,62 @@ pub fn is_loopback_http_url(url: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// `POST <issuer_url><path>` with a JSON body; the answer's JSON on 200, else the error.
+fn post_json(
+    issuer_url: &str,
+    path: &str,
+    action: &'static str,
+    body: &Value,
+) -> Result<(String, Value), Error> {
+    let url = issuer_url.trim_end_matches('/').to_owned();
+    if !is_loopback_http_url(&url) {
+        return Err(Error::IssuerUrlNotLoopback { url });
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into();
+    let unreachable = |source: ureq::Error| Error::IssuerUnreachable {
+        url: url.clone(),
+        source: Box::new(source),
+    };
+    let mut response = agent
+        .post(format!("{url}{path}"))
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .map_err(unreachable)?;
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_RESPONSE_BYTES)
+        .read_to_string()
+        .map_err(unreachable)?;
+    let json: Value = serde_json::from_str(&text).map_err(|_| Error::IssuerResponse {
+        url: url.clone(),
+        what: "the answer is not JSON: is a dev issuer listening there?".to_owned(),
+    })?;
+    if status != 200 {
+        let description = json
+            .get("error_description")
+            .and_then(Value::as_str)
+            .unwrap_or("no error_description given")
+            .to_owned();
+        return Err(Error::IssuerRejected {
+            url,
+            action,
+            status,
+            description,
+        });
+    }
+    Ok((url, json))
+}
+
 /// Asks the dev issuer at `issuer_url` to mint `request` over `POST <issuer_url>/mint`.
 ///
-/// Only loopback `http://` URLs are accepted ([`Error::MintUrlNotLoopback`]); there is a
+/// Only loopback `http://` URLs are accepted ([`Error::IssuerUrlNotLoopback`]); there is a
 /// 10-second timeout, and no proxy is used.
 ///
 /// ```
@@ -76,10 +129,6 @@ pub fn is_loopback_http_url(url: &str) -> bool {
 /// # Ok::<(), m4_auth_cli::Error>(())
 /// ```
 pub fn mint_remote(issuer_url: &str, request: &MintRequest) -> Result<MintedToken, Error> {
-    let url = issuer_url.trim_end_matches('/').to_owned();
-    if !is_loopback_http_url(&url) {
-        return Err(Error::MintUrlNotLoopback { url });
-    }
     let mut body = Map::new();
     body.insert("sub".into(), request.sub.clone().into());
     body.insert("scopes".into(), json!(request.scopes));
@@ -106,51 +155,14 @@ pub fn mint_remote(issuer_url: &str, request: &MintRequest) -> Result<MintedToke
     if !request.extra.is_empty() {
         body.insert("claims".into(), Value::Object(request.extra.clone()));
     }
-
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .http_status_as_error(false)
-        .proxy(None)
-        .build()
-        .into();
-    let unreachable = |source: ureq::Error| Error::MintUnreachable {
-        url: url.clone(),
-        source: Box::new(source),
-    };
-    let mut response = agent
-        .post(format!("{url}/mint"))
-        .header("Content-Type", "application/json")
-        .send(Value::Object(body).to_string())
-        .map_err(unreachable)?;
-    let status = response.status().as_u16();
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_RESPONSE_BYTES)
-        .read_to_string()
-        .map_err(unreachable)?;
-    let unexpected = |what: &str| Error::MintResponse {
-        url: url.clone(),
-        what: what.to_owned(),
-    };
-    let json: Value = serde_json::from_str(&text)
-        .map_err(|_| unexpected("the answer is not JSON: is a dev issuer listening there?"))?;
-    if status != 200 {
-        let description = json
-            .get("error_description")
-            .and_then(Value::as_str)
-            .unwrap_or("no error_description given")
-            .to_owned();
-        return Err(Error::MintRejected {
-            url,
-            status,
-            description,
-        });
-    }
+    let (url, json) = post_json(issuer_url, "/mint", "mint a token", &Value::Object(body))?;
     let access_token = json
         .get("access_token")
         .and_then(Value::as_str)
-        .ok_or_else(|| unexpected("the answer has no access_token"))?
+        .ok_or_else(|| Error::IssuerResponse {
+            url,
+            what: "the answer has no access_token".to_owned(),
+        })?
         .to_owned();
     Ok(MintedToken {
         access_token,
@@ -164,4 +176,40 @@ pub fn mint_remote(issuer_url: &str, request: &MintRequest) -> Result<MintedToke
             .unwrap_or(request.alg.as_str())
             .to_owned(),
     })
+}
+
+/// Asks the dev issuer at `issuer_url` to rotate its keys (`POST <issuer_url>/rotate`);
+/// returns the new kids, RS256 first. Same URL rules as [`mint_remote`].
+///
+/// ```
+/// use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions, OldKeys, rotate_remote};
+///
+/// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
+/// let kids = rotate_remote(issuer.issuer_url(), OldKeys::Remove)?;
+/// assert_eq!(kids, issuer.kids());
+/// # Ok::<(), m4_auth_cli::Error>(())
+/// ```
+pub fn rotate_remote(issuer_url: &str, old: OldKeys) -> Result<Vec<String>, Error> {
+    let old = match old {
+        OldKeys::Keep => "keep",
+        OldKeys::Remove => "remove",
+    };
+    let (url, json) = post_json(
+        issuer_url,
+        "/rotate",
+        "rotate its keys",
+        &json!({ "old": old }),
+    )?;
+    json.get("kids")
+        .and_then(Value::as_array)
+        .map(|kids| {
+            kids.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .ok_or_else(|| Error::IssuerResponse {
+            url,
+            what: "the answer has no kids".to_owned(),
+        })
 }

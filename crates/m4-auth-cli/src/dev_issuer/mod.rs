@@ -9,6 +9,7 @@
 //! | `GET /.well-known/oauth-authorization-server` | the same document (RFC 8414 clients) |
 //! | `GET /jwks.json` | the public halves of the current keys |
 //! | `POST /mint` | signs a token from a JSON request (see [`DevIssuer::mint`]) |
+//! | `POST /rotate` | replaces the keys, `{"old": "keep"}` or `{"old": "remove"}` (see [`DevIssuer::rotate`]) |
 //!
 //! Guarantees: it binds only loopback addresses (anything else is refused with
 //! [`Error::NonLoopbackBind`]), request bodies are bounded ([`MAX_BODY_BYTES`]), private keys
@@ -52,7 +53,7 @@ use serde_json::{Map, Value, json};
 use crate::Error;
 use keys::SigningKey;
 
-pub use client::{MintedToken, is_loopback_http_url, mint_remote};
+pub use client::{MintedToken, is_loopback_http_url, mint_remote, rotate_remote};
 pub use server::MAX_BODY_BYTES;
 
 /// The audience tokens carry unless a [`MintRequest`] says otherwise.
@@ -144,8 +145,22 @@ impl Clock for SystemClock {
     }
 }
 
+/// One request the dev issuer answered, as given to [`DevIssuerOptions::on_request`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLog {
+    /// The HTTP method.
+    pub method: String,
+    /// The path, without the query string.
+    pub path: String,
+    /// The status answered.
+    pub status: u16,
+}
+
+/// A callback that sees each answered request ([`DevIssuerOptions::on_request`]).
+pub type RequestObserver = Arc<dyn Fn(&RequestLog) + Send + Sync>;
+
 /// How [`DevIssuer::start`] sets up the issuer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DevIssuerOptions {
     /// The address to listen on; must be a loopback address (`127.0.0.0/8` or `::1`).
     pub host: IpAddr,
@@ -155,6 +170,20 @@ pub struct DevIssuerOptions {
     pub audience: String,
     /// The time source for `iat`, `nbf` and `exp`.
     pub clock: Arc<dyn Clock>,
+    /// Called on the server thread after each answered request (`serve` logs them).
+    pub on_request: Option<RequestObserver>,
+}
+
+impl fmt::Debug for DevIssuerOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DevIssuerOptions")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("audience", &self.audience)
+            .field("clock", &self.clock)
+            .field("on_request", &self.on_request.as_ref().map(|_| "Fn"))
+            .finish()
+    }
 }
 
 impl Default for DevIssuerOptions {
@@ -165,6 +194,7 @@ impl Default for DevIssuerOptions {
             port: 0,
             audience: DEFAULT_AUDIENCE.to_owned(),
             clock: Arc::new(SystemClock),
+            on_request: None,
         }
     }
 }
@@ -276,13 +306,21 @@ impl KeySet {
 }
 
 /// State shared between the handle and the server thread.
-#[derive(Debug)]
 struct Shared {
     issuer_url: String,
     audience: String,
     clock: Arc<dyn Clock>,
     keys: RwLock<KeySet>,
     served: Mutex<HashMap<String, u64>>,
+    on_request: Option<RequestObserver>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("issuer_url", &self.issuer_url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -324,6 +362,28 @@ impl Shared {
         }
         jsonwebtoken::encode(&header, &claims, &key.encoding)
             .map_err(|_| Error::Signing { alg: request.alg })
+    }
+
+    fn rotate(&self, old: OldKeys) -> Result<Vec<String>, Error> {
+        // Generate outside the lock: RSA key generation takes a while.
+        let generation = {
+            let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+            keys.generation.saturating_add(1)
+        };
+        let fresh = KeySet::generate(generation)?;
+        let kids = fresh.iter().map(|k| k.kid.clone()).collect();
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        let previous = std::mem::replace(&mut keys.current, fresh);
+        keys.generation = generation;
+        match old {
+            OldKeys::Keep => {
+                // Newest retired keys first, after the current ones.
+                let older = std::mem::replace(&mut keys.retired, previous);
+                keys.retired.extend(older);
+            }
+            OldKeys::Remove => keys.retired.clear(),
+        }
+        Ok(kids)
     }
 
     fn count(&self, path: &str) {
@@ -389,6 +449,7 @@ impl DevIssuer {
                 retired: Vec::new(),
             }),
             served: Mutex::new(HashMap::new()),
+            on_request: options.on_request,
         });
         let server = Arc::new(server);
         let stopping = Arc::new(AtomicBool::new(false));
@@ -519,33 +580,7 @@ impl DevIssuer {
     /// # Ok::<(), m4_auth_cli::Error>(())
     /// ```
     pub fn rotate(&self, old: OldKeys) -> Result<Vec<String>, Error> {
-        // Generate outside the lock: RSA key generation takes a while.
-        let generation = {
-            let keys = self
-                .shared
-                .keys
-                .read()
-                .unwrap_or_else(PoisonError::into_inner);
-            keys.generation.saturating_add(1)
-        };
-        let fresh = KeySet::generate(generation)?;
-        let kids = fresh.iter().map(|k| k.kid.clone()).collect();
-        let mut keys = self
-            .shared
-            .keys
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let previous = std::mem::replace(&mut keys.current, fresh);
-        keys.generation = generation;
-        match old {
-            OldKeys::Keep => {
-                // Newest retired keys first, after the current ones.
-                let older = std::mem::replace(&mut keys.retired, previous);
-                keys.retired.extend(older);
-            }
-            OldKeys::Remove => keys.retired.clear(),
-        }
-        Ok(kids)
+        self.shared.rotate(old)
     }
 
     /// How many requests the server has answered for `path` (any method or status;

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
 
-use super::{KidOverride, MintRequest, Shared, SigningAlg};
+use super::{KidOverride, MintRequest, OldKeys, RequestLog, Shared, SigningAlg};
 
 /// The largest request body the dev issuer reads (`POST /mint`); larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -64,8 +64,16 @@ fn handle(shared: &Shared, mut request: Request) {
     } else {
         route(shared, &path, &mut request)
     };
+    let log = RequestLog {
+        method: request.method().to_string(),
+        path,
+        status: reply.status_code().0,
+    };
     // A client that hung up is not our problem.
     let _ = request.respond(reply);
+    if let Some(observer) = &shared.on_request {
+        observer(&log);
+    }
 }
 
 fn route(shared: &Shared, path: &str, request: &mut Request) -> Reply {
@@ -84,17 +92,20 @@ fn route(shared: &Shared, path: &str, request: &mut Request) -> Reply {
             json_reply(200, &jwks)
         }
         ("/mint", Method::Post) => mint(shared, request),
+        ("/rotate", Method::Post) => rotate(shared, request),
         (
             "/.well-known/openid-configuration"
             | "/.well-known/oauth-authorization-server"
             | "/jwks.json",
             _,
         ) => error_reply(405, "invalid_request", "this endpoint answers GET only"),
-        ("/mint", _) => error_reply(405, "invalid_request", "/mint answers POST only"),
+        ("/mint" | "/rotate", _) => {
+            error_reply(405, "invalid_request", "this endpoint answers POST only")
+        }
         _ => error_reply(
             404,
             "not_found",
-            "the dev issuer serves /.well-known/openid-configuration, /jwks.json and POST /mint",
+            "the dev issuer serves /.well-known/openid-configuration, /jwks.json, POST /mint and POST /rotate",
         ),
     }
 }
@@ -225,6 +236,40 @@ fn mint(shared: &Shared, request: &mut Request) -> Reply {
                 "alg": alg.as_str(),
             }),
         ),
+        Err(e) => error_reply(500, "server_error", &e.to_string()),
+    }
+}
+
+/// The JSON body of `POST /rotate`: `{"old": "keep"}` (the default) or `{"old": "remove"}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    old: Option<String>,
+}
+
+fn rotate(shared: &Shared, request: &mut Request) -> Reply {
+    let body = match read_body(request) {
+        Ok(body) => body,
+        Err(reply) => return reply,
+    };
+    let parsed = if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(RotateBody::default())
+    } else {
+        serde_json::from_slice::<RotateBody>(&body)
+    };
+    let old = match parsed.as_ref().map(|b| b.old.as_deref()) {
+        Ok(None | Some("keep")) => OldKeys::Keep,
+        Ok(Some("remove")) => OldKeys::Remove,
+        _ => {
+            return error_reply(
+                400,
+                "invalid_request",
+                "the body must be empty or {\"old\": \"keep\"} or {\"old\": \"remove\"}",
+            );
+        }
+    };
+    match shared.rotate(old) {
+        Ok(kids) => json_reply(200, &json!({ "kids": kids })),
         Err(e) => error_reply(500, "server_error", &e.to_string()),
     }
 }

@@ -434,7 +434,7 @@ fn only_loopback_http_urls_are_mint_targets() {
 fn mint_remote_refuses_non_loopback_and_reports_unreachable() {
     assert!(matches!(
         mint_remote("https://auth.example.com", &MintRequest::default()),
-        Err(Error::MintUrlNotLoopback { .. })
+        Err(Error::IssuerUrlNotLoopback { .. })
     ));
     // A port nobody listens on: bind one, note it, release it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -444,7 +444,7 @@ fn mint_remote_refuses_non_loopback_and_reports_unreachable() {
         .port();
     let result = mint_remote(&format!("http://127.0.0.1:{port}"), &MintRequest::default());
     assert!(
-        matches!(result, Err(Error::MintUnreachable { .. })),
+        matches!(result, Err(Error::IssuerUnreachable { .. })),
         "{result:?}"
     );
 }
@@ -520,14 +520,101 @@ fn mint_remote_reports_the_issuers_refusal() {
     )
     .unwrap_err();
     match err {
-        Error::MintRejected {
+        Error::IssuerRejected {
             status,
             description,
+            action,
             ..
         } => {
-            assert_eq!(status, 404);
+            assert_eq!((status, action), (404, "mint a token"));
             assert!(description.contains("POST /mint"), "{description}");
         }
-        other => panic!("expected MintRejected, got {other:?}"),
+        other => panic!("expected IssuerRejected, got {other:?}"),
     }
+}
+
+#[test]
+fn rotate_endpoint_keeps_or_removes_old_keys() {
+    let issuer = start();
+    let first = issuer.kids();
+    let url = format!("{}/rotate", issuer.issuer_url());
+    let (status, reply) = post(&url, "");
+    assert_eq!(status, 200, "{reply}");
+    let second: Vec<String> = serde_json::from_value(reply["kids"].clone()).unwrap();
+    assert_eq!(second, issuer.kids());
+    assert_eq!(
+        issuer.jwks()["keys"].as_array().unwrap().len(),
+        4,
+        "kept by default"
+    );
+    let (status, _) = post(&url, r#"{"old":"remove"}"#);
+    assert_eq!(status, 200);
+    let served: Vec<String> = issuer.jwks()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(served, issuer.kids());
+    assert!(
+        served
+            .iter()
+            .all(|kid| !first.contains(kid) && !second.contains(kid))
+    );
+    for bad in [r#"{"old":"maybe"}"#, r#"{"drop":true}"#, "[]"] {
+        let (status, reply) = post(&url, bad);
+        assert_eq!(status, 400, "{bad}");
+        assert!(
+            reply["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("\"remove\"")
+        );
+    }
+    assert_eq!(get(&url).0, 405);
+}
+
+#[test]
+fn rotate_remote_returns_the_new_kids() {
+    let issuer = start();
+    let kids = rotate_remote(issuer.issuer_url(), OldKeys::Keep).unwrap();
+    assert_eq!(kids, issuer.kids());
+    assert_eq!(issuer.jwks()["keys"].as_array().unwrap().len(), 4);
+    let kids = rotate_remote(issuer.issuer_url(), OldKeys::Remove).unwrap();
+    assert_eq!(kids, issuer.kids());
+    assert_eq!(issuer.jwks()["keys"].as_array().unwrap().len(), 2);
+    assert!(matches!(
+        rotate_remote("http://10.0.0.1:8414", OldKeys::Keep),
+        Err(Error::IssuerUrlNotLoopback { .. })
+    ));
+}
+
+#[test]
+fn every_answered_request_reaches_the_observer() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let issuer = DevIssuer::start(DevIssuerOptions {
+        on_request: Some(Arc::new({
+            let seen = Arc::clone(&seen);
+            move |log: &RequestLog| seen.lock().unwrap().push(log.clone())
+        })),
+        ..DevIssuerOptions::default()
+    })
+    .unwrap();
+    get(&issuer.jwks_url());
+    get(&format!("{}/nope?x=1", issuer.issuer_url()));
+    post(&format!("{}/mint", issuer.issuer_url()), r#"{"sub":"a"}"#);
+    issuer.shutdown();
+    let log = |method: &str, path: &str, status| RequestLog {
+        method: method.into(),
+        path: path.into(),
+        status,
+    };
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            log("GET", "/jwks.json", 200),
+            log("GET", "/nope", 404),
+            log("POST", "/mint", 200)
+        ]
+    );
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::Args;
 use m4_auth_cli::dev_issuer::{
     DEFAULT_AUDIENCE, DEFAULT_PORT, DEFAULT_SCOPE, DevIssuer, DevIssuerOptions, MintRequest,
-    SigningAlg, SystemClock, mint_remote,
+    OldKeys, RequestLog, SigningAlg, SystemClock, mint_remote, rotate_remote,
 };
 use serde_json::json;
 
@@ -63,12 +63,48 @@ pub(crate) struct MintArgs {
     json: bool,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct RotateArgs {
+    /// Remove the old keys from the JWKS at once (default: keep publishing them)
+    #[arg(long)]
+    remove_old: bool,
+    /// The running dev issuer (loopback http only)
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "M4_OAUTH2_ISSUER_URL",
+        default_value_t = format!("http://127.0.0.1:{DEFAULT_PORT}")
+    )]
+    issuer_url: String,
+}
+
+fn issuer_failure(e: m4_auth_cli::Error) -> Failure {
+    match e {
+        m4_auth_cli::Error::IssuerUrlNotLoopback { .. } => Failure::usage(e),
+        other => Failure::failed(other),
+    }
+}
+
+pub(crate) fn rotate(args: &RotateArgs) -> Result<ExitCode, Failure> {
+    let old = if args.remove_old {
+        OldKeys::Remove
+    } else {
+        OldKeys::Keep
+    };
+    let kids = rotate_remote(&args.issuer_url, old).map_err(issuer_failure)?;
+    println!("{}", kids.join("\n"));
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
     let issuer = DevIssuer::start(DevIssuerOptions {
         host: args.host,
         port: args.port,
         audience: args.audience.clone(),
         clock: Arc::new(SystemClock),
+        on_request: Some(Arc::new(|log: &RequestLog| {
+            eprintln!("{} {} -> {}", log.method, log.path, log.status);
+        })),
     })
     .map_err(Failure::usage)?;
     let style = Style::stdout();
@@ -129,10 +165,7 @@ pub(crate) fn mint(args: &MintArgs) -> Result<ExitCode, Failure> {
         audience: args.audience.clone(),
         ..MintRequest::default()
     };
-    let minted = mint_remote(&args.issuer_url, &request).map_err(|e| match e {
-        m4_auth_cli::Error::MintUrlNotLoopback { .. } => Failure::usage(e),
-        other => Failure::failed(other),
-    })?;
+    let minted = mint_remote(&args.issuer_url, &request).map_err(issuer_failure)?;
     // Printing the token is this command's purpose: it is a dev issuer token.
     let line = if args.json {
         json!({

@@ -116,6 +116,8 @@ enum DevIssuerCommand {
     Serve(dev_issuer_cmd::ServeArgs),
     /// Ask a running dev issuer for a token and print it
     Mint(dev_issuer_cmd::MintArgs),
+    /// Make a running dev issuer replace its keys (new kids); prints the new kids
+    Rotate(dev_issuer_cmd::RotateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -153,18 +155,12 @@ impl Failure {
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Config(ConfigCommand::Claude(args)) => config_claude::run(&args),
-        Command::DevIssuer(DevIssuerArgs {
-            command: None,
-            serve,
-        }) => dev_issuer_cmd::serve(&serve),
-        Command::DevIssuer(DevIssuerArgs {
-            command: Some(DevIssuerCommand::Serve(serve)),
-            ..
-        }) => dev_issuer_cmd::serve(&serve),
-        Command::DevIssuer(DevIssuerArgs {
-            command: Some(DevIssuerCommand::Mint(mint)),
-            ..
-        }) => dev_issuer_cmd::mint(&mint),
+        Command::DevIssuer(DevIssuerArgs { command, serve }) => match command {
+            None => dev_issuer_cmd::serve(&serve),
+            Some(DevIssuerCommand::Serve(serve)) => dev_issuer_cmd::serve(&serve),
+            Some(DevIssuerCommand::Mint(mint)) => dev_issuer_cmd::mint(&mint),
+            Some(DevIssuerCommand::Rotate(rotate)) => dev_issuer_cmd::rotate(&rotate),
+        },
         Command::Verify(_) | Command::Doctor(_) | Command::Demo(_) => Err(Failure::usage(
             "this command needs the m4-auth facade crate, which is not merged yet",
         )),
