@@ -225,7 +225,7 @@ fn rotate_replaces_the_keys_of_a_running_issuer() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let new_kids: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
     assert_eq!(new_kids.len(), 2);
-    let mut expected = new_kids.clone();
+    let mut expected = new_kids;
     expected.extend(before.iter().cloned());
     assert_eq!(kids_served(), expected, "old keys kept by default");
 
