@@ -1,23 +1,34 @@
-//! `cargo xtask`: workspace automation for m4-auth (keys, snapshots, ci).
+//! `cargo xtask`: workspace automation for m4-auth (keys, snapshots, tidy, ci).
 #![forbid(unsafe_code)]
 
+mod ci;
 mod keys;
+mod snapshots;
+mod tidy;
 
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <keys|snapshots|ci>
-  keys        regenerate tests/fixtures/keys/ (needs the openssl command)";
+const USAGE: &str = "usage: cargo xtask <command>
+  keys                 regenerate tests/fixtures/keys/ (needs the openssl command)
+  snapshots            run every test in insta check mode and list the snapshot files
+  snapshots --print    print every committed snapshot, for review (runs nothing)
+  tidy                 check source invariants (module docs, no todo!/ignore, forbid(unsafe_code))
+  ci                   tidy, fmt --check, clippy -D warnings, tests + snapshot check, doc -D warnings";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
     let result = match args.first().map(String::as_str) {
-        Some("keys") => keys::run(&workspace_root().join("tests/fixtures/keys")),
+        Some("keys") if args.len() == 1 => keys::run(&root.join("tests/fixtures/keys")),
+        Some("snapshots") => snapshots::run(&root, args.get(1..).unwrap_or_default()),
+        Some("tidy") if args.len() == 1 => tidy::run(&root),
+        Some("ci") if args.len() == 1 => ci::run(&root),
         Some("help" | "--help" | "-h") => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        Some(other) => Err(format!("unknown xtask command `{other}`\n{USAGE}")),
+        Some(other) => Err(format!("unknown or malformed command `{other}`\n{USAGE}")),
         None => Err(USAGE.to_owned()),
     };
     match result {
@@ -33,4 +44,25 @@ fn main() -> ExitCode {
 fn workspace_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// Run `cargo <args>` in `root` with extra environment; fail with the command line.
+fn cargo(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.args(args).current_dir(root);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let shown_env: String = env.iter().map(|(k, v)| format!("{k}={v:?} ")).collect();
+    let shown = format!("{shown_env}cargo {}", args.join(" "));
+    eprintln!("$ {shown}");
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` exited with {status}"))
+    }
 }

@@ -891,6 +891,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn non_utf8_values_are_problems_not_panics() {
+        let err = load([
+            (vars::AUDIENCE.to_owned(), None),
+            (vars::TOKEN.to_owned(), None),
+            ("M4_OAUTH2_\u{fffd}".to_owned(), None),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.problems(),
+            [
+                Problem::NotUnicode {
+                    var: vars::AUDIENCE
+                },
+                Problem::NotUnicode { var: vars::TOKEN }
+            ]
+        );
+        // the non-UTF-8 name is unknown; the audience is set while disabled
+        assert!(matches!(
+            err.warnings(),
+            [
+                Warning::UnknownVariable { .. },
+                Warning::IgnoredWhileDisabled { .. }
+            ]
+        ));
+    }
+
+    #[test]
     fn bearer_prefix_is_optional() {
         let t = |raw: &str| token_from(raw).map(|s| s.expose_secret().to_owned());
         assert_eq!(t("abc.def.ghi"), Some("abc.def.ghi".into()));

@@ -6,6 +6,8 @@ mod builder;
 mod config;
 mod error;
 mod secret;
+#[cfg(test)]
+mod snapshot_tests;
 mod url;
 pub mod vars;
 mod warning;

@@ -16,7 +16,7 @@ pub enum Warning {
         suggestion: Option<&'static str>,
     },
     /// Authentication is disabled, yet settings that only matter when it is enabled are set.
-    #[error("M4_OAUTH2_ENABLED is false, so {} has no effect and every tool is reachable without a token: set M4_OAUTH2_ENABLED=true to enforce authentication", vars.join(", "))]
+    #[error("M4_OAUTH2_ENABLED is false, so these settings have no effect: {}; every tool is reachable without a token (set M4_OAUTH2_ENABLED=true to enforce authentication)", vars.join(", "))]
     IgnoredWhileDisabled {
         /// The variables set to no effect.
         vars: Vec<&'static str>,

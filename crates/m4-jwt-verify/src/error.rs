@@ -337,7 +337,7 @@ pub enum KeyRejection {
         kind: KeyKind,
     },
     /// The key's type or curve cannot produce this algorithm's signatures.
-    #[error("a {kind} key cannot verify {alg}")]
+    #[error("{kind} keys cannot verify {alg}")]
     KindMismatch {
         /// The key.
         kind: KeyKind,

@@ -532,10 +532,6 @@ impl VerifyingKey {
 
     /// Verifies `signature` over `message` with `alg`. `false` when the key is not compatible
     /// with `alg` or the signature is invalid.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "called by the Verifier, landing next")
-    )]
     pub(crate) fn verify_signature(
         &self,
         alg: Algorithm,
