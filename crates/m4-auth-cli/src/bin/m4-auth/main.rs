@@ -93,7 +93,7 @@ enum ConfigCommand {
     /// Add M4's OAuth2 settings to Claude Desktop's config (mcpServers.m4.env)
     ///
     /// Keeps everything else in the file, refuses a file that is not valid JSON, writes
-    /// atomically and leaves a backup (<file>.bak, .bak.1, ...). Every M4_OAUTH2_* variable
+    /// atomically and leaves a backup (FILE.bak, FILE.bak.1, ...). Every M4_OAUTH2_* variable
     /// of the m4 entry is replaced by the ones given here. The token and the client secret
     /// are written only when passed explicitly.
     Claude(config_claude::ClaudeArgs),
