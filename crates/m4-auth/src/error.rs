@@ -100,8 +100,8 @@ pub enum AuthError {
     /// down and no cached keys remain (code `jwks_unavailable`, HTTP 503). Returned by
     /// [`Authenticator::prefetch`](crate::Authenticator::prefetch); during `authenticate` the
     /// same condition arrives as [`AuthError::Token`] with the same code.
-    #[error(transparent)]
-    Jwks(m4_jwks::Error),
+    #[error("Signing keys are unavailable: {0}")]
+    Jwks(#[source] m4_jwks::Error),
     /// The token's subject used up its rate limit (code `rate_limited`, HTTP 429).
     #[error("Rate limit exceeded: retry after {retry_after_secs} s")]
     RateLimited {

@@ -8,6 +8,8 @@ mod error;
 mod extract;
 mod principal;
 mod resource;
+#[cfg(test)]
+mod snapshot_tests;
 mod stats;
 
 pub use m4_auth_config as config;
