@@ -10,6 +10,8 @@ mod dev_issuer_cmd;
 mod doctor;
 mod output;
 mod report;
+#[cfg(test)]
+mod snapshot_tests;
 mod token_view;
 mod verify;
 mod verify_protocol;
