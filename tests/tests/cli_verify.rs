@@ -237,6 +237,12 @@ fn streaming_answers_each_line_as_it_arrives_with_one_cache() {
             assert_eq!(&answer, expected, "for line {line:?}");
         }
     }
+    // A 3 MiB line: cut at 1 MiB while reading, answered as too large, and the stream goes on.
+    stream.send(&"a".repeat(3 * 1024 * 1024));
+    let answer = json_line(&stream.line().unwrap());
+    assert_eq!(answer["code"], "token_too_large", "{answer}");
+    stream.send(&token(&issuer, "dora"));
+    assert_eq!(json_line(&stream.line().unwrap())["sub"], "dora");
     stream.close_stdin();
     assert_eq!(stream.line(), None, "nothing after the last answer");
     assert!(stream.child.wait().unwrap().success());
