@@ -1,7 +1,7 @@
 //! `m4-auth demo`: a scripted tour against an in-process dev issuer, no identity provider
 //! needed. Exits 0 only if every verdict is the expected one.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -224,7 +224,14 @@ impl Tour {
             new_kids.join(", "),
             cooldown.as_millis()
         ));
+        // Progress only on a terminal: scripts reading stdout/stderr see nothing extra.
+        if std::io::stderr().is_terminal() {
+            eprint!("rotating the issuer's keys; waiting out the 1 s refresh cooldown...\r");
+        }
         std::thread::sleep(cooldown);
+        if std::io::stderr().is_terminal() {
+            eprint!("{:70}\r", "");
+        }
         let after_rotation = mint(&self.issuer, &who("hank"))?;
         self.scene(
             "new key after a rotation",
