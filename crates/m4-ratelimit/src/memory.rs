@@ -373,20 +373,22 @@ impl<C: Clock> MemoryLimiter<C> {
         Duration::from_nanos(self.params.window_nanos())
     }
 
-    /// `W' = (K+1)·⌈W/K⌉` with `K = 16`, about `W · 17/16`: a request is refused only when at
-    /// least `N` requests of its key were allowed within the last `W'`.
+    /// `N' = N − ⌈N/16⌉ + 1`: a request is refused only when at least this many requests of its
+    /// key were allowed within the last [`window`](Self::window). It is `N` itself (an exact
+    /// sliding log) for `N ≤ 16`, and at least 93.75 % of `N` (94 of 100).
     /// This is the whole price of the algorithm compared with an exact log of timestamps.
     ///
     /// ```
     /// use m4_ratelimit::MemoryLimiter;
     /// use std::time::Duration;
     ///
-    /// let limiter = MemoryLimiter::builder(100, Duration::from_secs(3600)).build()?;
-    /// assert_eq!(limiter.slack_window(), Duration::from_secs(3825));
+    /// let hour = Duration::from_secs(3600);
+    /// assert_eq!(MemoryLimiter::builder(100, hour).build()?.refusal_floor(), 94);
+    /// assert_eq!(MemoryLimiter::builder(16, hour).build()?.refusal_floor(), 16);
     /// # Ok::<(), m4_ratelimit::Error>(())
     /// ```
-    pub fn slack_window(&self) -> Duration {
-        Duration::from_nanos(self.params.slack_window_nanos())
+    pub fn refusal_floor(&self) -> u64 {
+        u64::from(self.params.limit() - self.params.group() + 1)
     }
 
     /// Removes every key whose recorded requests no longer count, and returns how many.
@@ -487,7 +489,7 @@ impl Shard {
             None
         };
         let owned = reuse_or_copy(recycled, key);
-        let mut window = Window::new(params, now);
+        let mut window = Window::new();
         let decision = window.check(params, now);
         // The key is absent, so this lookup always ends on a vacant slot.
         if let RawEntryMut::Vacant(slot) = self.map.raw_entry_mut().from_hash(hash, |_| false) {
