@@ -83,3 +83,33 @@ fn distinct_keys_each_get_their_own_budget() {
     let allowed = hammer(&l, 8, 50_000, |t| format!("user-{t}"));
     assert_eq!(allowed, vec![30_000; 8]);
 }
+
+/// Threads inserting distinct keys into a small limiter: never above capacity, and once all
+/// are done it is exactly full (no slot lost or leaked by racing inserts and evictions).
+#[test]
+fn racing_inserts_keep_the_capacity_exact() {
+    for shards in [1, 16] {
+        let l = MemoryLimiter::builder(1, HOUR)
+            .max_users(1_000)
+            .shards(shards)
+            .clock(FakeClock::new())
+            .build()
+            .unwrap();
+        let allowed = hammer(&l, 4, 1, |_| String::new());
+        assert_eq!(allowed.iter().sum::<u64>(), 1, "one key, N = 1");
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let l = &l;
+                s.spawn(move || {
+                    for i in 0..50_000 {
+                        assert!(l.check(&format!("{t}-{i}")).is_allowed());
+                        if i % 5_000 == 0 {
+                            assert!(l.len() <= 1_000);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(l.len(), 1_000, "{shards} shards");
+    }
+}
