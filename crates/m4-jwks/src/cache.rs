@@ -652,3 +652,49 @@ fn check_duration(option: &'static str, got: Duration, max: Duration) -> Result<
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_is_shareable_across_threads() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<JwksCache>();
+        shareable::<Stats>();
+    }
+
+    #[test]
+    fn durations_are_validated() {
+        let base = || JwksOptions::new("https://idp.example.com/");
+        let invalid = |options: JwksOptions| match JwksCache::new(options) {
+            Err(Error::InvalidOption { option, .. }) => option,
+            other => panic!("expected InvalidOption, got {other:?}"),
+        };
+        assert_eq!(
+            invalid(base().ttl(Duration::ZERO)),
+            "M4_OAUTH2_JWKS_CACHE_TTL"
+        );
+        assert_eq!(
+            invalid(base().refresh_cooldown(Duration::ZERO)),
+            "M4_OAUTH2_JWKS_REFRESH_COOLDOWN"
+        );
+        assert_eq!(
+            invalid(base().http_timeout(Duration::ZERO)),
+            "M4_OAUTH2_HTTP_TIMEOUT"
+        );
+        assert_eq!(
+            invalid(base().http_timeout(Duration::from_secs(3601))),
+            "M4_OAUTH2_HTTP_TIMEOUT"
+        );
+        // Huge values never overflow an Instant: they mean "never".
+        JwksCache::new(
+            base()
+                .ttl(Duration::MAX)
+                .refresh_cooldown(Duration::MAX)
+                .max_stale(Duration::MAX),
+        )
+        .unwrap();
+        JwksCache::new(base().max_stale(Duration::ZERO)).unwrap();
+    }
+}

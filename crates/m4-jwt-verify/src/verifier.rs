@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use crate::algorithm::Algorithm;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, KeyLookupError, OptionsError, Segment, printable};
-use crate::json::StrictObject;
+use crate::json::{ParsedHeader, StrParam, StrictObject};
 use crate::resolver::KeyResolver;
 
 /// Default clock-skew allowance for `exp` and `nbf`, in seconds.
@@ -518,25 +518,25 @@ impl Verifier {
         let signature = decode_segment(signature_b64, Segment::Signature)?;
 
         // 3. The header: a JSON object with unique names.
-        let header = match StrictObject::parse(&header) {
-            StrictObject::Object(map) => map,
-            StrictObject::Duplicate(name) => {
+        let header = match ParsedHeader::parse(&header) {
+            ParsedHeader::Header(h) => h,
+            ParsedHeader::Duplicate(name) => {
                 return Err(Error::DuplicateHeaderParameter {
                     name: printable(&name),
                 });
             }
-            StrictObject::NotAnObject => return Err(Error::HeaderNotObject),
+            ParsedHeader::NotAnObject => return Err(Error::HeaderNotObject),
         };
 
         // 4. `alg` in the allowlist (`none` and HS* cannot even be parsed).
-        let alg = match header.get("alg") {
-            None => return Err(Error::MissingAlgorithm),
-            Some(Value::String(name)) => Algorithm::from_jose(name)
+        let alg = match &header.alg {
+            StrParam::Absent => return Err(Error::MissingAlgorithm),
+            StrParam::Str(name) => Algorithm::from_jose(name)
                 .filter(|a| inner.allowed.get(a.index()).copied().unwrap_or(false))
                 .ok_or_else(|| Error::UnsupportedAlgorithm {
                     alg: printable(name),
                 })?,
-            Some(_) => {
+            StrParam::NotAString => {
                 return Err(Error::HeaderParameterType {
                     name: "alg",
                     expected: "a string",
@@ -545,7 +545,7 @@ impl Verifier {
         };
 
         // 5. `crit`: this verifier implements no JWS extension, so any critical one is unknown.
-        if let Some(crit) = header.get("crit") {
+        if let Some(crit) = &header.crit {
             return Err(match crit.as_array() {
                 Some(names) if !names.is_empty() && names.iter().all(Value::is_string) => {
                     let names: Vec<String> = names
@@ -564,10 +564,10 @@ impl Verifier {
                 },
             });
         }
-        if header.get("b64").is_some_and(|b| b != &Value::Bool(true)) {
+        if header.b64.as_ref().is_some_and(|b| b != &Value::Bool(true)) {
             return Err(Error::UnencodedPayload);
         }
-        if header.get("typ").is_some_and(|t| !t.is_string()) {
+        if header.typ == StrParam::NotAString {
             return Err(Error::HeaderParameterType {
                 name: "typ",
                 expected: "a string",
@@ -575,11 +575,11 @@ impl Verifier {
         }
 
         // 6. `kid`, the only way a key is selected (jku, x5u, jwk and x5c are ignored).
-        let kid = match header.get("kid") {
-            None => return Err(Error::MissingKid),
-            Some(Value::String(kid)) if kid.is_empty() => return Err(Error::MissingKid),
-            Some(Value::String(kid)) => kid,
-            Some(_) => {
+        let kid: &str = match &header.kid {
+            StrParam::Absent => return Err(Error::MissingKid),
+            StrParam::Str(kid) if kid.is_empty() => return Err(Error::MissingKid),
+            StrParam::Str(kid) => kid,
+            StrParam::NotAString => {
                 return Err(Error::HeaderParameterType {
                     name: "kid",
                     expected: "a string",
@@ -624,8 +624,7 @@ impl Verifier {
             }
             StrictObject::NotAnObject => return Err(Error::PayloadNotObject),
         };
-        let kid = kid.clone();
-        self.check_claims(claims, kid, alg)
+        self.check_claims(claims, kid.to_owned(), alg)
     }
 
     fn check_claims(
