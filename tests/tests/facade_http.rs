@@ -11,6 +11,7 @@
 
 mod facade_support;
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -123,6 +124,11 @@ fn exchange(addr: SocketAddr, method: &str, path: &str, authorization: Option<&s
             out.push_str(&format!("\n{name}: {}", value.trim()));
         }
     }
+    // JSON bodies with their keys sorted, whatever serde_json's `preserve_order` feature says.
+    let body = match serde_json::from_str::<BTreeMap<String, serde_json::Value>>(body) {
+        Ok(map) => serde_json::to_string(&map).unwrap(),
+        Err(_) => body.to_owned(),
+    };
     let addr = addr.to_string();
     format!("{out}\n\n{body}").replace(&addr, "127.0.0.1:PORT")
 }
