@@ -21,7 +21,7 @@ use m4_ratelimit::{MemoryLimiter, RateLimiter};
 use crate::cache::{Entry, Key, TokenCache};
 use crate::clock::Clock;
 use crate::error::{AuthError, printable};
-use crate::extract::bearer_token;
+use crate::extract::{Candidate, candidate};
 use crate::principal::Principal;
 use crate::resource::ProtectedResource;
 use crate::stats::{Counters, Stats, TokenCacheStats};
@@ -124,9 +124,15 @@ enum Stale {
 }
 
 impl Enabled {
-    /// Full or cached verification of `token` (already extracted).
-    fn verify(&self, token: &str, counters: &Counters) -> Result<Principal, AuthError> {
+    /// Cached or full verification of the candidate token.
+    fn verify(
+        &self,
+        candidate: Candidate<'_>,
+        counters: &Counters,
+    ) -> Result<Principal, AuthError> {
+        let token = candidate.token;
         let Some(cache) = &self.cache else {
+            candidate.check()?;
             return self.verify_fresh(token);
         };
         let key = Key::of(token);
@@ -144,6 +150,7 @@ impl Enabled {
                 Err(Stale::Reverify) => cache.remove(&key),
             }
         }
+        candidate.check()?;
         counters.cache_miss();
         // Read before the key lookup, as m4-jwks requires: an entry verified by a key that is
         // then removed can never carry the generation that follows the removal.
@@ -228,9 +235,13 @@ impl Enabled {
         Ok(())
     }
 
-    /// Logs a change of the JWKS generation once.
+    /// Logs a change of the JWKS generation once. Only reads the shared word unless the
+    /// generation changed, so threads do not fight over its cache line.
     fn note_generation(&self) {
         let now = self.keys.generation();
+        if self.seen_generation.load(Ordering::Relaxed) == now {
+            return;
+        }
         let before = self.seen_generation.swap(now, Ordering::Relaxed);
         if before != now {
             tracing::info!(
@@ -367,13 +378,13 @@ impl Authenticator {
             inner.counters.accepted();
             return Ok(inner.anonymous.clone());
         };
-        let token = match bearer_token(value) {
-            Ok(token) => token,
+        let candidate = match candidate(value) {
+            Ok(candidate) => candidate,
             Err(err) => return Err(self.reject(err, None, None)),
         };
-        let principal = match enabled.verify(token, &inner.counters) {
+        let principal = match enabled.verify(candidate, &inner.counters) {
             Ok(principal) => principal,
-            Err(err) => return Err(self.reject(err, Some(token), None)),
+            Err(err) => return Err(self.reject(err, Some(candidate.token), None)),
         };
         if let Err(err) = enabled.rate_limit(&principal) {
             return Err(self.reject(err, None, Some(&principal)));
