@@ -38,9 +38,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
-
 use crate::Error;
+use ordered::Json;
+
+mod ordered;
 
 /// The prefix of every variable this module owns inside `mcpServers.m4.env`.
 pub const MANAGED_PREFIX: &str = "M4_OAUTH2_";
@@ -115,18 +116,17 @@ pub struct Merged {
 impl Merged {
     /// The new file with secret values masked, for showing (`--dry-run`).
     pub fn masked_text(&self) -> String {
-        let Ok(mut json) = serde_json::from_str::<Value>(&self.text) else {
+        let Ok(mut json) = serde_json::from_str::<Json>(&self.text) else {
             return String::new();
         };
-        if let Some(env) = json
-            .get_mut("mcpServers")
-            .and_then(|s| s.get_mut(SERVER_NAME))
-            .and_then(|m| m.get_mut("env"))
-            .and_then(Value::as_object_mut)
+        if let Json::Object(root) = &mut json
+            && let Some(Json::Object(servers)) = ordered::get_mut(root, "mcpServers")
+            && let Some(Json::Object(entry)) = ordered::get_mut(servers, SERVER_NAME)
+            && let Some(Json::Object(env)) = ordered::get_mut(entry, "env")
         {
             for (name, value) in env.iter_mut() {
                 if SECRET_VARS.contains(&name.as_str()) {
-                    *value = Value::String(MASK.to_owned());
+                    *value = Json::string(MASK);
                 }
             }
         }
@@ -157,50 +157,41 @@ fn display_value<'a>(name: &str, value: &'a str) -> &'a str {
     }
 }
 
-fn pretty(json: &Value) -> String {
-    // Serialising a Value cannot fail (string keys only).
+fn pretty(json: &Json) -> String {
+    // Serialising cannot fail: string keys only, no non-finite numbers (the parser has none).
     let mut text = serde_json::to_string_pretty(json).unwrap_or_default();
     text.push('\n');
     text
 }
 
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// `parent[key]` as an object, created empty when absent; an error naming `member` when it
 /// is anything else.
 fn object_member<'a>(
-    parent: &'a mut Map<String, Value>,
+    parent: &'a mut Vec<(String, Json)>,
     key: &str,
     member: &'static str,
     path: &Path,
-) -> Result<&'a mut Map<String, Value>, Error> {
-    let value = parent
-        .entry(key.to_owned())
-        .or_insert_with(|| Value::Object(Map::new()));
-    let found = kind_of(value);
-    value.as_object_mut().ok_or_else(|| Error::ConfigShape {
-        path: path.to_owned(),
-        member,
-        found,
-    })
+) -> Result<&'a mut Vec<(String, Json)>, Error> {
+    if ordered::get_mut(parent, key).is_none() {
+        parent.push((key.to_owned(), Json::Object(Vec::new())));
+    }
+    match ordered::get_mut(parent, key) {
+        Some(Json::Object(members)) => Ok(members),
+        other => Err(Error::ConfigShape {
+            path: path.to_owned(),
+            member,
+            found: other.map_or("absent", |v| v.kind()),
+        }),
+    }
 }
 
 /// Merges `update` into the config text `existing` (`None`: no file yet).
 /// `path` only names the file in errors. Performs no I/O.
 pub fn merge(existing: Option<&str>, path: &Path, update: &EnvUpdate) -> Result<Merged, Error> {
     let mut root = match existing {
-        None => Value::Object(Map::new()),
+        None => Json::Object(Vec::new()),
         Some(text) => {
-            serde_json::from_str::<Value>(text).map_err(|source| Error::ConfigNotJson {
+            serde_json::from_str::<Json>(text).map_err(|source| Error::ConfigNotJson {
                 path: path.to_owned(),
                 line: source.line(),
                 column: source.column(),
@@ -208,14 +199,16 @@ pub fn merge(existing: Option<&str>, path: &Path, update: &EnvUpdate) -> Result<
             })?
         }
     };
-    let found = kind_of(&root);
-    let root_map = root.as_object_mut().ok_or_else(|| Error::ConfigShape {
-        path: path.to_owned(),
-        member: "(top level)",
-        found,
-    })?;
-    let servers = object_member(root_map, "mcpServers", "mcpServers", path)?;
-    let created_entry = !servers.contains_key(SERVER_NAME);
+    let found = root.kind();
+    let Json::Object(root_members) = &mut root else {
+        return Err(Error::ConfigShape {
+            path: path.to_owned(),
+            member: "(top level)",
+            found,
+        });
+    };
+    let servers = object_member(root_members, "mcpServers", "mcpServers", path)?;
+    let created_entry = ordered::get_mut(servers, SERVER_NAME).is_none();
     if created_entry && update.server_command.is_none() {
         return Err(Error::NoServerEntry {
             path: path.to_owned(),
@@ -224,10 +217,11 @@ pub fn merge(existing: Option<&str>, path: &Path, update: &EnvUpdate) -> Result<
     let entry = object_member(servers, SERVER_NAME, "mcpServers.m4", path)?;
     if let Some(command) = &update.server_command {
         let (program, args) = command.split_first().ok_or(Error::EmptyServerCommand)?;
-        entry.insert("command".into(), Value::String(program.clone()));
-        entry.insert(
-            "args".into(),
-            Value::Array(args.iter().cloned().map(Value::String).collect()),
+        ordered::set(entry, "command", Json::string(program.clone()));
+        ordered::set(
+            entry,
+            "args",
+            Json::Array(args.iter().cloned().map(Json::string).collect()),
         );
     }
     let env = object_member(entry, "env", "mcpServers.m4.env", path)?;
@@ -240,7 +234,7 @@ pub fn merge(existing: Option<&str>, path: &Path, update: &EnvUpdate) -> Result<
     let lookup = |name: &str| wanted.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
     let mut changes = Vec::new();
     let mut removed = Vec::new();
-    let mut rebuilt = Map::new();
+    let mut rebuilt: Vec<(String, Json)> = Vec::new();
     // Keep the file's order: existing variables stay where they were.
     for (name, old) in std::mem::take(env) {
         if let Some(new) = lookup(&name) {
@@ -254,7 +248,7 @@ pub fn merge(existing: Option<&str>, path: &Path, update: &EnvUpdate) -> Result<
                 shown: display_value(&name, new).to_owned(),
                 name: name.clone(),
             });
-            rebuilt.insert(name, Value::String(new.to_owned()));
+            rebuilt.push((name, Json::string(new)));
         } else if name.starts_with(MANAGED_PREFIX) {
             removed.push(Change {
                 name,
@@ -262,17 +256,17 @@ pub fn merge(existing: Option<&str>, path: &Path, update: &EnvUpdate) -> Result<
                 shown: String::new(),
             });
         } else {
-            rebuilt.insert(name, old);
+            rebuilt.push((name, old));
         }
     }
     for (name, value) in &wanted {
-        if !rebuilt.contains_key(*name) {
+        if !rebuilt.iter().any(|(k, _)| k == name) {
             changes.push(Change {
                 name: (*name).to_owned(),
                 kind: ChangeKind::Added,
                 shown: display_value(name, value).to_owned(),
             });
-            rebuilt.insert((*name).to_owned(), Value::String((*value).to_owned()));
+            rebuilt.push(((*name).to_owned(), Json::string(*value)));
         }
     }
     *env = rebuilt;

@@ -1,7 +1,8 @@
 //! Claude Desktop config merge and write tests, on strings and on temporary files.
 
+use super::ordered::Json;
 use super::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn update(env: &[(&str, &str)]) -> EnvUpdate {
     EnvUpdate {
@@ -41,9 +42,42 @@ fn everything_outside_the_managed_variables_is_kept_in_order() {
   },
   "alpha": {"nested": [1, 2, {"x": null}]}
 }"#;
-    let json = merged_json(existing, &enable());
-    let top: Vec<&String> = json.as_object().unwrap().keys().collect();
-    assert_eq!(top, ["zeta", "globalShortcut", "mcpServers", "alpha"]);
+    let merged = merge(Some(existing), Path::new(PATH), &enable()).unwrap();
+    let json: Value = serde_json::from_str(&merged.text).unwrap();
+    // The order, read with the order-keeping type (serde_json's Value sorts keys).
+    let ordered: Json = serde_json::from_str(&merged.text).unwrap();
+    let Json::Object(top) = &ordered else {
+        panic!("not an object")
+    };
+    let names = |members: &[(String, Json)]| -> Vec<String> {
+        members.iter().map(|(k, _)| k.clone()).collect()
+    };
+    assert_eq!(
+        names(top),
+        ["zeta", "globalShortcut", "mcpServers", "alpha"]
+    );
+    let Some((_, Json::Object(servers))) = top.iter().find(|(k, _)| k == "mcpServers") else {
+        panic!("no mcpServers")
+    };
+    assert_eq!(names(servers), ["filesystem", "m4"]);
+    let Some((_, Json::Object(m4))) = servers.iter().find(|(k, _)| k == "m4") else {
+        panic!("no m4")
+    };
+    assert_eq!(names(m4), ["command", "args", "cwd", "env"]);
+    let Some((_, Json::Object(env))) = m4.iter().find(|(k, _)| k == "env") else {
+        panic!("no env")
+    };
+    assert_eq!(
+        names(env),
+        [
+            "M4_BACKEND",
+            "M4_OAUTH2_AUDIENCE",
+            "M4_DATA",
+            "M4_OAUTH2_ENABLED",
+            "M4_OAUTH2_ISSUER_URL"
+        ]
+    );
+    // And the values.
     assert_eq!(json["alpha"], json!({"nested": [1, 2, {"x": null}]}));
     assert_eq!(
         json["mcpServers"]["filesystem"],
@@ -53,19 +87,15 @@ fn everything_outside_the_managed_variables_is_kept_in_order() {
     assert_eq!(m4["command"], "python");
     assert_eq!(m4["args"], json!(["-m", "m4.mcp_server"]));
     assert_eq!(m4["cwd"], "/srv/m4");
-    let env: Vec<(&String, &Value)> = m4["env"].as_object().unwrap().iter().collect();
     assert_eq!(
-        env,
-        [
-            (&"M4_BACKEND".to_owned(), &json!("duckdb")),
-            (&"M4_OAUTH2_AUDIENCE".to_owned(), &json!("m4-api")),
-            (&"M4_DATA".to_owned(), &json!("/d")),
-            (&"M4_OAUTH2_ENABLED".to_owned(), &json!("true")),
-            (
-                &"M4_OAUTH2_ISSUER_URL".to_owned(),
-                &json!("https://auth.example.com/")
-            ),
-        ]
+        m4["env"],
+        json!({
+            "M4_BACKEND": "duckdb",
+            "M4_OAUTH2_AUDIENCE": "m4-api",
+            "M4_DATA": "/d",
+            "M4_OAUTH2_ENABLED": "true",
+            "M4_OAUTH2_ISSUER_URL": "https://auth.example.com/",
+        })
     );
 }
 

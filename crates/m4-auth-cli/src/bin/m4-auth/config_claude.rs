@@ -66,7 +66,7 @@ pub(crate) struct ClaudeArgs {
 /// Why the flags do not make a valid configuration.
 #[derive(Debug, thiserror::Error)]
 #[error("these settings would not work; the flags set the variables named below:\n{0}")]
-struct InvalidSettings(m4_auth_config::ConfigError);
+pub(crate) struct InvalidSettings(pub(crate) m4_auth_config::ConfigError);
 
 /// The `M4_OAUTH2_*` variables the arguments ask for: validated as an [`AuthConfig`] first,
 /// then [`AuthConfig::to_env`] (values equal to their default left out), `M4_OAUTH2_ENABLED`

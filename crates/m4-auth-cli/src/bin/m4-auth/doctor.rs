@@ -1,14 +1,179 @@
 //! `m4-auth doctor`: the setup checked step by step, a fix for every failure.
 
+use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use m4_auth::jwks::Error as JwksError;
+use m4_auth::{AuthError, Authenticator};
 use m4_auth_config::{AuthConfig, ConfigError, Loaded, vars};
 
-use crate::report::{Check, Status};
+use crate::output::Style;
+use crate::report::{Check, Report, Status};
 use crate::token_view::{TokenView, expiry_phrase};
+use crate::verify::fix_for;
+use crate::{DoctorArgs, Failure};
 
 const CONFIG: &str = "configuration";
+const DISCOVERY: &str = "discovery";
+const JWKS: &str = "jwks";
 const TOKEN: &str = "token";
+
+/// What to do about a key-fetching failure.
+fn jwks_fix(error: &JwksError) -> String {
+    match error {
+        JwksError::IssuerMismatch { found, .. } => format!(
+            "set {}={found} exactly (the issuer must match the provider's, trailing slash included)",
+            vars::ISSUER_URL
+        ),
+        JwksError::NothingDiscovered { .. } => format!(
+            "check {} (Auth0 ends with a slash, Okta with /oauth2/default, Keycloak with /realms/NAME), or set {} to the provider's JWKS URL",
+            vars::ISSUER_URL,
+            vars::JWKS_URL
+        ),
+        JwksError::Timeout { .. } => format!(
+            "check that this machine can reach the provider (firewall, proxy: HTTPS_PROXY/NO_PROXY), or raise {}",
+            vars::HTTP_TIMEOUT
+        ),
+        JwksError::Connect { .. } | JwksError::Proxy { .. } => {
+            "check the host name and that this machine can reach it (DNS, firewall, HTTPS_PROXY/NO_PROXY)".to_owned()
+        }
+        JwksError::Tls { .. } | JwksError::Certificate { .. } => {
+            "the TLS connection failed: check the URL is the provider's own and that the operating system trusts its certificate".to_owned()
+        }
+        JwksError::HttpStatus { .. } => format!(
+            "check the URL: the server answered, but not with a document; set {} if the provider publishes its keys elsewhere",
+            vars::JWKS_URL
+        ),
+        JwksError::DiscoveryNotJson { .. } | JwksError::DiscoveryMissingMember { .. } => format!(
+            "this is not an OpenID Connect discovery document: check {}, or set {} directly",
+            vars::ISSUER_URL,
+            vars::JWKS_URL
+        ),
+        JwksError::NoUsableKeys { .. } | JwksError::JwksDocument { .. } => format!(
+            "the provider publishes no key m4-auth can use: it needs RSA (2048 bits or more) or EC P-256/P-384 signature keys for {}",
+            vars::ALGORITHMS
+        ),
+        JwksError::InvalidUrl { .. } => format!(
+            "use an https URL (http only on loopback) for {} and {}",
+            vars::ISSUER_URL,
+            vars::JWKS_URL
+        ),
+        _ => "run `m4-auth doctor` again after checking the provider's status".to_owned(),
+    }
+}
+
+/// The discovery and JWKS steps: fetch the keys the way `authenticate` would.
+/// Returns the kids served, when any were fetched.
+fn key_checks(auth: &Authenticator, config: &AuthConfig) -> (Vec<Check>, Option<Vec<String>>) {
+    let result = auth.prefetch();
+    let stats = auth.jwks_stats();
+    let jwks_url = stats.as_ref().and_then(|s| s.jwks_url.clone());
+    let issuer = config.issuer().map_or("", |u| u.as_str());
+    let (fix, message) = match &result {
+        Err(AuthError::Jwks(inner)) => (jwks_fix(inner), inner.to_string()),
+        Err(other) => (fix_for(other.code()).to_owned(), other.to_string()),
+        Ok(()) => (String::new(), String::new()),
+    };
+    let mut checks = Vec::new();
+    let fallback = jwks_url.as_deref().is_some_and(|url| {
+        url == format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'))
+    });
+    checks.push(if config.jwks_url().is_some() {
+        Check::new(
+            DISCOVERY,
+            Status::Skip,
+            format!("not used: {} is set", vars::JWKS_URL),
+        )
+    } else {
+        match &jwks_url {
+            Some(url) if fallback => Check::new(
+                DISCOVERY,
+                Status::Warn,
+                format!("{issuer} publishes no discovery document; using the fallback {url}"),
+            )
+            .fix(format!("set {}={url} to say so explicitly", vars::JWKS_URL)),
+            Some(url) => Check::new(
+                DISCOVERY,
+                Status::Pass,
+                format!("the discovery document names the issuer {issuer} and the JWKS {url}"),
+            ),
+            None => Check::new(DISCOVERY, Status::Fail, message.clone()).fix(fix.clone()),
+        }
+    });
+    let Some(url) = jwks_url else {
+        checks.push(Check::new(
+            JWKS,
+            Status::Skip,
+            "not fetched: discovery failed",
+        ));
+        return (checks, None);
+    };
+    let Some(stats) = stats.filter(|_| result.is_ok()) else {
+        checks.push(Check::new(JWKS, Status::Fail, message).fix(fix));
+        return (checks, None);
+    };
+    let usable: Vec<_> = stats
+        .keys
+        .iter()
+        .filter(|k| {
+            config.algorithms().iter().any(|alg| {
+                alg.as_str()
+                    .parse::<m4_auth::jwt::Algorithm>()
+                    .is_ok_and(|alg| k.kind().supports(alg))
+            })
+        })
+        .collect();
+    let details = stats.keys.iter().map(|key| {
+        format!(
+            "kid {}  {}  alg {}  use {}",
+            key.kid().unwrap_or("(none)"),
+            key.kind(),
+            key.declared_alg()
+                .map_or_else(|| "(any)".to_owned(), |a| a.to_string()),
+            key.key_use().unwrap_or("(unset)"),
+        )
+    });
+    checks.push(
+        Check::new(
+            JWKS,
+            Status::Pass,
+            format!("fetched {url}: {} key(s)", stats.keys.len()),
+        )
+        .details(details),
+    );
+    for skipped in &stats.skipped {
+        checks.push(Check::new(
+            JWKS,
+            Status::Warn,
+            format!(
+                "skipped member #{} (kid {}): {}",
+                skipped.index,
+                skipped.kid.as_deref().unwrap_or("none"),
+                skipped.reason
+            ),
+        ));
+    }
+    if usable.is_empty() {
+        let algorithms: Vec<&str> = config.algorithms().iter().map(|a| a.as_str()).collect();
+        checks.push(
+            Check::new(
+                JWKS,
+                Status::Fail,
+                format!("no key can verify {}", algorithms.join(" or ")),
+            )
+            .fix(format!(
+                "set {} to the algorithms the provider signs with",
+                vars::ALGORITHMS
+            )),
+        );
+    }
+    let kids = stats
+        .keys
+        .iter()
+        .filter_map(|k| k.kid().map(str::to_owned))
+        .collect();
+    (checks, Some(kids))
+}
 
 /// The configuration step: every problem at once, or the effective settings and warnings.
 pub(crate) fn config_checks(
@@ -239,6 +404,114 @@ pub(crate) fn token_claim_checks(view: &TokenView, config: &AuthConfig, now: i64
         ),
     });
     checks
+}
+
+/// The token step in full: decode, explain each claim check, then the facade's verdict.
+fn token_checks(
+    auth: &Authenticator,
+    config: &AuthConfig,
+    kids: Option<&[String]>,
+    now: i64,
+) -> Vec<Check> {
+    let Some(token) = config.token() else {
+        return vec![Check::new(
+            TOKEN,
+            Status::Skip,
+            format!("{} is not set: no token to check", vars::TOKEN),
+        )];
+    };
+    let view = match TokenView::decode(token.expose_secret()) {
+        Ok(view) => view,
+        Err(why) => {
+            return vec![fail(
+                format!("{} is not a JWT: {why}", vars::TOKEN),
+                fix_for("malformed_token"),
+            )];
+        }
+    };
+    let mut checks = token_claim_checks(&view, config, now);
+    if let (Some(kids), Some(kid)) = (kids, view.header_str("kid")) {
+        let position = checks
+            .iter()
+            .position(|c| c.title.starts_with("kid "))
+            .map_or(checks.len(), |p| p + 1);
+        let check = if kids.iter().any(|k| k == kid) {
+            pass(format!("kid {kid} is in the JWKS"))
+        } else {
+            fail(
+                format!("kid {kid} is not in the JWKS (it has: {})", kids.join(", ")),
+                fix_for("unknown_kid"),
+            )
+        };
+        checks.insert(position, check);
+    }
+    checks.push(match auth.authenticate(token.expose_secret()) {
+        Ok(principal) => pass(format!(
+            "m4-auth accepts this token (sub {})",
+            principal.sub()
+        )),
+        Err(error) => fail(
+            format!(
+                "m4-auth rejects this token ({}): {}",
+                error.code(),
+                error.message()
+            ),
+            fix_for(error.code()),
+        ),
+    });
+    checks
+}
+
+/// Every step, in order; later steps are skipped when an earlier one makes them meaningless.
+fn diagnose(loaded: Result<Loaded, ConfigError>, now: i64) -> Report {
+    let mut report = Report::default();
+    let (checks, config) = config_checks(loaded);
+    checks.into_iter().for_each(|c| report.push(c));
+    let skip_rest = |report: &mut Report, why: &str| {
+        for section in [DISCOVERY, JWKS, TOKEN] {
+            report.push(Check::new(section, Status::Skip, format!("skipped: {why}")));
+        }
+    };
+    let Some(config) = config else {
+        skip_rest(&mut report, "the configuration is invalid");
+        return report;
+    };
+    if !config.enabled() {
+        skip_rest(&mut report, "OAuth2 is disabled");
+        return report;
+    }
+    let auth = match Authenticator::new(config.clone()) {
+        Ok(auth) => auth,
+        Err(error) => {
+            report.push(
+                Check::new(CONFIG, Status::Fail, error.to_string())
+                    .fix("correct or unset the variable named above"),
+            );
+            skip_rest(&mut report, "the authenticator cannot be built");
+            return report;
+        }
+    };
+    let (checks, kids) = key_checks(&auth, &config);
+    checks.into_iter().for_each(|c| report.push(c));
+    token_checks(&auth, &config, kids.as_deref(), now)
+        .into_iter()
+        .for_each(|c| report.push(c));
+    report
+}
+
+pub(crate) fn run(args: &DoctorArgs) -> Result<ExitCode, Failure> {
+    let report = diagnose(AuthConfig::from_env(), now_unix());
+    let text = if args.json {
+        format!("{}\n", report.json())
+    } else {
+        report.text(Style::stdout())
+    };
+    print!("{text}");
+    Ok(if report.failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[cfg(test)]

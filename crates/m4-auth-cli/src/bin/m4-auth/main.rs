@@ -5,17 +5,15 @@
 #![forbid(unsafe_code)]
 
 mod config_claude;
+mod demo;
 mod dev_issuer_cmd;
-// Wired into `doctor` once the facade lands; tested on its own until then.
-#[allow(dead_code)]
 mod doctor;
 mod output;
-#[allow(dead_code)]
 mod report;
-#[allow(dead_code)]
+#[cfg(test)]
+mod snapshot_tests;
 mod token_view;
-// Used by `verify` once the facade lands; tested on its own until then.
-#[allow(dead_code)]
+mod verify;
 mod verify_protocol;
 
 use std::process::ExitCode;
@@ -161,9 +159,9 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Some(DevIssuerCommand::Mint(mint)) => dev_issuer_cmd::mint(&mint),
             Some(DevIssuerCommand::Rotate(rotate)) => dev_issuer_cmd::rotate(&rotate),
         },
-        Command::Verify(_) | Command::Doctor(_) | Command::Demo(_) => Err(Failure::usage(
-            "this command needs the m4-auth facade crate, which is not merged yet",
-        )),
+        Command::Verify(args) => verify::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
+        Command::Demo(args) => demo::run(&args),
     }
 }
 
