@@ -113,6 +113,8 @@ struct Enabled {
     validate_exp: bool,
     /// The JWKS generation last seen, to log each change once.
     seen_generation: AtomicU64,
+    /// The second (verifier clock) in which a cache hit last asked the key set for its key.
+    keys_asked_at: AtomicU64,
 }
 
 /// A failed check of a cached entry.
@@ -187,21 +189,27 @@ impl Enabled {
         let Some(token) = entry.principal.token() else {
             return Err(Stale::Reverify);
         };
-        // The key set must still serve the key; asking also drives the JWKS cache's TTL
-        // refreshes and max-stale expiry exactly as a fresh verification would.
-        if self
-            .keys
-            .resolver()
-            .resolve(token.kid(), token.alg())
-            .is_err()
-        {
-            return Err(Stale::Reverify);
+        // Ask the key set for the key, at most once per second per authenticator: asking is
+        // what drives the JWKS cache's TTL refresh and max-stale expiry when only cached tokens
+        // arrive, and once a second keeps the JWKS lock's cache line out of the hot path.
+        let now_secs = self.clock.now_unix();
+        if self.keys_asked_at.load(Ordering::Relaxed) != now_secs {
+            self.keys_asked_at.store(now_secs, Ordering::Relaxed);
+            if self
+                .keys
+                .resolver()
+                .resolve(token.kid(), token.alg())
+                .is_err()
+            {
+                return Err(Stale::Reverify);
+            }
         }
+        // Any change of the served key set changes the generation (m4-jwks's contract).
         if self.keys.generation() != entry.generation {
             self.note_generation();
             return Err(Stale::Reverify);
         }
-        let now = i128::from(self.clock.now_unix());
+        let now = i128::from(now_secs);
         if self.validate_exp
             && token
                 .exp()
@@ -857,6 +865,7 @@ fn enabled_parts(
         leeway: i128::from(config.leeway().as_secs()),
         validate_exp: config.validate_exp(),
         seen_generation: AtomicU64::new(generation),
+        keys_asked_at: AtomicU64::new(u64::MAX),
     })
 }
 
