@@ -1,6 +1,7 @@
 //! `cargo xtask`: workspace automation for m4-auth (keys, snapshots, tidy, ci).
 #![forbid(unsafe_code)]
 
+mod bench;
 mod ci;
 mod keys;
 mod snapshots;
@@ -14,7 +15,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   snapshots            run every test in insta check mode and list the snapshot files
   snapshots --print    print every committed snapshot, for review (runs nothing)
   tidy                 check source invariants (module docs, no todo!/ignore, forbid(unsafe_code))
-  ci                   tidy, fmt --check, clippy -D warnings, tests + snapshot check, doc -D warnings";
+  ci                   tidy, fmt --check, clippy -D warnings, tests + snapshot check, doc -D warnings
+  bench [--peers]      short criterion run of the m4-auth benches and the ratio table (docs/performance.md)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
         Some("snapshots") => snapshots::run(&root, args.get(1..).unwrap_or_default()),
         Some("tidy") if args.len() == 1 => tidy::run(&root),
         Some("ci") if args.len() == 1 => ci::run(&root),
+        Some("bench") => bench::run(&root, args.get(1..).unwrap_or_default()),
         Some("help" | "--help" | "-h") => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -21,7 +21,7 @@ use m4_ratelimit::{MemoryLimiter, RateLimiter};
 use crate::cache::{Entry, Key, TokenCache};
 use crate::clock::Clock;
 use crate::error::{AuthError, printable};
-use crate::extract::bearer_token;
+use crate::extract::{Candidate, candidate};
 use crate::principal::Principal;
 use crate::resource::ProtectedResource;
 use crate::stats::{Counters, Stats, TokenCacheStats};
@@ -113,6 +113,8 @@ struct Enabled {
     validate_exp: bool,
     /// The JWKS generation last seen, to log each change once.
     seen_generation: AtomicU64,
+    /// The second (verifier clock) in which a cache hit last asked the key set for its key.
+    keys_asked_at: AtomicU64,
 }
 
 /// A failed check of a cached entry.
@@ -124,9 +126,15 @@ enum Stale {
 }
 
 impl Enabled {
-    /// Full or cached verification of `token` (already extracted).
-    fn verify(&self, token: &str, counters: &Counters) -> Result<Principal, AuthError> {
+    /// Cached or full verification of the candidate token.
+    fn verify(
+        &self,
+        candidate: Candidate<'_>,
+        counters: &Counters,
+    ) -> Result<Principal, AuthError> {
+        let token = candidate.token;
         let Some(cache) = &self.cache else {
+            candidate.check()?;
             return self.verify_fresh(token);
         };
         let key = Key::of(token);
@@ -144,6 +152,7 @@ impl Enabled {
                 Err(Stale::Reverify) => cache.remove(&key),
             }
         }
+        candidate.check()?;
         counters.cache_miss();
         // Read before the key lookup, as m4-jwks requires: an entry verified by a key that is
         // then removed can never carry the generation that follows the removal.
@@ -180,21 +189,27 @@ impl Enabled {
         let Some(token) = entry.principal.token() else {
             return Err(Stale::Reverify);
         };
-        // The key set must still serve the key; asking also drives the JWKS cache's TTL
-        // refreshes and max-stale expiry exactly as a fresh verification would.
-        if self
-            .keys
-            .resolver()
-            .resolve(token.kid(), token.alg())
-            .is_err()
-        {
-            return Err(Stale::Reverify);
+        // Ask the key set for the key, at most once per second per authenticator: asking is
+        // what drives the JWKS cache's TTL refresh and max-stale expiry when only cached tokens
+        // arrive, and once a second keeps the JWKS lock's cache line out of the hot path.
+        let now_secs = self.clock.now_unix();
+        if self.keys_asked_at.load(Ordering::Relaxed) != now_secs {
+            self.keys_asked_at.store(now_secs, Ordering::Relaxed);
+            if self
+                .keys
+                .resolver()
+                .resolve(token.kid(), token.alg())
+                .is_err()
+            {
+                return Err(Stale::Reverify);
+            }
         }
+        // Any change of the served key set changes the generation (m4-jwks's contract).
         if self.keys.generation() != entry.generation {
             self.note_generation();
             return Err(Stale::Reverify);
         }
-        let now = i128::from(self.clock.now_unix());
+        let now = i128::from(now_secs);
         if self.validate_exp
             && token
                 .exp()
@@ -228,9 +243,13 @@ impl Enabled {
         Ok(())
     }
 
-    /// Logs a change of the JWKS generation once.
+    /// Logs a change of the JWKS generation once. Only reads the shared word unless the
+    /// generation changed, so threads do not fight over its cache line.
     fn note_generation(&self) {
         let now = self.keys.generation();
+        if self.seen_generation.load(Ordering::Relaxed) == now {
+            return;
+        }
         let before = self.seen_generation.swap(now, Ordering::Relaxed);
         if before != now {
             tracing::info!(
@@ -367,13 +386,13 @@ impl Authenticator {
             inner.counters.accepted();
             return Ok(inner.anonymous.clone());
         };
-        let token = match bearer_token(value) {
-            Ok(token) => token,
+        let candidate = match candidate(value) {
+            Ok(candidate) => candidate,
             Err(err) => return Err(self.reject(err, None, None)),
         };
-        let principal = match enabled.verify(token, &inner.counters) {
+        let principal = match enabled.verify(candidate, &inner.counters) {
             Ok(principal) => principal,
-            Err(err) => return Err(self.reject(err, Some(token), None)),
+            Err(err) => return Err(self.reject(err, Some(candidate.token), None)),
         };
         if let Err(err) = enabled.rate_limit(&principal) {
             return Err(self.reject(err, None, Some(&principal)));
@@ -846,6 +865,7 @@ fn enabled_parts(
         leeway: i128::from(config.leeway().as_secs()),
         validate_exp: config.validate_exp(),
         seen_generation: AtomicU64::new(generation),
+        keys_asked_at: AtomicU64::new(u64::MAX),
     })
 }
 

@@ -9,40 +9,85 @@
 
 use crate::error::{AuthError, printable};
 
-/// The token in `value`: `Bearer <token>` (scheme in any case, one token) or a bare token.
+/// What follows the scheme, before the costlier checks: see [`Candidate::check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Candidate<'a> {
+    /// The token text to verify (or to look up in the token cache).
+    pub(crate) token: &'a str,
+    /// Whether it followed a `Bearer` scheme (otherwise the whole value is the token).
+    bearer: bool,
+}
+
+/// The candidate token in `value`, after only the cheap checks: `Bearer <token>` (scheme in any
+/// case) or a bare token.
 ///
-/// Errors: [`AuthError::MissingToken`] for `None`, a blank value or `Bearer` alone;
-/// [`AuthError::UnsupportedScheme`] for another scheme (`Basic ...`);
-/// [`AuthError::ExtraCredentials`] for more than one item after `Bearer`, or for a value with
-/// whitespace that does not start with a scheme name.
-pub(crate) fn bearer_token(value: Option<&str>) -> Result<&str, AuthError> {
+/// Errors: [`AuthError::MissingToken`] for `None`, a blank value or `Bearer` alone.
+/// Whitespace inside the candidate is checked by [`Candidate::check`], which the caller runs
+/// before a full verification: a token found in the verified-token cache was verified as this
+/// exact text, so it cannot hold whitespace, and the hit path skips scanning it.
+pub(crate) fn candidate(value: Option<&str>) -> Result<Candidate<'_>, AuthError> {
     let value = value.map(str::trim).unwrap_or_default();
     if value.is_empty() {
         return Err(AuthError::MissingToken);
     }
-    let Some((scheme, rest)) = value.split_once(|c: char| c.is_ascii_whitespace()) else {
-        // One word: a bare token, or the scheme with nothing after it.
-        if value.eq_ignore_ascii_case("bearer") {
-            return Err(AuthError::MissingToken);
+    let bytes = value.as_bytes();
+    if let (Some(scheme), Some(separator)) = (bytes.get(..6), bytes.get(6))
+        && scheme.eq_ignore_ascii_case(b"bearer")
+        && separator.is_ascii_whitespace()
+    {
+        let token = value
+            .get(7..)
+            .unwrap_or_default()
+            .trim_start_matches(|c: char| c.is_ascii_whitespace());
+        // `value` is trimmed, so something non-blank follows the separator.
+        return Ok(Candidate {
+            token,
+            bearer: true,
+        });
+    }
+    if value.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::MissingToken);
+    }
+    Ok(Candidate {
+        token: value,
+        bearer: false,
+    })
+}
+
+impl Candidate<'_> {
+    /// The checks that need a scan of the whole token: exactly one item after `Bearer`; for a
+    /// value without that scheme, no whitespace at all.
+    ///
+    /// Errors: [`AuthError::UnsupportedScheme`] for another scheme (`Basic ...`);
+    /// [`AuthError::ExtraCredentials`] for more than one item after `Bearer`, or for a value
+    /// with whitespace that does not start with a scheme name.
+    pub(crate) fn check(&self) -> Result<(), AuthError> {
+        let Some(at) = self.token.bytes().position(|b| b.is_ascii_whitespace()) else {
+            return Ok(());
+        };
+        if self.bearer {
+            return Err(AuthError::ExtraCredentials);
         }
-        return Ok(value);
-    };
-    if !scheme.eq_ignore_ascii_case("bearer") {
         // Echo the first word only when it is shaped like a scheme name, never when it could
         // be the start of a token pasted with a stray space.
-        return Err(if looks_like_scheme(scheme) {
+        let scheme = self.token.get(..at).unwrap_or_default();
+        Err(if looks_like_scheme(scheme) {
             AuthError::UnsupportedScheme {
                 scheme: printable(scheme),
             }
         } else {
             AuthError::ExtraCredentials
-        });
+        })
     }
-    let token = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
-    if token.contains(|c: char| c.is_ascii_whitespace()) {
-        return Err(AuthError::ExtraCredentials);
-    }
-    Ok(token)
+}
+
+/// The token in `value` with every check of this module: [`candidate`] then
+/// [`Candidate::check`].
+#[cfg(test)]
+fn bearer_token(value: Option<&str>) -> Result<&str, AuthError> {
+    let candidate = candidate(value)?;
+    candidate.check()?;
+    Ok(candidate.token)
 }
 
 /// An authentication scheme name as registered ones look: `Basic`, `DPoP`, `SCRAM-SHA-256`.

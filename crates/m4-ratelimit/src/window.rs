@@ -1,90 +1,75 @@
-//! The per-key algorithm: a conservative sliding window of `K` sub-windows.
+//! The per-key algorithm: a sliding log of groups of consecutive requests.
 //!
 //! This module is pure arithmetic on one key's state: no locks, no map, no clock.
 //! Times are nanoseconds since the limiter's clock origin.
 //!
 //! # Algorithm
 //!
-//! The window `W` is cut into `K` =  [`SUB_WINDOWS`] sub-windows ("buckets") of width
-//! `g = ceil(W / K)`, so `K·g ≥ W`.
-//! Bucket `j` covers the times `[j·g, (j+1)·g)`.
-//! Per key we keep a ring of the `K + 1` most recent buckets: for each, the number of requests
-//! allowed in it and an upper bound of the latest time one was allowed in it (`last`, rounded up
-//! to a resolution of `2^shift` ns so it fits 16 bits).
-//! We also keep `total`, the sum of the ring's counts, so a check is O(1).
+//! An exact sliding log keeps the time of each of the last `N` allowed requests: memory grows
+//! with `N`. We keep the log in groups instead: the allowed requests of a key, in order, are cut
+//! into groups of `G = ⌈N/K⌉` consecutive requests (`K` = [`GROUPS`] = 16), and of each group we
+//! keep only the time of its latest request (`last`). Every group but the newest is full, so the
+//! count of a run of groups is known from the number of groups and the newest group's count.
 //!
-//! A request at time `τ` falls in bucket `b = ⌊τ/g⌋` (never less than the newest bucket already
-//! seen, see *Time* below).
-//! It counts every request allowed in buckets `b-K ..= b`, except that the oldest bucket `b-K`
-//! is left out when its `last + W ≤ τ` (all of its requests are then at least `W` old).
-//! The request is allowed, and recorded in bucket `b`, when that count is below `N`.
+//! A group stops counting once its `last` is `W` old: all of its requests are then at least `W`
+//! old. A check at time `τ` drops the groups that stopped counting (oldest first, they are in
+//! time order), counts `used` = the requests of the remaining groups, and allows the request
+//! when `used < N`, adding it to the newest group or opening a new one.
+//! At most `K` groups are ever live: when a request is allowed, `used ≤ N − 1`, so there are at
+//! most `⌊(N−1)/G⌋ ≤ K − 1` full groups and one partial one, which it may close and replace.
 //!
 //! # Guarantee (never too many)
 //!
 //! Claim: in any half-open interval `[a, a+W)`, at most `N` requests of a key are allowed.
-//! Let `X` be the last request allowed (in processing order) whose time `τ_X` is in the interval,
-//! and `Y` any earlier one with `τ_Y` in it.
-//! Then `τ_Y ≥ a > τ_X − W ≥ b·g − K·g`, so `Y`'s bucket `j_Y` satisfies `(j_Y+1)·g > (b−K)·g`,
-//! i.e. `j_Y ≥ b − K`; and `j_Y ≤ b` because bucket numbers never decrease per key.
-//! So `Y` sits in the ring. If `j_Y = b − K` and that bucket was left out, then
-//! `τ_Y ≤ last ≤ τ_X − W < τ_Y`: impossible. So every such `Y` was counted, there were at most
-//! `N − 1` of them when `X` was allowed, and the interval holds at most `N`.
+//! Let `X` be the last request allowed with its time `τ_X` in the interval, and `Y` any earlier
+//! one in it: `τ_Y ≥ a > τ_X − W`. `Y`'s group has `last ≥ τ_Y` (the latest time of the group), so
+//! `last + W > τ_X`: the group still counted when `X` was checked, and with all its requests.
+//! So at most `N − 1` such `Y` existed when `X` was allowed.
 //!
 //! # What it gives up (never too strict beyond a bound)
 //!
-//! Everything counted lies in buckets `b-K ..= b`, i.e. at times `> τ − (K+1)·g`.
-//! So a request is denied only if at least `N` requests of the key were allowed in
-//! `(τ − (K+1)·g, τ]`: the limiter is at least as permissive as an exact sliding log over the
-//! longer window `W' = (K+1)·g ≈ W·(1 + 1/K)`.
-//! Consequences: a steady stream with period `P` is never denied when `⌈W'/P⌉ ≤ N` (any rate up
-//! to about `N/W · K/(K+1)`, so certainly `N/(2W)`); under a backlog of demand it allows at least
-//! `N` per `W'`, i.e. a fraction `K/(K+1)` (94 % for `K = 16`) of the exact model's `N` per `W`.
-//! The `last` refinement makes the common cases exact: `N = 1`, and bursts repeating every `W`.
+//! Requests that no longer count are still counted only inside the oldest live group (a later
+//! group with an old request would make the oldest one entirely old, and it would have been
+//! dropped), so at most `G − 1` of them. Hence a request is refused only when at least
+//! `N' = N − G + 1` requests of the key were allowed in `(τ − W, τ]`: the limiter is at least as
+//! permissive as an exact sliding log allowing `N'` per `W` (93.75 % of `N` or more, 94 of 100).
+//! For `N ≤ K`, `G = 1` and the limiter *is* an exact sliding log.
+//!
+//! Over a whole timeline, it allows at least `N'/N` of what the exact log of `N` allows, minus
+//! `N'`, on every prefix of every timeline (`docs/rate-limiting.md` has the proof).
 //!
 //! # Time
 //!
-//! Threads read the clock before taking the shard lock, so two requests on one key may be
-//! processed in the opposite order of their clock readings.
-//! A request whose bucket is older than the newest bucket seen is moved forward to the start of
-//! that bucket: its time `τ = max(now, head·g)` lies between its clock reading and the moment it
-//! was processed, which keeps bucket numbers non-decreasing per key (the proof needs only that).
+//! A request's time is `τ = max(clock reading, time of the key's newest allowed request)`, so
+//! times never decrease per key even if threads are processed in another order than they read
+//! the clock; `τ` lies between the request's clock reading and the moment it is processed.
+//! Times are stored exactly, in nanoseconds.
 
 use std::time::Duration;
 
 use crate::Decision;
 
-/// `K`: sub-windows per window. The ring holds `K + 1` buckets.
-pub(crate) const SUB_WINDOWS: u64 = 16;
-
-/// `K + 1`: buckets in the ring.
-const SLOTS: usize = 17;
-
-/// Bits of a bucket's `last` offset.
-const LAST_BITS: u32 = 15;
+/// `K`: the most groups a key holds.
+pub(crate) const GROUPS: usize = 16;
 
 /// Limit parameters shared by every key of one limiter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Params {
     /// `N`: requests allowed in any interval of length `window`.
     limit: u32,
+    /// `G = ⌈N/K⌉`: requests per full group.
+    group: u32,
     /// `W` in nanoseconds.
     window: u64,
-    /// `g = ceil(W / K)` in nanoseconds, at least 1.
-    bucket: u64,
-    /// `last` offsets are stored in units of `2^shift` ns, rounded up, so that `g ≤ 2^(15+shift)`.
-    shift: u32,
 }
 
 impl Params {
     /// Parameters for `limit` requests per `window_nanos` (both already validated non-zero).
     pub(crate) fn new(limit: u32, window_nanos: u64) -> Self {
-        let bucket = window_nanos.div_ceil(SUB_WINDOWS).max(1);
-        let bits = u64::BITS - (bucket - 1).leading_zeros();
         Self {
             limit,
+            group: limit.div_ceil(GROUPS as u32),
             window: window_nanos,
-            bucket,
-            shift: bits.saturating_sub(LAST_BITS),
         }
     }
 
@@ -98,152 +83,102 @@ impl Params {
         self.window
     }
 
-    /// `W' = (K+1)·g`: the limiter denies only when `N` requests were allowed in the last `W'`.
-    pub(crate) fn slack_window_nanos(&self) -> u64 {
-        self.bucket.saturating_mul(SUB_WINDOWS + 1)
-    }
-
-    /// Bucket number of a time.
-    fn bucket_of(&self, nanos: u64) -> u64 {
-        nanos / self.bucket
-    }
-
-    /// Start time of a bucket.
-    fn start_of(&self, bucket: u64) -> u64 {
-        bucket.saturating_mul(self.bucket)
+    /// `G`: a request is refused only when at least `N − G + 1` were allowed in the last `W`.
+    pub(crate) fn group(&self) -> u32 {
+        self.group
     }
 }
 
-/// One key's state: a ring of `K + 1` buckets.
+/// One key's state: a ring of up to `K` groups.
 #[derive(Clone, Debug)]
 pub(crate) struct Window {
-    /// Number of the newest bucket seen; the ring holds buckets `head-K ..= head`.
-    head: u64,
-    /// Sum of `counts`.
-    total: u32,
-    /// Requests allowed per bucket, indexed by `bucket % SLOTS`.
-    counts: [u32; SLOTS],
-    /// Per bucket, latest allowed time minus the bucket's start, in `2^shift` ns, rounded up.
-    lasts: [u16; SLOTS],
-}
-
-/// Ring slot of a bucket number.
-fn slot(bucket: u64) -> usize {
-    // The remainder is below SLOTS = 17, so the cast keeps it whole.
-    (bucket % SLOTS as u64) as usize
+    /// Time of the newest allowed request (exact); the newest group's `last`.
+    newest: u64,
+    /// Per live group, the time of its latest request.
+    lasts: [u64; GROUPS],
+    /// Ring index of the oldest live group.
+    oldest: u8,
+    /// Live groups, `0 ..= K`.
+    groups: u8,
+    /// Requests in the newest group, `1 ..= G` (0 when there is no group).
+    newest_count: u32,
 }
 
 #[expect(
     clippy::indexing_slicing,
-    reason = "every index comes from slot(), which is below SLOTS, the arrays' length"
+    reason = "every index is reduced modulo GROUPS, the ring's length"
 )]
 impl Window {
-    /// An empty window whose newest bucket is the one holding `now`.
-    pub(crate) fn new(params: &Params, now: u64) -> Self {
+    /// An empty window.
+    pub(crate) fn new() -> Self {
         Self {
-            head: params.bucket_of(now),
-            total: 0,
-            counts: [0; SLOTS],
-            lasts: [0; SLOTS],
+            newest: 0,
+            lasts: [0; GROUPS],
+            oldest: 0,
+            groups: 0,
+            newest_count: 0,
         }
     }
 
-    /// True when nothing recorded here can count any more at `now` (nor later): dropping the
+    /// True when nothing recorded here counts any more at `now` (nor later): dropping the
     /// window then changes no decision, because a new one behaves exactly the same.
     pub(crate) fn is_expired(&self, params: &Params, now: u64) -> bool {
-        self.total == 0 || params.bucket_of(now) > self.head.saturating_add(SUB_WINDOWS)
+        self.groups == 0 || now >= self.newest.saturating_add(params.window)
     }
 
-    /// Moves the ring forward so that `bucket` is the newest, emptying the buckets it drops.
-    fn advance(&mut self, bucket: u64) {
-        let steps = bucket - self.head;
-        if steps >= SLOTS as u64 {
-            self.counts = [0; SLOTS];
-            self.lasts = [0; SLOTS];
-            self.total = 0;
-        } else {
-            for j in self.head + 1..=bucket {
-                let s = slot(j);
-                self.total -= self.counts[s];
-                self.counts[s] = 0;
-                self.lasts[s] = 0;
-            }
+    /// Ring index of the `i`-th oldest live group.
+    fn index(&self, i: usize) -> usize {
+        (usize::from(self.oldest) + i) % GROUPS
+    }
+
+    /// The time from which the `i`-th oldest live group stops counting.
+    fn expiry(&self, params: &Params, i: usize) -> u64 {
+        self.lasts[self.index(i)].saturating_add(params.window)
+    }
+
+    /// Requests counted by the live groups.
+    fn used(&self, params: &Params) -> u32 {
+        match self.groups {
+            0 => 0,
+            n => u32::from(n - 1) * params.group + self.newest_count,
         }
-        self.head = bucket;
-    }
-
-    /// The time from which bucket `j` (in the ring, non-empty) no longer counts:
-    /// once it is the oldest bucket and its latest request is `W` old, or once it leaves the ring.
-    fn expiry(&self, params: &Params, j: u64) -> u64 {
-        let as_oldest = params.start_of(j.saturating_add(SUB_WINDOWS));
-        let last = params
-            .start_of(j)
-            .saturating_add(u64::from(self.lasts[slot(j)]) << params.shift)
-            .saturating_add(params.window);
-        as_oldest.max(last)
     }
 
     /// Check-and-record one request at clock reading `now`.
     pub(crate) fn check(&mut self, params: &Params, now: u64) -> Decision {
-        // Bucket numbers never go back (see the module docs, *Time*).
-        let bucket = params.bucket_of(now).max(self.head);
-        let tau = now.max(params.start_of(bucket));
-        self.advance(bucket);
-
-        let mut used = self.total;
-        if let Some(oldest) = bucket.checked_sub(SUB_WINDOWS) {
-            let s = slot(oldest);
-            if self.counts[s] > 0 && self.expiry(params, oldest) <= tau {
-                used -= self.counts[s];
-            }
+        let tau = now.max(self.newest);
+        if self.is_expired(params, tau) {
+            self.groups = 0;
+            self.newest_count = 0;
+        }
+        // Drop the groups that stopped counting, oldest first. The newest one is still live,
+        // or the whole window would have been reset just above.
+        while self.groups > 1 && self.expiry(params, 0) <= tau {
+            self.oldest = ((usize::from(self.oldest) + 1) % GROUPS) as u8;
+            self.groups -= 1;
         }
 
-        if used < params.limit {
-            let s = slot(bucket);
-            self.counts[s] += 1;
-            self.total += 1;
-            let offset = tau - params.start_of(bucket);
-            let units = offset.div_ceil(1 << params.shift);
-            // offset < g ≤ 2^(15+shift), so units ≤ 2^15 and always fits.
-            let units = u16::try_from(units).unwrap_or(u16::MAX);
-            self.lasts[s] = self.lasts[s].max(units);
-            Decision::Allowed {
-                remaining: u64::from(params.limit - used - 1),
-                // Our request is the newest: when its bucket stops counting, all have.
-                reset_after: Duration::from_nanos(self.expiry(params, bucket) - tau),
-            }
-        } else {
-            Decision::Limited {
-                retry_after: Duration::from_nanos(self.retry_at(params, bucket, tau, used) - tau),
-            }
+        let used = self.used(params);
+        if used >= params.limit {
+            // Nothing is recorded while `used ≥ N`, so here `used = N`: a request is allowed
+            // again as soon as one is freed, i.e. when the oldest group stops counting. Before
+            // then, no group stops counting, as they stop in order.
+            return Decision::Limited {
+                retry_after: Duration::from_nanos(self.expiry(params, 0) - tau),
+            };
         }
-    }
-
-    /// The first time at which a request would be allowed again if none came in between:
-    /// buckets stop counting oldest first, so walk them until enough of the `used` count is freed.
-    fn retry_at(&self, params: &Params, bucket: u64, tau: u64, used: u32) -> u64 {
-        // A request is allowed once the count drops to `limit - 1`.
-        let to_free = used - (params.limit - 1);
-        let mut freed = 0u32;
-        let first = bucket.saturating_sub(SUB_WINDOWS);
-        for j in first..=bucket {
-            let count = self.counts[slot(j)];
-            if count == 0 {
-                continue;
-            }
-            let expiry = self.expiry(params, j);
-            if expiry <= tau {
-                // The oldest bucket, already left out of `used`.
-                continue;
-            }
-            freed += count;
-            if freed >= to_free {
-                return expiry;
-            }
+        if self.groups == 0 || self.newest_count == params.group {
+            // At most K − 1 full groups are live here (module docs), so the ring has room.
+            self.groups += 1;
+            self.newest_count = 0;
         }
-        // Unreachable: the ring's counts add up to at least `used`. Answer the latest possible
-        // time rather than panic.
-        self.expiry(params, bucket)
+        self.newest_count += 1;
+        self.newest = tau;
+        self.lasts[self.index(usize::from(self.groups) - 1)] = tau;
+        Decision::Allowed {
+            remaining: u64::from(params.limit - used - 1),
+            reset_after: Duration::from_nanos(self.expiry(params, 0) - tau),
+        }
     }
 }
 
@@ -254,50 +189,56 @@ mod tests {
     const SEC: u64 = 1_000_000_000;
 
     #[test]
-    fn params_bucket_and_shift() {
-        let p = Params::new(100, 3600 * SEC);
-        assert_eq!(p.bucket, 225 * SEC);
-        // 225 s needs 38 bits: 15 bits of `last` at 2^23 ns (about 8 ms) resolution.
-        assert_eq!(p.shift, 23);
-        assert!(p.bucket <= 1 << (LAST_BITS + p.shift));
-        assert!(p.bucket > 1 << (LAST_BITS + p.shift - 1));
-        let tiny = Params::new(1, 1);
-        assert_eq!((tiny.bucket, tiny.shift), (1, 0));
-        let exact = Params::new(1, 16 << 15);
-        assert_eq!((exact.bucket, exact.shift), (1 << 15, 0));
-        assert_eq!(exact.slack_window_nanos(), 17 << 15);
+    fn group_size() {
+        for (limit, group) in [(1, 1), (16, 1), (17, 2), (100, 7), (u32::MAX, 268_435_456)] {
+            assert_eq!(Params::new(limit, SEC).group(), group, "limit {limit}");
+        }
     }
 
     #[test]
     fn window_stays_small() {
-        // head + total + 17 counts + 17 lasts, padded: independent of N.
-        assert_eq!(std::mem::size_of::<Window>(), 120);
+        // newest + 16 lasts + ring position + newest count, whatever N.
+        assert_eq!(std::mem::size_of::<Window>(), 144);
     }
 
     #[test]
-    fn last_offset_rounds_up_and_fits() {
-        let p = Params::new(2, 3600 * SEC);
-        let mut w = Window::new(&p, 0);
-        // The last nanosecond of bucket 0: rounded up, never down.
-        assert!(w.check(&p, p.bucket - 1).is_allowed());
-        assert_eq!(u64::from(w.lasts[0]), (p.bucket - 1).div_ceil(1 << p.shift));
-        assert!(u64::from(w.lasts[0]) << p.shift >= p.bucket - 1);
-        // The largest value ever stored, 2^15, still fits: g = 2^16 ns, so shift = 1.
-        let p = Params::new(2, 16 << 16);
-        assert_eq!((p.bucket, p.shift), (1 << 16, 1));
-        let mut w = Window::new(&p, 0);
-        assert!(w.check(&p, p.bucket - 1).is_allowed());
-        assert_eq!(w.lasts[0], 1 << LAST_BITS);
+    fn at_most_k_groups_even_at_the_limit() {
+        for limit in [1, 15, 16, 17, 31, 32, 33, 100, 1_000, 99_999] {
+            let p = Params::new(limit, 60 * SEC);
+            let mut w = Window::new();
+            for i in 0..limit {
+                // Distinct times, so every group is a real one.
+                assert!(w.check(&p, u64::from(i)).is_allowed(), "limit {limit}");
+                assert!(usize::from(w.groups) <= GROUPS);
+            }
+            assert_eq!(w.used(&p), limit);
+            assert!(!w.check(&p, u64::from(limit)).is_allowed());
+        }
     }
 
     #[test]
-    fn expired_only_when_nothing_counts() {
+    fn expired_exactly_one_window_after_the_newest() {
         let p = Params::new(1, 16 * SEC);
-        let mut w = Window::new(&p, 5 * SEC);
+        let mut w = Window::new();
         assert!(w.is_expired(&p, 5 * SEC));
         assert!(w.check(&p, 5 * SEC).is_allowed());
-        // Bucket 5 is in the ring up to bucket 21 included.
-        assert!(!w.is_expired(&p, 21 * SEC + SEC / 2));
-        assert!(w.is_expired(&p, 22 * SEC));
+        assert!(!w.is_expired(&p, 21 * SEC - 1));
+        assert!(w.is_expired(&p, 21 * SEC));
+    }
+
+    #[test]
+    fn a_late_clock_reading_is_moved_to_the_newest_time() {
+        let p = Params::new(2, 10 * SEC);
+        let mut w = Window::new();
+        assert!(w.check(&p, 5 * SEC).is_allowed());
+        // A reading from before the newest request: it counts as happening at 5 s.
+        assert!(w.check(&p, SEC).is_allowed());
+        assert_eq!(w.lasts[0], 5 * SEC);
+        assert_eq!(
+            w.check(&p, 2 * SEC),
+            Decision::Limited {
+                retry_after: Duration::from_secs(10)
+            }
+        );
     }
 }
