@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 
 use e2e_support::tokens::{claims, sign, sign_with_header};
 use e2e_support::{
-    Expect, Idp, Session, Switch, check, closed_port_url, env_for, fixture_jwks, json_body,
-    standard_idp,
+    Expect, Idp, Session, check, closed_port_url, env_for, fixture_jwks, json_body, standard_idp,
 };
 use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions, MintRequest, OldKeys, SigningAlg};
 use serde_json::{Value, json};
