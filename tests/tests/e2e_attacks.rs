@@ -44,6 +44,17 @@ fn provider() -> (Idp, String) {
     let mut rs512 = fixture_jwk("rsa-2048-b");
     rs512["kid"] = json!("rs512-only");
     rs512["alg"] = json!("RS512");
+    let mut wrap_only = fixture_jwk("rsa-2048-b");
+    wrap_only["kid"] = json!("wrap-only");
+    wrap_only.as_object_mut().unwrap().remove("use");
+    wrap_only["key_ops"] = json!(["wrapKey", "encrypt"]);
+    // A provider that leaks its private key: anyone could sign, so the key must not verify.
+    let mut leaked = fixture_jwk("rsa-2048-b");
+    leaked["kid"] = json!("leaked");
+    leaked["d"] = json!(b64(b"the private exponent would be here"));
+    // A symmetric secret published in the JWKS (the HS256 confusion's other half).
+    let hmac =
+        json!({"kty": "oct", "kid": "hmac-key", "k": b64(keys::public_jwk("rsa-2048").as_bytes())});
     let mut members: Vec<Value> = keys::JWKS_MEMBERS.iter().map(|n| fixture_jwk(n)).collect();
     members.extend([
         fixture_jwk("rsa-1024"),
@@ -51,6 +62,9 @@ fn provider() -> (Idp, String) {
         fixture_jwk("ed25519"),
         enc,
         rs512,
+        wrap_only,
+        leaked,
+        hmac,
     ]);
     idp.mount(JWKS_PATH, json_body(&jwks_of(&members)));
     idp.mount(ATTACKER_JWKS, json_body(&fixture_jwks(&["rsa-2048-b"])));
@@ -155,6 +169,10 @@ fn corpus(idp: &Idp, iss: &str) -> Vec<(String, String, Expect)> {
         ("RSA-1024 key, really signed", sign("rsa-1024", &good("mallory")), Mentions("invalid_signature", "1024 bits")),
         ("use=enc key, really signed", by_b(json!({"alg": "RS256", "kid": "enc-key"})), Mentions("invalid_signature", "enc")),
         ("JWK alg RS512, token RS256, really signed", by_b(json!({"alg": "RS256", "kid": "rs512-only"})), Mentions("invalid_signature", "RS512")),
+        ("key_ops without verify, really signed", by_b(json!({"alg": "RS256", "kid": "wrap-only"})), Mentions("invalid_signature", "key_ops")),
+        ("JWK carrying private material, really signed", by_b(json!({"alg": "RS256", "kid": "leaked"})), Mentions("invalid_signature", "private")),
+        ("HS256 under the published oct key", jws(&json!({"alg": "HS256", "kid": "hmac-key"}), &good("mallory"), &Sig::Hs256(keys::public_jwk("rsa-2048").as_bytes())), Code("unsupported_algorithm")),
+        ("RS256 header under the oct key", by_a(json!({"alg": "RS256", "kid": "hmac-key"})), Mentions("invalid_signature", "oct")),
         // --- key injection through the header ---
         ("embedded jwk with its own kid", by_b(json!({"alg": "RS256", "kid": "rsa-2048-b", "jwk": fixture_jwk("rsa-2048-b")})), Code("unknown_kid")),
         ("embedded jwk under a valid kid", by_b(json!({"alg": "RS256", "kid": "rsa-2048", "jwk": fixture_jwk("rsa-2048-b")})), Message("invalid_signature", "Invalid token signature")),

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use e2e_support::tokens::{claims, sign, sign_with_header};
 use e2e_support::{
-    Expect, Idp, Session, check, closed_port_url, env_for, fixture_jwks, json_body, standard_idp,
+    Expect, Idp, Session, check, closed_port_url, env_for, fixture_jwk, fixture_jwks, json_body,
+    standard_idp,
 };
 use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions, MintRequest, OldKeys, SigningAlg};
 use serde_json::{Value, json};
@@ -545,4 +546,125 @@ fn discovery_documents_that_must_not_be_believed() {
         "honest document",
     );
     assert!(session.finish().status.success());
+}
+
+#[test]
+fn a_key_replaced_under_the_same_kid_stops_verifying_old_tokens() {
+    // The provider swaps the key material behind kid "main" (a compromised key replaced).
+    let idp = Idp::start();
+    let iss = idp.discovery("", JWKS);
+    let under_main = |fixture: &str| {
+        let mut jwk = fixture_jwk(fixture);
+        jwk["kid"] = json!("main");
+        e2e_support::jwks_of(&[jwk])
+    };
+    let jwks = e2e_support::Switch::new(json_body(&under_main("rsa-2048")));
+    idp.mount(JWKS, jwks.clone());
+    let signed_by = |fixture: &str, sub: &str| {
+        e2e_support::tokens::jws(
+            &json!({"alg": "RS256", "kid": "main"}),
+            &claims(&iss, sub),
+            &e2e_support::tokens::Sig::Key(fixture, jsonwebtoken::Algorithm::RS256),
+        )
+    };
+    let old = signed_by("rsa-2048", "old");
+    let mut session = Session::start(&env_for(
+        &iss,
+        &[
+            ("M4_OAUTH2_JWKS_CACHE_TTL", "1"),
+            ("M4_OAUTH2_JWKS_REFRESH_COOLDOWN", "1"),
+        ],
+    ));
+    check(&session.ask(&old), Ok("old"), "before the swap");
+    jwks.set(json_body(&under_main("rsa-2048-b")));
+    // The same token string (a verified-token cache hit) must fail once the set is refreshed.
+    let deadline = Instant::now() + POLL_LIMIT;
+    loop {
+        let answer = session.ask(&old);
+        if answer["ok"] == false {
+            check(&answer, Code("invalid_signature"), "after the swap");
+            break;
+        }
+        check(&answer, Ok("old"), "before the refresh");
+        assert!(Instant::now() < deadline, "the old key kept verifying");
+        std::thread::sleep(POLL_EVERY);
+    }
+    check(
+        &session.ask(&signed_by("rsa-2048-b", "new")),
+        Ok("new"),
+        "the new key",
+    );
+    check(
+        &session.ask(&old),
+        Code("invalid_signature"),
+        "still refused",
+    );
+    assert!(session.finish().status.success());
+}
+
+#[test]
+fn an_unknown_kid_flood_with_a_one_second_cooldown_fetches_at_most_once_a_second() {
+    let (idp, iss, _jwks) = standard_idp();
+    let mut session = Session::start(&env_for(&iss, &[("M4_OAUTH2_JWKS_REFRESH_COOLDOWN", "1")]));
+    let started = Instant::now();
+    check(
+        &session.ask(&sign("rsa-2048", &claims(&iss, "before"))),
+        Ok("before"),
+        "warm-up",
+    );
+    // Keep flooding for at least 2.5 s.
+    let mut i = 0;
+    while started.elapsed() < Duration::from_millis(2500) {
+        check(
+            &session.ask(&random_kid_token(&iss, i)),
+            Code("unknown_kid"),
+            &format!("flood token {i}"),
+        );
+        i += 1;
+    }
+    assert!(session.finish().status.success());
+    let seconds = started.elapsed().as_secs_f64();
+    let fetches = idp.hits(JWKS);
+    assert!(
+        fetches >= 2 && (fetches as f64) <= seconds + 1.0,
+        "{fetches} JWKS fetches in {seconds:.1} s for {i} unknown kids"
+    );
+}
+
+#[test]
+fn redirects_are_followed_on_loopback_only_and_documents_are_bounded() {
+    let idp = Idp::start();
+    let iss = idp.discovery("", JWKS);
+    idp.mount(JWKS, json_body(&m4_auth_tests::keys::jwks_json()));
+    let redirect = |to: &str| ResponseTemplate::new(302).insert_header("location", to);
+    idp.mount("/moved", redirect("/jwks.json"));
+    idp.mount(
+        "/to-public-http",
+        redirect("http://evil.example.com/jwks.json"),
+    );
+    idp.mount("/loop", redirect("/loop"));
+    let big = format!(
+        "{{\"keys\":[],\"padding\":\"{}\"}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    idp.mount("/huge", json_body(&big));
+    let token = sign("rsa-2048", &claims(&iss, "alice"));
+    let cases = [
+        ("/moved", Ok("alice")),
+        ("/to-public-http", Mentions("jwks_unavailable", "http")),
+        ("/loop", Code("jwks_unavailable")),
+        ("/huge", Code("jwks_unavailable")),
+    ];
+    for (at, expected) in cases {
+        let mut session = Session::start(&env_for(&iss, &[("M4_OAUTH2_JWKS_URL", &idp.url(at))]));
+        check(&session.ask(&token), expected, at);
+        assert!(session.finish().status.success());
+    }
+    assert_eq!(idp.hits("/moved"), 1);
+    assert!(
+        idp.hits("/loop") <= 4,
+        "{} requests in the loop",
+        idp.hits("/loop")
+    );
+    assert_eq!(idp.hits(DISCOVERY), 0);
 }
