@@ -242,6 +242,8 @@ fn corpus(idp: &Idp, iss: &str) -> Vec<(String, String, Expect)> {
         ("header with a byte-order mark", format!("{}.{rs_p}.{rs_s}", b64("\u{feff}{\"alg\":\"RS256\",\"kid\":\"rsa-2048\"}".as_bytes())), Code("invalid_header")),
         ("signed JSON-array payload", jws_text(&header("rsa-2048").to_string(), b"[{\"sub\":\"admin\"}]", &Sig::Key("rsa-2048", Algorithm::RS256)), Code("malformed_token")),
         ("signed non-JSON payload", jws_text(&header("rsa-2048").to_string(), b"sub=admin", &Sig::Key("rsa-2048", Algorithm::RS256)), Code("malformed_token")),
+        ("header member nested 5000 deep, really signed", jws_text(&format!(r#"{{"alg":"RS256","kid":"rsa-2048","x":{}{}}}"#, "[".repeat(5000), "]".repeat(5000)), good("deep-header").to_string().as_bytes(), &Sig::Key("rsa-2048", Algorithm::RS256)), Ok("deep-header")),
+        ("claim nested 5000 deep, really signed", jws_text(&header("rsa-2048").to_string(), format!(r#"{{"sub":"deep","x":{}{}}}"#, "[".repeat(5000), "]".repeat(5000)).as_bytes(), &Sig::Key("rsa-2048", Algorithm::RS256)), Code("malformed_token")),
         ("17 KiB token, really signed", sign("rsa-2048", &change("mallory", json!({"groups": big_claim}))), Code("token_too_large")),
         ("1 MiB token", format!("{rs_h}.{}.{rs_s}", "A".repeat(1024 * 1024 - rs_h.len() - rs_s.len() - 2)), Code("token_too_large")),
         ("token with a space inside", format!("{rs_h}.{rs_p} .{rs_s}"), Code("malformed_token")),
