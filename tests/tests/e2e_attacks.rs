@@ -368,3 +368,24 @@ fn the_hand_made_rsa_signature_matches_aws_lc_rs() {
     let small = rsa_pkcs1_sha256_by_hand(&keys::private_pem("rsa-1024"), b"header.payload");
     assert_eq!(small.len(), 128);
 }
+
+#[test]
+fn a_line_over_one_mebibyte_is_refused_whatever_its_first_mebibyte_holds() {
+    let (_idp, iss) = provider();
+    let mut session = Session::start(&env_for(&iss, &[]));
+    let token = sign("rsa-2048", &claims(&iss, "alice"));
+    check(&session.ask(&token), Ok("alice"), "the token alone");
+    // The same token followed by blanks and a second word: short, it is refused as two items.
+    check(
+        &session.ask(&format!("{token}   extra")),
+        Code("malformed_token"),
+        "token and a second word",
+    );
+    // Padded past the 1 MiB line limit, the second word lies beyond the cut: the line must
+    // still be refused, not judged on its first mebibyte alone.
+    let padded = format!("{token}{}extra", " ".repeat(1024 * 1024));
+    let answer = session.ask(&padded);
+    assert_eq!(answer["ok"], false, "a 1 MiB+ line was accepted: {answer}");
+    check(&session.ask(&token), Ok("alice"), "the stream goes on");
+    assert!(session.finish().status.success());
+}
