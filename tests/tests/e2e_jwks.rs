@@ -299,11 +299,8 @@ fn keys_past_ttl_plus_max_stale_are_dropped_then_recovered() {
             ("M4_OAUTH2_JWKS_REFRESH_COOLDOWN", "1"),
         ],
     ));
-    check(
-        &session.ask(&sign("rsa-2048", &claims(&iss, "good"))),
-        Ok("good"),
-        "before the outage",
-    );
+    let cached = sign("rsa-2048", &claims(&iss, "good"));
+    check(&session.ask(&cached), Ok("good"), "before the outage");
     jwks.set(ResponseTemplate::new(503));
     // Within TTL + max stale (2 s) tokens pass; after it, keys are gone: jwks_unavailable.
     let deadline = Instant::now() + POLL_LIMIT;
@@ -320,6 +317,12 @@ fn keys_past_ttl_plus_max_stale_are_dropped_then_recovered() {
         assert!(Instant::now() < deadline, "keys never dropped");
         std::thread::sleep(POLL_EVERY);
     }
+    // A token verified (and cached) before the outage is not accepted without keys either.
+    check(
+        &session.ask(&cached),
+        Code("jwks_unavailable"),
+        "cached token, keys dropped",
+    );
     jwks.set(json_body(&m4_auth_tests::keys::jwks_json()));
     let deadline = Instant::now() + POLL_LIMIT;
     loop {
@@ -667,4 +670,43 @@ fn redirects_are_followed_on_loopback_only_and_documents_are_bounded() {
         idp.hits("/loop")
     );
     assert_eq!(idp.hits(DISCOVERY), 0);
+}
+
+#[test]
+fn a_cached_token_stops_being_accepted_at_its_exp() {
+    let (_idp, iss, _jwks) = standard_idp();
+    let mut session = Session::start(&env_for(
+        &iss,
+        &[
+            ("M4_OAUTH2_LEEWAY", "0"),
+            // Polling the same subject must not run into the default 100 per hour.
+            ("M4_OAUTH2_RATE_LIMIT_ENABLED", "false"),
+        ],
+    ));
+    let exp = e2e_support::tokens::now() + 2;
+    let token = sign(
+        "rsa-2048",
+        &e2e_support::tokens::merged(&claims(&iss, "brief"), json!({"exp": exp})),
+    );
+    let deadline = Instant::now() + POLL_LIMIT;
+    let mut accepted = 0;
+    loop {
+        let asked_at = e2e_support::tokens::now();
+        let answer = session.ask(&token);
+        if answer["ok"] == true {
+            assert!(asked_at < exp, "accepted at {asked_at}, exp {exp}");
+            accepted += 1;
+        } else {
+            check(&answer, Code("token_expired"), "at exp");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never expired");
+        std::thread::sleep(POLL_EVERY);
+    }
+    assert!(
+        accepted > 0,
+        "the token was accepted (and cached) before its exp"
+    );
+    check(&session.ask(&token), Code("token_expired"), "after exp");
+    assert!(session.finish().status.success());
 }
