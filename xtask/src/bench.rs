@@ -326,6 +326,16 @@ fn report(rows: &[Row], paired: &[(String, f64)], peers: &[Peer], machine: &str)
         );
     }
     out.push_str("(paired: batches of both sides alternate, median of 150 pairs; the verdict uses it when present)\n");
+    let diagnostics: Vec<&(String, f64)> = paired
+        .iter()
+        .filter(|(n, _)| n.starts_with("verifier_over_") || n.starts_with("fresh_over_verifier_"))
+        .collect();
+    if !diagnostics.is_empty() {
+        out.push_str("\nwhere the fresh-token overhead is (paired)\n");
+        for (name, value) in diagnostics {
+            out.push_str(&format!("{name:<54} {value:>8.3}\n"));
+        }
+    }
     if !peers.is_empty() {
         out.push_str("\npeers (fresh-token verification, median ns/op on one core, same key and claims shape)\n");
         for peer in peers {
