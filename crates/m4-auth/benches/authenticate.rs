@@ -293,15 +293,19 @@ fn wall(op: &(dyn Fn(usize) + Sync), threads: usize, n: u64) -> Duration {
     last - first
 }
 
-/// [`wall`] in nanoseconds.
-fn run(op: &(dyn Fn(usize) + Sync), threads: usize, n: u64) -> f64 {
-    wall(op, threads, n).as_nanos() as f64
+/// Time of `n` runs of `op` on this thread, in nanoseconds.
+fn run(op: &(dyn Fn(usize) + Sync), n: u64) -> f64 {
+    let start = Instant::now();
+    for _ in 0..n {
+        op(0);
+    }
+    start.elapsed().as_nanos() as f64
 }
 
 /// Operations per batch so that one batch takes about 2 ms.
 fn batch_size(op: &(dyn Fn(usize) + Sync)) -> u64 {
-    run(op, 1, 20);
-    let per_op = run(op, 1, 50) / 50.0;
+    run(op, 20);
+    let per_op = run(op, 50) / 50.0;
     ((2_000_000.0 / per_op) as u64).max(5)
 }
 
@@ -318,11 +322,11 @@ fn paired_ratio(a: &(dyn Fn(usize) + Sync), b: &(dyn Fn(usize) + Sync)) -> f64 {
     let ratios = (0..PAIRS)
         .map(|i| {
             let (ta, tb) = if i % 2 == 0 {
-                let ta = run(a, 1, na) / na as f64;
-                (ta, run(b, 1, nb) / nb as f64)
+                let ta = run(a, na) / na as f64;
+                (ta, run(b, nb) / nb as f64)
             } else {
-                let tb = run(b, 1, nb) / nb as f64;
-                (run(a, 1, na) / na as f64, tb)
+                let tb = run(b, nb) / nb as f64;
+                (run(a, na) / na as f64, tb)
             };
             ta / tb
         })
@@ -331,17 +335,52 @@ fn paired_ratio(a: &(dyn Fn(usize) + Sync), b: &(dyn Fn(usize) + Sync)) -> f64 {
 }
 
 /// Median over alternating pairs of two-thread throughput / one-thread throughput.
+///
+/// The two worker threads live for the whole measurement and take turns by barrier, so the
+/// scheduler has long since put them on separate cores: threads spawned per 2 ms batch start on
+/// their parent's core and would mostly run there, measuring the scheduler instead.
 fn paired_scaling(op: &(dyn Fn(usize) + Sync)) -> f64 {
     let n = batch_size(op);
+    // Phases, in order: for even pairs one thread then two, for odd pairs the reverse.
+    let phases: Vec<usize> = (0..PAIRS)
+        .flat_map(|i| if i % 2 == 0 { [1, 2] } else { [2, 1] })
+        .collect();
+    let barrier = Barrier::new(2);
+    let spans: Vec<Vec<Option<(Instant, Instant)>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|t| {
+                let (barrier, phases) = (&barrier, &phases);
+                s.spawn(move || {
+                    let mut spans = Vec::with_capacity(phases.len());
+                    for threads in phases {
+                        barrier.wait();
+                        if t < *threads {
+                            let start = Instant::now();
+                            for _ in 0..n {
+                                op(t);
+                            }
+                            spans.push(Some((start, Instant::now())));
+                        } else {
+                            spans.push(None);
+                        }
+                        barrier.wait();
+                    }
+                    spans
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let wall = |phase: usize| {
+        let ran: Vec<(Instant, Instant)> = spans.iter().filter_map(|s| s[phase]).collect();
+        let first = ran.iter().map(|(s, _)| *s).min().unwrap();
+        let last = ran.iter().map(|(_, e)| *e).max().unwrap();
+        (last - first).as_nanos() as f64
+    };
     let ratios = (0..PAIRS)
         .map(|i| {
-            let (one, two) = if i % 2 == 0 {
-                let one = run(op, 1, n);
-                (one, run(op, 2, n))
-            } else {
-                let two = run(op, 2, n);
-                (run(op, 1, n), two)
-            };
+            let (a, b) = (wall(2 * i), wall(2 * i + 1));
+            let (one, two) = if i % 2 == 0 { (a, b) } else { (b, a) };
             2.0 * one / two
         })
         .collect();
