@@ -25,6 +25,7 @@
 )]
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -334,18 +335,49 @@ fn paired_ratio(a: &(dyn Fn(usize) + Sync), b: &(dyn Fn(usize) + Sync)) -> f64 {
     median(ratios)
 }
 
+/// A barrier for two threads that never sleeps: a thread woken from a blocking barrier is put
+/// on its waker's core by the scheduler, so blocking turns taken every 2 ms would keep both
+/// workers on one core. Spinning (with a yield now and then, so a busy machine still gets the
+/// core back) keeps each worker runnable where it is.
+struct SpinBarrier {
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl SpinBarrier {
+    fn wait(&self) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) == 1 {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Ordering::Acquire) == generation {
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(64) {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
 /// Median over alternating pairs of two-thread throughput / one-thread throughput.
 ///
-/// The two worker threads live for the whole measurement and take turns by barrier, so the
-/// scheduler has long since put them on separate cores: threads spawned per 2 ms batch start on
-/// their parent's core and would mostly run there, measuring the scheduler instead.
+/// The two worker threads live for the whole measurement and take turns at a [`SpinBarrier`]
+/// (one thread works, then both, or the reverse), so they stay on their own cores.
 fn paired_scaling(op: &(dyn Fn(usize) + Sync)) -> f64 {
     let n = batch_size(op);
     // Phases, in order: for even pairs one thread then two, for odd pairs the reverse.
     let phases: Vec<usize> = (0..PAIRS)
         .flat_map(|i| if i % 2 == 0 { [1, 2] } else { [2, 1] })
         .collect();
-    let barrier = Barrier::new(2);
+    let barrier = SpinBarrier {
+        arrived: AtomicUsize::new(0),
+        generation: AtomicUsize::new(0),
+    };
     let spans: Vec<Vec<Option<(Instant, Instant)>>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..2)
             .map(|t| {

@@ -136,6 +136,11 @@ impl Enabled {
         let Some(cache) = &self.cache else {
             return self.verify_fresh(candidate);
         };
+        // An oversized token cannot be in the cache, and the verifier refuses it before reading
+        // it: do not spend a hash of up to whatever the transport let through on it.
+        if token.len() > m4_jwt_verify::DEFAULT_MAX_TOKEN_SIZE {
+            return self.verify_fresh(candidate);
+        }
         let key = Key::of(token);
         if let Some(entry) = cache.get(&key) {
             match self.check_cached(&entry) {

@@ -295,6 +295,20 @@ fn a_cached_token_does_not_vouch_for_a_tampered_copy() {
 }
 
 #[test]
+fn an_oversized_token_is_refused_without_touching_the_cache() {
+    let (auth, _clock) = authenticator(&[]);
+    let huge = format!("eyJ{}.e30.sig", "A".repeat(1 << 20));
+    let err = auth.authenticate(&huge).unwrap_err();
+    assert_eq!(err.code(), "token_too_large");
+    assert_eq!(
+        err.to_string(),
+        format!("Token is {} bytes, over the 16384-byte limit", huge.len())
+    );
+    let stats = auth.stats().token_cache;
+    assert_eq!((stats.hits, stats.misses, stats.entries), (0, 0, 0));
+}
+
+#[test]
 fn cache_size_zero_turns_the_cache_off() {
     let (auth, _clock) = authenticator(&[("M4_OAUTH2_TOKEN_CACHE_SIZE", "0")]);
     let token = sign("rsa-2048", &claims("alice"));

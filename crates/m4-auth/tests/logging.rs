@@ -154,3 +154,57 @@ fn a_disabled_authenticator_says_so_once() {
         assert!(events[0].fields.contains("disabled"), "{events:?}");
     });
 }
+
+#[test]
+fn a_jwks_key_set_change_is_logged_once_by_the_facade() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(MockServer::start());
+    let serve = |keys: &[&str]| {
+        rt.block_on(async {
+            server.reset().await;
+            Mock::given(method("GET"))
+                .and(path("/keys"))
+                .respond_with(
+                    ResponseTemplate::new(200).set_body_raw(jwks(keys), "application/json"),
+                )
+                .mount(&server)
+                .await;
+        });
+    };
+    serve(&["rsa-2048"]);
+
+    let recorder = Recorder::default();
+    tracing::subscriber::with_default(recorder.clone(), || {
+        let clock = m4_auth::ManualClock::new(NOW as u64);
+        let auth = m4_auth::Authenticator::builder(config(&[
+            ("M4_OAUTH2_JWKS_URL", &format!("{}/keys", server.uri())),
+            ("M4_OAUTH2_JWKS_REFRESH_COOLDOWN", "30"),
+        ]))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+        auth.authenticate(&sign("rsa-2048", &claims("alice")))
+            .unwrap();
+        serve(&["rsa-2048", "ec-p256"]);
+        clock.advance(Duration::from_secs(31));
+        auth.authenticate(&sign("ec-p256", &claims("bob"))).unwrap();
+        auth.authenticate(&sign("ec-p256", &claims("carol")))
+            .unwrap();
+    });
+    let changes: Vec<Recorded> = recorder
+        .take()
+        .into_iter()
+        .filter(|e| e.fields.contains("JWKS key set changed"))
+        .collect();
+    // Two changes: the first fetch (generation 0 to 1) and the rotation (1 to 2).
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(changes.iter().all(|e| e.level == Level::INFO));
+    assert!(changes[1].fields.contains("generation=2") && changes[1].fields.contains("previous=1"));
+}
