@@ -66,6 +66,35 @@ pub enum Error {
         /// The capacity it was asked with.
         max_users: usize,
     },
+    /// The Redis backend URL was refused (feature `redis`); the URL is shown without its
+    /// user information, so a password never reaches the message.
+    #[error(
+        "invalid Redis URL \"{url}\" in M4_OAUTH2_RATE_LIMIT_BACKEND: {reason}; \
+         expected memory, redis://host:port/db or rediss://host:port/db"
+    )]
+    InvalidRedisUrl {
+        /// The URL with any user information replaced by `[redacted]`.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A Redis backend setting was out of range (feature `redis`).
+    #[error("invalid Redis rate-limit setting: {setting} {reason}")]
+    InvalidRedisSetting {
+        /// The setting, as named by its builder method.
+        setting: &'static str,
+        /// What it must be.
+        reason: &'static str,
+    },
+    /// Redis did not answer a ping (feature `redis`). Checks still answer meanwhile, from the
+    /// in-process fallback limiter.
+    #[error("Redis at {url} did not answer: {reason}")]
+    RedisUnavailable {
+        /// The URL with any user information replaced by `[redacted]`.
+        url: String,
+        /// Why: refused, timed out, or the error Redis replied.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -87,7 +116,10 @@ impl Error {
             | Self::WindowTooShort { .. }
             | Self::WindowTooLong { .. }
             | Self::ZeroMaxUsers
-            | Self::InvalidShards { .. } => None,
+            | Self::InvalidShards { .. }
+            | Self::InvalidRedisUrl { .. }
+            | Self::InvalidRedisSetting { .. }
+            | Self::RedisUnavailable { .. } => None,
         }
     }
 }
