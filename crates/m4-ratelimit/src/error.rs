@@ -124,7 +124,7 @@ impl Error {
     }
 }
 
-/// A duration in the largest unit that shows it exactly: `3600 s`, `500 ms`, `250 ns`.
+/// A duration in the largest unit that shows it exactly: `3600 s`, `500 ms`, `20 µs`, `250 ns`.
 struct HumanDuration(Duration);
 
 impl fmt::Display for HumanDuration {
@@ -134,8 +134,100 @@ impl fmt::Display for HumanDuration {
             write!(f, "{} s", d.as_secs())
         } else if d.subsec_nanos().is_multiple_of(1_000_000) {
             write!(f, "{} ms", d.as_millis())
+        } else if d.subsec_nanos().is_multiple_of(1_000) {
+            write!(f, "{} µs", d.as_micros())
         } else {
             write!(f, "{} ns", d.as_nanos())
         }
+    }
+}
+
+/// Every user-facing message of the crate, snapshotted. Inside the crate because `Error` is
+/// `#[non_exhaustive]`: here the `match` needs no wildcard arm, so a new variant does not
+/// compile until it gets a sample and a snapshot line.
+#[cfg(test)]
+mod snapshots {
+    use super::*;
+    use crate::Decision;
+
+    /// A sample of a variant, chosen by the variant itself: the match is the checklist.
+    fn sample(variant: &Error) -> Error {
+        match variant {
+            Error::RateLimited { .. } => Error::RateLimited {
+                retry_after_secs: 42,
+            },
+            Error::ZeroLimit => Error::ZeroLimit,
+            Error::LimitTooLarge { .. } => Error::LimitTooLarge {
+                limit: 5_000_000_000,
+            },
+            Error::WindowTooShort { .. } => Error::WindowTooShort {
+                window: Duration::from_micros(500),
+            },
+            Error::WindowTooLong { .. } => Error::WindowTooLong {
+                window: Duration::from_secs(4_000_000_000),
+            },
+            Error::ZeroMaxUsers => Error::ZeroMaxUsers,
+            Error::InvalidShards { .. } => Error::InvalidShards {
+                shards: 12,
+                max_users: 10_000,
+            },
+        }
+    }
+
+    #[test]
+    fn error_messages() {
+        let variants = [
+            Error::RateLimited {
+                retry_after_secs: 0,
+            },
+            Error::ZeroLimit,
+            Error::LimitTooLarge { limit: 0 },
+            Error::WindowTooShort {
+                window: Duration::ZERO,
+            },
+            Error::WindowTooLong {
+                window: Duration::ZERO,
+            },
+            Error::ZeroMaxUsers,
+            Error::InvalidShards {
+                shards: 0,
+                max_users: 0,
+            },
+        ];
+        let text: Vec<String> = variants
+            .iter()
+            .map(sample)
+            .map(|e| format!("{} | {e}", e.code().unwrap_or("-")))
+            .collect();
+        insta::assert_snapshot!(text.join("\n"));
+    }
+
+    #[test]
+    fn rate_limited_message_from_decisions() {
+        let lines: Vec<String> = [1, 999, 1_000, 1_001, 59_999, 3_600_000]
+            .into_iter()
+            .map(|ms| {
+                let d = Decision::Limited {
+                    retry_after: Duration::from_millis(ms),
+                };
+                format!("{ms} ms | {}", d.error().unwrap())
+            })
+            .collect();
+        insta::assert_snapshot!(lines.join("\n"));
+    }
+
+    #[test]
+    fn window_durations_are_shown_in_their_own_unit() {
+        let lines: Vec<String> = [
+            Duration::ZERO,
+            Duration::from_nanos(999_999),
+            Duration::from_micros(250),
+            Duration::from_millis(1500),
+            Duration::from_secs(4_000_000_000),
+        ]
+        .into_iter()
+        .map(|window| Error::WindowTooShort { window }.to_string())
+        .collect();
+        insta::assert_snapshot!(lines.join("\n"));
     }
 }

@@ -1,8 +1,10 @@
 //! The in-memory backend: [`MemoryLimiter`], sharded LRU maps of per-key windows.
 //!
 //! Invariants:
-//! - at most `max_users` keys are held in total: shard `i` holds at most its share
-//!   (`max_users / shards`, plus one for the first `max_users % shards` shards);
+//! - at most `max_users` keys are held in total: a global atomic count of held keys (plus slots
+//!   reserved by keys being inserted) never exceeds it, and a new key takes a free slot or
+//!   replaces the least recently used key of its own shard; shards have no size of their own, so
+//!   nothing is evicted while fewer than `max_users` keys are held;
 //! - a request's work is O(1) amortised: one hash, one lock, one map probe (two on a miss),
 //!   at most [`SWEEP_BATCH`] entries examined by the sweep, at most one eviction;
 //!   nothing scans a whole map except [`MemoryLimiter::remove_expired`], which callers run off the
@@ -13,6 +15,7 @@
 
 use std::fmt;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hashlink::linked_hash_map::RawEntryMut;
@@ -38,7 +41,7 @@ pub const MAX_SHARDS: usize = 1024;
 const DEFAULT_MAX_SHARDS: usize = 64;
 
 /// The default shard count aims at this many keys per shard, so that per-shard LRU stays close
-/// to a global one (big shards fill evenly) while threads rarely meet on one lock.
+/// to a global one while threads rarely meet on one lock.
 const KEYS_PER_SHARD: usize = 512;
 
 /// Entries examined from a shard's LRU end by one sweep.
@@ -47,8 +50,9 @@ const SWEEP_BATCH: usize = 2;
 /// A hit also sweeps once every this many checks of its shard (a miss always does).
 const SWEEP_EVERY: u32 = 8;
 
-/// Table slots reserved up front per shard, so that most deployments never grow a table on
-/// the request path, while a mistaken huge capacity does not reserve gigabytes at start.
+/// At most this many table slots are reserved up front per shard (a shard's fair share of the
+/// capacity plus an eighth), so that most deployments never grow a table on the request path,
+/// while a mistaken huge capacity does not reserve gigabytes at start.
 const PREALLOCATE_PER_SHARD: usize = 16_384;
 
 /// A rate limiter that keeps every key's state in this process's memory.
@@ -79,18 +83,19 @@ pub struct MemoryLimiter<C = SystemClock> {
     clock: C,
     hasher: DefaultHashBuilder,
     /// A power-of-two number of shards.
-    shards: Box<[Padded]>,
+    shards: Box<[Padded<Mutex<Shard>>]>,
+    /// Keys held plus slots reserved by keys being inserted: never above `max_users`.
+    held: Padded<AtomicUsize>,
     max_users: usize,
 }
 
-/// One shard on its own cache lines, so that two threads on two shards share no line.
+/// A value on its own cache lines, so that threads writing two of them share no line.
 #[repr(align(128))]
-struct Padded(Mutex<Shard>);
+struct Padded<T>(T);
 
 /// One shard: an LRU-ordered map (front = least recently used) of key windows.
 struct Shard {
     map: LinkedHashMap<String, Window, DefaultHashBuilder>,
-    capacity: usize,
     /// The latest time used in this shard: decisions use `max(clock reading, latest)`.
     latest: u64,
     /// Checks since creation (wrapping), to sweep on every `SWEEP_EVERY`-th hit.
@@ -134,8 +139,8 @@ pub struct Builder<C = SystemClock> {
 }
 
 impl<C: Clock> Builder<C> {
-    /// At most this many keys are held (default [`DEFAULT_MAX_USERS`]); beyond it the least
-    /// recently used key of the new key's shard is evicted.
+    /// At most this many keys are held (default [`DEFAULT_MAX_USERS`]); a new key beyond it
+    /// replaces the least recently used key of its shard.
     ///
     /// ```
     /// use m4_ratelimit::MemoryLimiter;
@@ -240,17 +245,12 @@ impl<C: Clock> Builder<C> {
             None => default_shards(max_users),
         };
         let hasher = DefaultHashBuilder::default();
-        let base = max_users / shard_count;
-        let extra = max_users % shard_count;
+        let fair_share = max_users.div_ceil(shard_count);
+        let reserve = (fair_share + fair_share / 8).min(PREALLOCATE_PER_SHARD);
         let shards = (0..shard_count)
-            .map(|i| {
-                let capacity = base + usize::from(i < extra);
+            .map(|_| {
                 Padded(Mutex::new(Shard {
-                    map: LinkedHashMap::with_capacity_and_hasher(
-                        capacity.min(PREALLOCATE_PER_SHARD),
-                        hasher,
-                    ),
-                    capacity,
+                    map: LinkedHashMap::with_capacity_and_hasher(reserve, hasher),
                     latest: 0,
                     checks: 0,
                 }))
@@ -261,6 +261,7 @@ impl<C: Clock> Builder<C> {
             clock: self.clock,
             hasher,
             shards,
+            held: Padded(AtomicUsize::new(0)),
             max_users,
         })
     }
@@ -274,17 +275,65 @@ fn default_shards(max_users: usize) -> usize {
 }
 
 impl<C: Clock> MemoryLimiter<C> {
-    /// The shard of a key's hash.
+    /// The shard number of a key's hash.
+    fn shard_index(&self, hash: u64) -> usize {
+        // Bits 40.. pick the shard: the map uses the low bits for the slot and the top 7 bits as
+        // a tag, so those stay fully random inside a shard. Truncation is fine: only the masked
+        // low bits are kept.
+        (hash >> 40) as usize & (self.shards.len() - 1)
+    }
+
+    /// A shard by number.
     #[expect(
         clippy::indexing_slicing,
-        reason = "the mask is len - 1 with len a power of two, so the index is below len"
+        reason = "callers mask the number with len - 1, len a power of two, so it is below len"
     )]
-    fn shard(&self, hash: u64) -> &Mutex<Shard> {
-        // Bits 40.. pick the shard: the map uses the low bits for the slot and the top 7 bits as
-        // a tag, so those stay fully random inside a shard.
-        // Truncation is fine: only the masked low bits are kept.
-        let index = (hash >> 40) as usize & (self.shards.len() - 1);
-        &self.shards[index].0
+    fn shard(&self, index: usize) -> &Mutex<Shard> {
+        &self.shards[index & (self.shards.len() - 1)].0
+    }
+
+    /// Takes a free slot for a new key, if the capacity allows one.
+    fn reserve(&self) -> bool {
+        let max = self.max_users;
+        self.held
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// The rare miss path where every slot is taken and the key's own shard is empty: evict the
+    /// least recently used key of another shard and take its slot (one lock at a time, so no
+    /// lock order to get wrong), then insert with the own shard locked again.
+    #[cold]
+    fn check_with_stolen_slot(
+        &self,
+        index: usize,
+        hash: u64,
+        key: &str,
+        clock_reading: u64,
+    ) -> Decision {
+        let stolen = (1..self.shards.len()).any(|i| {
+            let mut other = self.shard(index + i).lock();
+            other.map.pop_front().is_some()
+        });
+        let mut shard = self.shard(index).lock();
+        let now = shard.now(clock_reading);
+        if let Some(decision) = shard.check_held(&self.params, hash, key, now, &self.held.0) {
+            // Another thread inserted the key meanwhile.
+            if stolen {
+                self.held.0.fetch_sub(1, Ordering::AcqRel);
+            }
+            return decision;
+        }
+        if stolen {
+            return shard.insert(&self.params, hash, key.to_owned(), now);
+        }
+        // Not one key to evict anywhere: every slot is reserved by a key being inserted at this
+        // very moment. Decide as for a new key and keep nothing, exactly as if one of those
+        // inserts had evicted this key right away.
+        Window::new().check(&self.params, now)
     }
 
     /// How many keys are held now (locks each shard in turn, so it is a snapshot per shard).
@@ -423,7 +472,9 @@ impl<C: Clock> MemoryLimiter<C> {
                 shard
                     .map
                     .retain(|_, window| !window.is_expired(params, now));
-                before - shard.map.len()
+                let removed = before - shard.map.len();
+                self.held.0.fetch_sub(removed, Ordering::AcqRel);
+                removed
             })
             .sum()
     }
@@ -457,8 +508,25 @@ fn chunk(n: usize) -> usize {
 impl<C: Clock> RateLimiter for MemoryLimiter<C> {
     fn check(&self, key: &str) -> Decision {
         let hash = self.hasher.hash_one(key);
-        let now = self.clock.now_nanos();
-        self.shard(hash).lock().check(&self.params, hash, key, now)
+        let index = self.shard_index(hash);
+        let clock_reading = self.clock.now_nanos();
+        let mut shard = self.shard(index).lock();
+        let now = shard.now(clock_reading);
+        if let Some(decision) = shard.check_held(&self.params, hash, key, now, &self.held.0) {
+            return decision;
+        }
+        // A key not held (new, evicted, or swept after expiring: all three start afresh).
+        shard.sweep(&self.params, now, &self.held.0);
+        let owned = if self.reserve() {
+            key.to_owned()
+        } else if let Some((old_key, _)) = shard.map.pop_front() {
+            // Full: replace the least recently used key of this shard, reusing its buffer.
+            reuse_or_copy(old_key, key)
+        } else {
+            drop(shard);
+            return self.check_with_stolen_slot(index, hash, key, clock_reading);
+        };
+        shard.insert(&self.params, hash, owned, now)
     }
 }
 
@@ -469,41 +537,47 @@ impl Shard {
         self.latest
     }
 
-    fn check(&mut self, params: &Params, hash: u64, key: &str, clock_reading: u64) -> Decision {
-        let now = self.now(clock_reading);
+    /// Checks a held key and makes it the most recently used; `None` if the key is not held.
+    /// Every [`SWEEP_EVERY`]-th call also sweeps.
+    fn check_held(
+        &mut self,
+        params: &Params,
+        hash: u64,
+        key: &str,
+        now: u64,
+        held: &AtomicUsize,
+    ) -> Option<Decision> {
         self.checks = self.checks.wrapping_add(1);
         if self.checks.is_multiple_of(SWEEP_EVERY) {
-            self.sweep(params, now);
+            self.sweep(params, now, held);
         }
-        if let RawEntryMut::Occupied(mut entry) =
-            self.map.raw_entry_mut().from_key_hashed_nocheck(hash, key)
-        {
-            entry.to_back();
-            return entry.into_mut().check(params, now);
+        match self.map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
+            RawEntryMut::Occupied(mut entry) => {
+                entry.to_back();
+                Some(entry.into_mut().check(params, now))
+            }
+            RawEntryMut::Vacant(_) => None,
         }
-        // A key not held (new, evicted, or swept after expiring: all three start afresh).
-        self.sweep(params, now);
-        let recycled = if self.map.len() >= self.capacity {
-            self.map.pop_front().map(|(old_key, _)| old_key)
-        } else {
-            None
-        };
-        let owned = reuse_or_copy(recycled, key);
+    }
+
+    /// Inserts a key known not to be held, with a slot already secured, and checks it.
+    fn insert(&mut self, params: &Params, hash: u64, key: String, now: u64) -> Decision {
         let mut window = Window::new();
         let decision = window.check(params, now);
         // The key is absent, so this lookup always ends on a vacant slot.
         if let RawEntryMut::Vacant(slot) = self.map.raw_entry_mut().from_hash(hash, |_| false) {
-            slot.insert_hashed_nocheck(hash, owned, window);
+            slot.insert_hashed_nocheck(hash, key, window);
         }
         decision
     }
 
     /// Removes up to [`SWEEP_BATCH`] expired entries from the LRU end; stops at a live one.
-    fn sweep(&mut self, params: &Params, now: u64) {
+    fn sweep(&mut self, params: &Params, now: u64, held: &AtomicUsize) {
         for _ in 0..SWEEP_BATCH {
             match self.map.front() {
                 Some((_, window)) if window.is_expired(params, now) => {
                     self.map.pop_front();
+                    held.fetch_sub(1, Ordering::AcqRel);
                 }
                 _ => return,
             }
@@ -513,14 +587,13 @@ impl Shard {
 
 /// The evicted key's buffer refilled with `key` when it fits without much waste, else a copy:
 /// the eviction path then usually allocates nothing.
-fn reuse_or_copy(recycled: Option<String>, key: &str) -> String {
-    match recycled {
-        Some(mut buffer) if (key.len()..=key.len() + 64).contains(&buffer.capacity()) => {
-            buffer.clear();
-            buffer.push_str(key);
-            buffer
-        }
-        _ => key.to_owned(),
+fn reuse_or_copy(mut buffer: String, key: &str) -> String {
+    if (key.len()..=key.len() + 64).contains(&buffer.capacity()) {
+        buffer.clear();
+        buffer.push_str(key);
+        buffer
+    } else {
+        key.to_owned()
     }
 }
 
@@ -531,6 +604,7 @@ impl<C> fmt::Debug for MemoryLimiter<C> {
             .field("limit", &self.params.limit())
             .field("window_nanos", &self.params.window_nanos())
             .field("max_users", &self.max_users)
+            .field("held", &self.held.0.load(Ordering::Acquire))
             .field("shards", &self.shards.len())
             .finish_non_exhaustive()
     }
@@ -538,6 +612,8 @@ impl<C> fmt::Debug for MemoryLimiter<C> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
+
     use super::*;
     use crate::FakeClock;
 
@@ -549,6 +625,20 @@ mod tests {
             builder = builder.shards(n);
         }
         builder.build().unwrap()
+    }
+
+    /// The keys of one shard, least recently used first.
+    fn keys_of(l: &MemoryLimiter<FakeClock>, shard: usize) -> Vec<String> {
+        l.shard(shard).lock().map.keys().cloned().collect()
+    }
+
+    /// `count` keys that fall in `shard`.
+    fn keys_in(l: &MemoryLimiter<FakeClock>, shard: usize, count: usize) -> Vec<String> {
+        (0..)
+            .map(|i| format!("k{i}"))
+            .filter(|k| l.shard_index(l.hasher.hash_one(k.as_str())) == shard)
+            .take(count)
+            .collect()
     }
 
     #[test]
@@ -566,35 +656,26 @@ mod tests {
         }
     }
 
+    /// With 16 shards and 10,001 keys: nothing is evicted until 10,000 are held, then a new key
+    /// replaces the least recently used key of its own shard. Checked against a model.
     #[test]
-    fn shard_capacities_add_up_to_max_users() {
-        for (users, shards) in [(10_000, None), (10_001, Some(16)), (7, Some(4)), (1, None)] {
-            let l = limiter(users, shards);
-            let caps: Vec<usize> = l.shards.iter().map(|s| s.0.lock().capacity).collect();
-            assert_eq!(caps.iter().sum::<usize>(), users);
-            assert!(caps.iter().max().unwrap() - caps.iter().min().unwrap() <= 1);
-        }
-    }
-
-    /// With 16 shards and 10,001 keys, every eviction removes the least recently used key of
-    /// the new key's shard, and no shard ever exceeds its share.
-    #[test]
-    fn sharded_eviction_is_per_shard_lru() {
+    fn eviction_starts_at_capacity_and_is_per_shard_lru() {
         let l = limiter(10_000, None);
         assert_eq!(l.shard_count(), 16);
-        // Per shard, the keys in order of last use (oldest first), as a model.
-        let mut model: Vec<std::collections::VecDeque<String>> = vec![Default::default(); 16];
-        let shard_of = |key: &str| (l.hasher.hash_one(key) >> 40) as usize & 15;
+        let mut model: Vec<VecDeque<String>> = vec![VecDeque::new(); 16];
+        let shard_of = |key: &str| l.shard_index(l.hasher.hash_one(key));
+        let mut held = 0;
         for i in 0..10_001 {
             let key = format!("user-{i}");
             let s = shard_of(&key);
-            let capacity = l.shards[s].0.lock().capacity;
-            let evicted = (model[s].len() == capacity).then(|| model[s].pop_front().unwrap());
+            let evicted = (held == 10_000).then(|| model[s].pop_front().unwrap());
             assert!(l.check(&key).is_allowed());
-            if let Some(evicted) = evicted {
-                assert!(!l.shards[s].0.lock().map.contains_key(&evicted));
-            }
             model[s].push_back(key);
+            if let Some(evicted) = evicted {
+                assert!(!l.shard(s).lock().map.contains_key(&evicted));
+            } else {
+                held += 1;
+            }
             // Touch an old key now and then, so LRU order differs from insertion order.
             if i % 7 == 0 {
                 let old = format!("user-{}", i / 2);
@@ -606,29 +687,82 @@ mod tests {
                 }
             }
         }
+        assert_eq!(l.len(), 10_000);
+        assert_eq!(l.held.0.load(Ordering::Acquire), 10_000);
         for (s, keys) in model.iter().enumerate() {
-            let shard = l.shards[s].0.lock();
-            assert!(shard.map.len() <= shard.capacity);
-            let held: Vec<&String> = shard.map.keys().collect();
-            assert_eq!(held, keys.iter().collect::<Vec<_>>(), "shard {s}");
+            assert_eq!(keys_of(&l, s), Vec::from(keys.clone()), "shard {s}");
         }
+    }
+
+    /// Full, and the new key's shard is empty: the least recently used key of another shard
+    /// gives up its slot.
+    #[test]
+    fn a_full_limiter_steals_a_slot_for_an_empty_shard() {
+        let l = limiter(4, Some(4));
+        let in_0 = keys_in(&l, 0, 4);
+        let in_1 = keys_in(&l, 1, 1);
+        for k in &in_0 {
+            assert!(l.check(k).is_allowed());
+        }
+        assert_eq!(l.len(), 4);
+        assert!(l.check(&in_1[0]).is_allowed());
+        assert_eq!(l.len(), 4);
+        assert_eq!(keys_of(&l, 0), in_0[1..].to_vec());
+        assert_eq!(keys_of(&l, 1), in_1);
+        assert_eq!(l.held.0.load(Ordering::Acquire), 4);
+        // The stolen key starts afresh.
+        assert!(l.check(&in_0[0]).is_allowed());
+    }
+
+    /// Every slot reserved by inserts in flight and nothing to evict: the decision is that of a
+    /// new key, and nothing is kept.
+    #[test]
+    fn no_slot_anywhere_decides_without_keeping() {
+        let l = limiter(2, Some(2));
+        l.held.0.store(2, Ordering::Release);
+        assert!(l.check("x").is_allowed());
+        assert!(l.check("x").is_allowed());
+        assert!(l.is_empty());
+        assert_eq!(l.held.0.load(Ordering::Acquire), 2);
+    }
+
+    #[test]
+    fn sweeps_and_removals_free_their_slots() {
+        let clock = FakeClock::new();
+        let l = MemoryLimiter::builder(1, Duration::from_secs(60))
+            .max_users(10)
+            .shards(1)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        for i in 0..10 {
+            l.check(&format!("a{i}"));
+        }
+        clock.advance(Duration::from_secs(60));
+        // Each new key sweeps two expired ones, and takes one free slot.
+        for i in 0..5 {
+            l.check(&format!("b{i}"));
+        }
+        assert_eq!((l.len(), l.held.0.load(Ordering::Acquire)), (5, 5));
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(l.remove_expired(), 5);
+        assert_eq!(l.held.0.load(Ordering::Acquire), 0);
     }
 
     #[test]
     fn eviction_reuses_the_key_buffer() {
-        assert_eq!(reuse_or_copy(Some(String::with_capacity(10)), "abc"), "abc");
-        let reused = reuse_or_copy(Some(String::with_capacity(40)), "abcdef");
+        assert_eq!(reuse_or_copy(String::with_capacity(10), "abc"), "abc");
+        let reused = reuse_or_copy(String::with_capacity(40), "abcdef");
         assert_eq!((reused.as_str(), reused.capacity()), ("abcdef", 40));
-        let copied = reuse_or_copy(Some(String::with_capacity(200)), "abcdef");
+        let copied = reuse_or_copy(String::with_capacity(200), "abcdef");
         assert_eq!((copied.as_str(), copied.capacity()), ("abcdef", 6));
-        assert_eq!(reuse_or_copy(Some(String::new()), "xyz"), "xyz");
-        assert_eq!(reuse_or_copy(None, "xyz"), "xyz");
+        assert_eq!(reuse_or_copy(String::new(), "xyz"), "xyz");
     }
 
     #[test]
     fn shard_time_never_goes_back() {
         let l = limiter(10, Some(1));
-        let mut shard = l.shards[0].0.lock();
+        let mut shard = l.shard(0).lock();
         assert_eq!(shard.now(100), 100);
         assert_eq!(shard.now(40), 100);
         assert_eq!(shard.now(150), 150);

@@ -160,8 +160,11 @@ impl Window {
 
         let used = self.used(params);
         if used >= params.limit {
+            // Nothing is recorded while `used ≥ N`, so here `used = N`: a request is allowed
+            // again as soon as one is freed, i.e. when the oldest group stops counting. Before
+            // then, no group stops counting, as they stop in order.
             return Decision::Limited {
-                retry_after: Duration::from_nanos(self.retry_at(params, used) - tau),
+                retry_after: Duration::from_nanos(self.expiry(params, 0) - tau),
             };
         }
         if self.groups == 0 || self.newest_count == params.group {
@@ -176,16 +179,6 @@ impl Window {
             remaining: u64::from(params.limit - used - 1),
             reset_after: Duration::from_nanos(self.expiry(params, 0) - tau),
         }
-    }
-
-    /// The first time at which a request would be allowed again if none came in between:
-    /// groups stop counting oldest first, so it is when the `j`-th oldest stops, for the
-    /// smallest `j` that frees enough of `used`. Every group but the newest holds `G`.
-    fn retry_at(&self, params: &Params, used: u32) -> u64 {
-        let to_free = used - (params.limit - 1);
-        let full_groups = usize::from(self.groups) - 1;
-        let needed = to_free.div_ceil(params.group) as usize;
-        self.expiry(params, needed.min(full_groups + 1) - 1)
     }
 }
 
