@@ -88,7 +88,7 @@ pub enum Error {
     },
     /// Redis did not answer a ping (feature `redis`). Checks still answer meanwhile, from the
     /// in-process fallback limiter.
-    #[error("Redis at {url} did not answer: {reason}")]
+    #[error("Redis at {url} is unavailable: {reason}")]
     RedisUnavailable {
         /// The URL with any user information replaced by `[redacted]`.
         url: String,
@@ -171,6 +171,18 @@ mod snapshots {
                 shards: 12,
                 max_users: 10_000,
             },
+            Error::InvalidRedisUrl { .. } => Error::InvalidRedisUrl {
+                url: "redis://[redacted]@cache.internal:6379/x".to_owned(),
+                reason: "the path must be a database number, as in /0".to_owned(),
+            },
+            Error::InvalidRedisSetting { .. } => Error::InvalidRedisSetting {
+                setting: "call_timeout",
+                reason: "must be at least 1 ms",
+            },
+            Error::RedisUnavailable { .. } => Error::RedisUnavailable {
+                url: "redis://[redacted]@cache.internal:6379/0".to_owned(),
+                reason: "no answer within the timeouts (connect 250 ms, call 100 ms)".to_owned(),
+            },
         }
     }
 
@@ -192,6 +204,18 @@ mod snapshots {
             Error::InvalidShards {
                 shards: 0,
                 max_users: 0,
+            },
+            Error::InvalidRedisUrl {
+                url: String::new(),
+                reason: String::new(),
+            },
+            Error::InvalidRedisSetting {
+                setting: "",
+                reason: "",
+            },
+            Error::RedisUnavailable {
+                url: String::new(),
+                reason: String::new(),
             },
         ];
         let text: Vec<String> = variants

@@ -403,7 +403,10 @@ impl<C: Clock + Clone> RedisBuilder<C> {
         }
         let client = Client::open(self.url.as_str()).map_err(|e| Error::InvalidRedisUrl {
             url: url::redact(&self.url),
-            reason: format!("the Redis client refused it ({})", describe(&e)),
+            reason: format!(
+                "the Redis client refused it ({})",
+                describe(&e, (self.connect_timeout, self.call_timeout))
+            ),
         })?;
         let pool = (0..self.pool_size)
             .map(|_| {
@@ -537,7 +540,7 @@ impl<C: Clock> RedisLimiter<C> {
                 Ok(started.elapsed())
             }
             Err(e) => {
-                let reason = describe(&e);
+                let reason = self.describe(&e);
                 self.mark_down(self.clock.now_nanos(), reason.clone());
                 Err(Error::RedisUnavailable {
                     url: self.shown_url.clone(),
@@ -692,6 +695,10 @@ impl<C: Clock> RedisLimiter<C> {
                 .is_ok()
     }
 
+    fn describe(&self, e: &RedisError) -> String {
+        describe(e, (self.connect_timeout, self.call_timeout))
+    }
+
     fn fall_back(&self, key: &str) -> Decision {
         self.outage.fallback_checks.fetch_add(1, Ordering::Relaxed);
         self.local.check(key)
@@ -727,7 +734,7 @@ impl<C: Clock> RateLimiter for RedisLimiter<C> {
                 }
             }
             Err(e) => {
-                self.mark_down(now, describe(&e));
+                self.mark_down(now, self.describe(&e));
                 self.fall_back(key)
             }
         }
@@ -749,11 +756,15 @@ impl<C> fmt::Debug for RedisLimiter<C> {
 }
 
 /// A readable reason for a Redis failure (the client's own text shows its enum names).
-fn describe(e: &RedisError) -> String {
+fn describe(e: &RedisError, timeouts: (Duration, Duration)) -> String {
     if e.is_timeout() {
-        "no answer within the timeout".to_owned()
-    } else if e.is_connection_refusal() {
-        format!("connection refused ({e})")
+        format!(
+            "no answer within the timeouts (connect {} ms, call {} ms)",
+            timeouts.0.as_millis(),
+            timeouts.1.as_millis()
+        )
+    } else if e.is_io_error() {
+        e.to_string()
     } else if let (Some(code), Some(detail)) = (e.code(), e.detail()) {
         format!("Redis replied {code} {detail}")
     } else if let Some(detail) = e.detail() {
