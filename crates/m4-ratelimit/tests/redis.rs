@@ -415,6 +415,47 @@ fn a_stalled_redis_costs_one_timeout_per_back_off() {
     assert!(limiter.ping().is_ok());
 }
 
+/// `rediss://` works (rustls on aws-lc-rs) and checks the server's certificate: trusted
+/// through a private CA, refused without it.
+#[test]
+fn rediss_checks_the_server_certificate() {
+    let Some(server) = RedisServer::start_tls() else {
+        return;
+    };
+    assert!(server.url().starts_with("rediss://"));
+    let ca = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tls/ca.pem"
+    ))
+    .unwrap();
+    let trusted = limiter(&server, 3, MINUTE)
+        .tls_root_certificate(ca)
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    trusted.ping().unwrap();
+    assert_eq!(allowed(&trusted, "tls", 5), 3);
+    assert_eq!(trusted.status().fallback_checks, 0);
+    // A second limiter sees the first one's requests: they went to this Redis.
+    let ca_again = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tls/ca.pem"
+    ))
+    .unwrap();
+    let other = limiter(&server, 3, MINUTE)
+        .tls_root_certificate(ca_again)
+        .build()
+        .unwrap();
+    assert!(!other.check("tls").is_allowed());
+
+    // The system's roots do not know the test CA: no connection, checks answered here.
+    let untrusted = limiter(&server, 3, MINUTE).build().unwrap();
+    let err = untrusted.ping().unwrap_err().to_string();
+    assert!(err.contains("is unavailable"), "{err}");
+    assert_eq!(allowed(&untrusted, "tls-2", 5), 3);
+    assert!(!untrusted.status().available);
+}
+
 /// Nothing listening: building succeeds (no I/O), checks are answered in-process at once.
 #[test]
 fn no_redis_at_start_is_not_a_lockout() {
@@ -482,6 +523,21 @@ fn bad_urls_and_settings_are_clear_configuration_errors() {
             RedisLimiter::builder("redis://127.0.0.1:6379/0", 0, MINUTE),
         ),
         setting_error("zero capacity", base().max_users(0)),
+        setting_error(
+            "CA certificate without TLS",
+            base().tls_root_certificate(b"-----BEGIN CERTIFICATE-----".to_vec()),
+        ),
+        setting_error(
+            "CA certificate that is not PEM",
+            RedisLimiter::builder("rediss://127.0.0.1:6380/0", 100, MINUTE)
+                .tls_root_certificate(b"MIIB...".to_vec()),
+        ),
+        setting_error(
+            "CA certificate that is broken PEM",
+            RedisLimiter::builder("rediss://127.0.0.1:6380/0", 100, MINUTE).tls_root_certificate(
+                b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n".to_vec(),
+            ),
+        ),
     ];
     insta::assert_snapshot!("bad_redis_settings", settings.join("\n"));
 }

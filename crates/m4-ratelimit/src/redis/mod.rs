@@ -166,6 +166,7 @@ impl RedisLimiter<SystemClock> {
             call_timeout: DEFAULT_CALL_TIMEOUT,
             retry_backoff: DEFAULT_RETRY_BACKOFF,
             pool_size: DEFAULT_POOL_SIZE,
+            tls_root_certificate: None,
             clock: SystemClock::new(),
         }
     }
@@ -184,6 +185,7 @@ pub struct RedisBuilder<C = SystemClock> {
     call_timeout: Duration,
     retry_backoff: Duration,
     pool_size: usize,
+    tls_root_certificate: Option<Vec<u8>>,
     clock: C,
 }
 
@@ -306,6 +308,31 @@ impl<C: Clock + Clone> RedisBuilder<C> {
         self
     }
 
+    /// For a `rediss://` URL, trusts only this certificate authority (PEM) instead of the
+    /// system's roots: for a Redis whose certificate comes from a private CA. Without it, the
+    /// system's roots are used (`SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured).
+    ///
+    /// ```
+    /// use m4_ratelimit::RedisLimiter;
+    /// use std::time::Duration;
+    ///
+    /// let ca = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/ca.pem"))
+    ///     .unwrap();
+    /// let built = RedisLimiter::builder("rediss://127.0.0.1:6380/0", 100, Duration::from_secs(60))
+    ///     .tls_root_certificate(ca.clone())
+    ///     .build();
+    /// assert!(built.is_ok());
+    /// // Only with rediss://, so that a certificate is never silently ignored.
+    /// let built = RedisLimiter::builder("redis://127.0.0.1:6379/0", 100, Duration::from_secs(60))
+    ///     .tls_root_certificate(ca)
+    ///     .build();
+    /// assert!(built.is_err());
+    /// ```
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_root_certificate = Some(pem.into());
+        self
+    }
+
     /// Takes time from `clock` instead of the [`SystemClock`]: it drives the back-off and the
     /// in-process fallback. Decisions made by Redis always use the Redis server's clock.
     ///
@@ -330,6 +357,7 @@ impl<C: Clock + Clone> RedisBuilder<C> {
             call_timeout: self.call_timeout,
             retry_backoff: self.retry_backoff,
             pool_size: self.pool_size,
+            tls_root_certificate: self.tls_root_certificate,
             clock,
         }
     }
@@ -401,13 +429,35 @@ impl<C: Clock + Clone> RedisBuilder<C> {
             let _already_installed =
                 rustls::crypto::aws_lc_rs::default_provider().install_default();
         }
-        let client = Client::open(self.url.as_str()).map_err(|e| Error::InvalidRedisUrl {
+        let refused = |e: RedisError| Error::InvalidRedisUrl {
             url: url::redact(&self.url),
             reason: format!(
                 "the Redis client refused it ({})",
                 describe(&e, (self.connect_timeout, self.call_timeout))
             ),
-        })?;
+        };
+        let client = Client::open(self.url.as_str()).map_err(refused)?;
+        let client = match self.tls_root_certificate {
+            None => client,
+            Some(_) if !url::is_tls(&self.url) => {
+                return setting("tls_root_certificate", "needs a rediss:// URL");
+            }
+            Some(pem) => {
+                const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+                let not_pem = "must be a PEM certificate (-----BEGIN CERTIFICATE-----)";
+                if !pem.windows(BEGIN.len()).any(|w| w == BEGIN) {
+                    return setting("tls_root_certificate", not_pem);
+                }
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                match Client::build_with_tls(client.get_connection_info().clone(), certificates) {
+                    Ok(client) => client,
+                    Err(_) => return setting("tls_root_certificate", not_pem),
+                }
+            }
+        };
         let pool = (0..self.pool_size)
             .map(|_| {
                 Mutex::new(Slot {

@@ -19,6 +19,7 @@ pub(crate) struct RedisServer {
     child: Option<Child>,
     port: u16,
     password: Option<String>,
+    tls: bool,
 }
 
 impl RedisServer {
@@ -30,9 +31,29 @@ impl RedisServer {
 
     /// Starts a server on `port` that requires `password` (when given).
     pub(crate) fn start_with(port: u16, password: Option<&str>) -> Option<Self> {
+        Self::spawn(port, password, false)
+    }
+
+    /// Starts a server that speaks only TLS, with the certificate in `tests/fixtures/tls`.
+    pub(crate) fn start_tls() -> Option<Self> {
+        Self::spawn(free_port(), None, true)
+    }
+
+    fn spawn(port: u16, password: Option<&str>, tls: bool) -> Option<Self> {
         let mut command = Command::new("redis-server");
+        if tls {
+            let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+            command
+                .args(["--port", "0", "--tls-port", &port.to_string()])
+                .args(["--tls-cert-file", &format!("{fixtures}/server.pem")])
+                .args(["--tls-key-file", &format!("{fixtures}/server.key")])
+                .args(["--tls-ca-cert-file", &format!("{fixtures}/ca.pem")])
+                .args(["--tls-auth-clients", "no"]);
+        } else {
+            command.args(["--port", &port.to_string()]);
+        }
         command
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--bind", "127.0.0.1"])
             .args([
                 "--save",
                 "",
@@ -67,6 +88,7 @@ impl RedisServer {
             child: Some(child),
             port,
             password: password.map(str::to_owned),
+            tls,
         };
         server.wait_until_it_answers();
         Some(server)
@@ -79,9 +101,10 @@ impl RedisServer {
 
     /// Its URL, password included.
     pub(crate) fn url(&self) -> String {
+        let scheme = if self.tls { "rediss" } else { "redis" };
         match &self.password {
-            Some(password) => format!("redis://:{password}@127.0.0.1:{}/0", self.port),
-            None => format!("redis://127.0.0.1:{}/0", self.port),
+            Some(password) => format!("{scheme}://:{password}@127.0.0.1:{}/0", self.port),
+            None => format!("{scheme}://127.0.0.1:{}/0", self.port),
         }
     }
 
@@ -117,6 +140,17 @@ impl RedisServer {
     /// Polls with an inline PING until the server answers (or 10 s pass).
     fn wait_until_it_answers(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
+        if self.tls {
+            // A TLS server cannot be pinged in plain text: it is ready once it accepts.
+            while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "redis-server did not listen within 10 s"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            return;
+        }
         let ping = match &self.password {
             Some(password) => format!("AUTH {password}\r\nPING\r\n"),
             None => "PING\r\n".to_owned(),
