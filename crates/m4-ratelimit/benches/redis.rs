@@ -84,6 +84,10 @@ fn bench(c: &mut Criterion) {
         }
         group.finish();
     }
+    // The floor: a bare PING round trip through the same pooled connection.
+    c.bench_function("redis PING round trip (floor), 1 thread", |b| {
+        b.iter(|| black_box(redis.ping().unwrap()));
+    });
     let status = redis.status();
     assert_eq!(
         status.fallback_checks, 0,
