@@ -24,8 +24,9 @@ pub enum Decision {
     Allowed {
         /// How many more requests would be allowed right now, before any time passes.
         remaining: u64,
-        /// How long until every request counted so far, this one included, has stopped counting,
-        /// so that the full limit is available again if nothing else comes in.
+        /// How long until the oldest requests still counted stop counting: from then on, if
+        /// nothing else comes in, more requests are available than `remaining` (with
+        /// `remaining: 0`, it is when the next request will be allowed).
         reset_after: Duration,
     },
     /// The request is refused and has not been recorded.

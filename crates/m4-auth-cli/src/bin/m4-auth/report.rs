@@ -1,0 +1,206 @@
+//! A list of checks with ✓/✗ verdicts and fixes, printed as text or JSON (`doctor`).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::output::Style;
+
+/// A check's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Status {
+    /// Fine.
+    Pass,
+    /// Broken: the report fails.
+    Fail,
+    /// Works, but the operator should know.
+    Warn,
+    /// Not run because an earlier check failed or it does not apply.
+    Skip,
+    /// Information only (decoded header, claims).
+    Info,
+}
+
+impl Status {
+    fn mark(self, style: Style) -> String {
+        match self {
+            Status::Pass => style.good("✓"),
+            Status::Fail => style.bad("✗"),
+            Status::Warn => style.warn("!"),
+            Status::Skip => style.dim("-"),
+            Status::Info => style.dim("·"),
+        }
+    }
+}
+
+/// One check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Check {
+    /// The step it belongs to (`configuration`, `discovery`, `jwks`, `token`).
+    pub(crate) section: &'static str,
+    /// The verdict.
+    pub(crate) status: Status,
+    /// One line saying what was checked and found.
+    pub(crate) title: String,
+    /// More lines (values, keys, problems).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) details: Vec<String>,
+    /// What to do about a failure or warning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) fix: Option<String>,
+}
+
+impl Check {
+    /// A check with no details and no fix.
+    pub(crate) fn new(section: &'static str, status: Status, title: impl Into<String>) -> Check {
+        Check {
+            section,
+            status,
+            title: title.into(),
+            details: Vec::new(),
+            fix: None,
+        }
+    }
+
+    /// Adds detail lines.
+    pub(crate) fn details(mut self, details: impl IntoIterator<Item = String>) -> Check {
+        self.details.extend(details);
+        self
+    }
+
+    /// Sets the fix.
+    pub(crate) fn fix(mut self, fix: impl Into<String>) -> Check {
+        self.fix = Some(fix.into());
+        self
+    }
+}
+
+/// The checks, in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Report {
+    /// Every check made.
+    pub(crate) checks: Vec<Check>,
+}
+
+impl Report {
+    /// Adds a check.
+    pub(crate) fn push(&mut self, check: Check) {
+        self.checks.push(check);
+    }
+
+    /// Whether any check failed.
+    pub(crate) fn failed(&self) -> bool {
+        self.checks.iter().any(|c| c.status == Status::Fail)
+    }
+
+    fn count(&self, status: Status) -> usize {
+        self.checks.iter().filter(|c| c.status == status).count()
+    }
+
+    /// The report as text: a heading per section, a mark per check, fixes indented.
+    pub(crate) fn text(&self, style: Style) -> String {
+        let mut out = String::new();
+        let mut section = "";
+        for check in &self.checks {
+            if check.section != section {
+                section = check.section;
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&style.bold(&heading(section)));
+                out.push('\n');
+            }
+            out.push_str(&format!("  {} {}\n", check.status.mark(style), check.title));
+            for line in &check.details {
+                out.push_str(&format!("      {line}\n"));
+            }
+            if let Some(fix) = &check.fix {
+                out.push_str(&format!("      {} {fix}\n", style.bold("fix:")));
+            }
+        }
+        let (failed, warned) = (self.count(Status::Fail), self.count(Status::Warn));
+        out.push('\n');
+        out.push_str(&if failed == 0 {
+            style.good(&format!("All checks passed ({warned} warning(s))."))
+        } else {
+            style.bad(&format!("{failed} check(s) failed, {warned} warning(s)."))
+        });
+        out.push('\n');
+        out
+    }
+
+    /// The report as JSON: `{"ok": bool, "checks": [...]}`.
+    pub(crate) fn json(&self) -> Value {
+        serde_json::json!({ "ok": !self.failed(), "checks": self.checks })
+    }
+}
+
+fn heading(section: &str) -> String {
+    match section {
+        "configuration" => "Configuration (M4_OAUTH2_*)".to_owned(),
+        "discovery" => "OIDC discovery".to_owned(),
+        "jwks" => "JWKS".to_owned(),
+        "token" => "Token (M4_OAUTH2_TOKEN)".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Report {
+        let mut report = Report::default();
+        report.push(Check::new(
+            "configuration",
+            Status::Pass,
+            "settings are valid",
+        ));
+        report.push(
+            Check::new(
+                "configuration",
+                Status::Warn,
+                "M4_OAUTH2_VALIDATE_AUD=false",
+            )
+            .fix("unset it"),
+        );
+        report.push(
+            Check::new("token", Status::Fail, "expired 3m ago")
+                .details(["exp 1000".to_owned()])
+                .fix("Request a fresh token from your OAuth2 provider"),
+        );
+        report
+    }
+
+    #[test]
+    fn text_groups_by_section_and_counts() {
+        let text = sample().text(Style::plain());
+        assert_eq!(
+            text,
+            "Configuration (M4_OAUTH2_*)\n  ✓ settings are valid\n  ! M4_OAUTH2_VALIDATE_AUD=false\n      fix: unset it\n\nToken (M4_OAUTH2_TOKEN)\n  ✗ expired 3m ago\n      exp 1000\n      fix: Request a fresh token from your OAuth2 provider\n\n1 check(s) failed, 1 warning(s).\n"
+        );
+        assert!(sample().failed());
+    }
+
+    #[test]
+    fn json_says_ok_and_lists_every_check() {
+        let json = sample().json();
+        assert_eq!(json["ok"], false);
+        assert_eq!(
+            json["checks"][0],
+            serde_json::json!({"section": "configuration", "status": "pass", "title": "settings are valid"})
+        );
+        assert_eq!(
+            json["checks"][2]["details"],
+            serde_json::json!(["exp 1000"])
+        );
+        let mut passing = Report::default();
+        passing.push(Check::new("jwks", Status::Pass, "2 keys"));
+        assert_eq!(passing.json()["ok"], true);
+        assert!(
+            passing
+                .text(Style::plain())
+                .ends_with("All checks passed (0 warning(s)).\n")
+        );
+    }
+}

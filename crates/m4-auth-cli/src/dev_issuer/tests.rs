@@ -1,0 +1,620 @@
+//! Dev issuer tests: real keys, real signatures, real HTTP over loopback.
+
+use super::*;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
+
+#[derive(Debug)]
+struct FixedClock(i64);
+
+impl Clock for FixedClock {
+    fn now_unix(&self) -> i64 {
+        self.0
+    }
+}
+
+const NOW: i64 = 1_750_000_000;
+
+fn start() -> DevIssuer {
+    DevIssuer::start(DevIssuerOptions {
+        clock: Arc::new(FixedClock(NOW)),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+fn get(url: &str) -> (u16, Value) {
+    let mut response = agent().get(url).call().unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap(),
+    )
+}
+
+fn post(url: &str, body: &str) -> (u16, Value) {
+    let mut response = agent().post(url).send(body).unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap(),
+    )
+}
+
+/// Verifies `token` against the JWKS fetched over HTTP, without checking `exp` or `aud`
+/// (the fixed clock is in the past); returns the claims.
+fn verify_with_served_jwks(issuer: &DevIssuer, token: &str) -> Result<Value, String> {
+    let (_, jwks) = get(&issuer.jwks_url());
+    let jwks: JwkSet = serde_json::from_value(jwks).unwrap();
+    let header = decode_header(token).unwrap();
+    let kid = header.kid.ok_or("no kid")?;
+    let jwk = jwks.find(&kid).ok_or("unknown kid")?;
+    let key = DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = Validation::new(header.alg);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    decode::<Value>(token, &key, &validation)
+        .map(|d| d.claims)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn discovery_points_at_the_served_jwks() {
+    let issuer = start();
+    let (status, doc) = get(&format!(
+        "{}/.well-known/openid-configuration",
+        issuer.issuer_url()
+    ));
+    assert_eq!(status, 200);
+    assert_eq!(doc["issuer"], issuer.issuer_url());
+    assert_eq!(doc["jwks_uri"], issuer.jwks_url());
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        json!(["RS256", "ES256"])
+    );
+    let (status, rfc8414) = get(&format!(
+        "{}/.well-known/oauth-authorization-server",
+        issuer.issuer_url()
+    ));
+    assert_eq!((status, &rfc8414), (200, &doc));
+    assert_eq!(issuer.served("/.well-known/openid-configuration"), 1);
+    assert_eq!(issuer.served("/.well-known/oauth-authorization-server"), 1);
+    assert_eq!(issuer.served("/jwks.json"), 0);
+}
+
+#[test]
+fn issuer_url_is_loopback_http_without_trailing_slash() {
+    let issuer = start();
+    let port = issuer.local_addr().port();
+    assert_ne!(port, 0);
+    assert_eq!(issuer.issuer_url(), format!("http://127.0.0.1:{port}"));
+    assert_eq!(
+        issuer.jwks_url(),
+        format!("http://127.0.0.1:{port}/jwks.json")
+    );
+    assert_eq!(
+        issuer.env(),
+        vec![
+            ("M4_OAUTH2_ENABLED".to_owned(), "true".to_owned()),
+            (
+                "M4_OAUTH2_ISSUER_URL".to_owned(),
+                issuer.issuer_url().to_owned()
+            ),
+            ("M4_OAUTH2_AUDIENCE".to_owned(), "m4-api".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn jwks_serves_public_halves_of_the_current_keys() {
+    let issuer = start();
+    let (status, jwks) = get(&issuer.jwks_url());
+    assert_eq!(status, 200);
+    let keys = jwks["keys"].as_array().unwrap();
+    let kids: Vec<&str> = keys.iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids, issuer.kids());
+    assert_eq!(keys[0]["kty"], "RSA");
+    assert_eq!(keys[0]["alg"], "RS256");
+    assert_eq!(keys[1]["kty"], "EC");
+    assert_eq!(keys[1]["alg"], "ES256");
+    for key in keys {
+        assert_eq!(key["use"], "sig");
+        // No private members: RSA d/p/q/dp/dq/qi, EC d.
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(key.get(private).is_none(), "{private} served");
+        }
+    }
+    assert_eq!(jwks, issuer.jwks());
+    assert_eq!(issuer.served("/jwks.json"), 1);
+    get(&format!("{}?cache-buster=1", issuer.jwks_url()));
+    assert_eq!(issuer.served("/jwks.json"), 2);
+}
+
+#[test]
+fn minted_tokens_carry_the_requested_claims_and_verify() {
+    let issuer = start();
+    for alg in SigningAlg::ALL {
+        let token = issuer
+            .mint(&MintRequest {
+                sub: "alice".into(),
+                scopes: vec!["read:mimic-data".into(), "write:notes".into()],
+                ttl: 600,
+                alg,
+                ..MintRequest::default()
+            })
+            .unwrap();
+        let header = decode_header(&token).unwrap();
+        assert_eq!(header.alg, alg.jose());
+        assert_eq!(
+            header.kid.as_deref(),
+            Some(issuer.kid(alg).unwrap().as_str())
+        );
+        let claims = verify_with_served_jwks(&issuer, &token).unwrap();
+        assert_eq!(claims["iss"], issuer.issuer_url());
+        assert_eq!(claims["sub"], "alice");
+        assert_eq!(claims["aud"], "m4-api");
+        assert_eq!(claims["iat"], NOW);
+        assert_eq!(claims["exp"], NOW + 600);
+        assert_eq!(claims["scope"], "read:mimic-data write:notes");
+        assert_eq!(claims["jti"].as_str().unwrap().len(), 32);
+        assert!(claims.get("nbf").is_none());
+    }
+}
+
+#[test]
+fn mint_overrides_audience_issuer_nbf_and_extra_claims() {
+    let issuer = start();
+    let mut extra = Map::new();
+    extra.insert("scp".into(), json!(["a", "b"]));
+    extra.insert("jti".into(), Value::Null);
+    extra.insert("aud".into(), json!(["m4-api", "other"]));
+    let token = issuer
+        .mint(&MintRequest {
+            audience: Some("ignored-by-extra".into()),
+            issuer: Some("https://elsewhere.example".into()),
+            not_before: Some(120),
+            ttl: -30,
+            extra,
+            ..MintRequest::default()
+        })
+        .unwrap();
+    let claims = verify_with_served_jwks(&issuer, &token).unwrap();
+    assert_eq!(claims["iss"], "https://elsewhere.example");
+    assert_eq!(claims["aud"], json!(["m4-api", "other"]));
+    assert_eq!(claims["scp"], json!(["a", "b"]));
+    assert_eq!(claims["nbf"], NOW + 120);
+    assert_eq!(claims["exp"], NOW - 30);
+    assert!(claims.get("jti").is_none());
+    assert_eq!(claims["sub"], "dev-user");
+}
+
+#[test]
+fn kid_overrides_name_or_drop_the_kid() {
+    let issuer = start();
+    let named = issuer
+        .mint(&MintRequest {
+            kid: KidOverride::Named("ghost".into()),
+            ..MintRequest::default()
+        })
+        .unwrap();
+    assert_eq!(decode_header(&named).unwrap().kid.as_deref(), Some("ghost"));
+    assert_eq!(
+        verify_with_served_jwks(&issuer, &named),
+        Err("unknown kid".to_owned())
+    );
+    let omitted = issuer
+        .mint(&MintRequest {
+            kid: KidOverride::Omitted,
+            ..MintRequest::default()
+        })
+        .unwrap();
+    assert_eq!(decode_header(&omitted).unwrap().kid, None);
+}
+
+#[test]
+fn rotation_keeps_or_removes_the_old_keys() {
+    let issuer = start();
+    let first = issuer.kids();
+    let old_token = issuer.mint(&MintRequest::default()).unwrap();
+
+    let second = issuer.rotate(OldKeys::Keep).unwrap();
+    assert_eq!(second.len(), 2);
+    assert!(second.iter().all(|kid| !first.contains(kid)));
+    assert!(second[0].starts_with("dev-rs256-2-") && second[1].starts_with("dev-es256-2-"));
+    let (_, jwks) = get(&issuer.jwks_url());
+    let served: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(served, [&second[0], &second[1], &first[0], &first[1]]);
+    // Kept: the old token still verifies; new tokens use the new key.
+    assert!(verify_with_served_jwks(&issuer, &old_token).is_ok());
+    let new_token = issuer.mint(&MintRequest::default()).unwrap();
+    assert_eq!(
+        decode_header(&new_token).unwrap().kid.as_deref(),
+        Some(second[0].as_str())
+    );
+
+    let third = issuer.rotate(OldKeys::Remove).unwrap();
+    assert_eq!(issuer.kids(), third);
+    assert_eq!(issuer.jwks()["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        verify_with_served_jwks(&issuer, &old_token),
+        Err("unknown kid".to_owned())
+    );
+    assert_eq!(
+        verify_with_served_jwks(&issuer, &new_token),
+        Err("unknown kid".to_owned())
+    );
+}
+
+#[test]
+fn mint_endpoint_signs_what_it_is_asked() {
+    let issuer = start();
+    let (status, reply) = post(
+        &format!("{}/mint", issuer.issuer_url()),
+        r#"{"sub":"bob","scopes":["s1"],"ttl":90,"alg":"ES256","aud":"aud-x","kid":null,"claims":{"tenant":"t1"}}"#,
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["token_type"], "Bearer");
+    assert_eq!(reply["expires_in"], 90);
+    assert_eq!(reply["alg"], "ES256");
+    let token = reply["access_token"].as_str().unwrap();
+    let header = decode_header(token).unwrap();
+    assert_eq!((header.alg, header.kid), (Algorithm::ES256, None));
+    // Sign again with the kid so the served JWKS can check the signature.
+    let (_, reply) = post(
+        &format!("{}/mint", issuer.issuer_url()),
+        r#"{"sub":"bob","scopes":["s1"],"ttl":90,"alg":"es256","aud":"aud-x","claims":{"tenant":"t1"}}"#,
+    );
+    let claims = verify_with_served_jwks(&issuer, reply["access_token"].as_str().unwrap()).unwrap();
+    assert_eq!(claims["sub"], "bob");
+    assert_eq!(claims["aud"], "aud-x");
+    assert_eq!(claims["scope"], "s1");
+    assert_eq!(claims["tenant"], "t1");
+    assert_eq!(claims["exp"], NOW + 90);
+    assert_eq!(issuer.served("/mint"), 2);
+}
+
+#[track_caller]
+fn check_mint_refused(body: &str, status: u16, description_part: &str) {
+    let issuer = start();
+    let (got, reply) = post(&format!("{}/mint", issuer.issuer_url()), body);
+    assert_eq!(got, status, "{reply}");
+    let description = reply["error_description"].as_str().unwrap();
+    assert!(description.contains(description_part), "{description}");
+}
+
+#[test]
+fn mint_endpoint_refuses_bad_requests() {
+    check_mint_refused("not json", 400, "must be a JSON object with \"sub\"");
+    check_mint_refused(r#"{"scopes":["a"]}"#, 400, "missing field `sub`");
+    check_mint_refused(r#"{"sub":"a","role":"admin"}"#, 400, "unknown field `role`");
+    check_mint_refused(
+        r#"{"sub":"a","alg":"HS256"}"#,
+        400,
+        "unsupported signing algorithm 'HS256'",
+    );
+    check_mint_refused(r#"{"sub":"a","kid":7}"#, 400, "\"kid\" must be a string");
+    let huge = format!(r#"{{"sub":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
+    check_mint_refused(&huge, 413, "larger than 65536 bytes");
+}
+
+#[test]
+fn wrong_methods_and_paths_are_answered_not_served() {
+    let issuer = start();
+    let url = issuer.issuer_url();
+    assert_eq!(get(&format!("{url}/mint")).0, 405);
+    assert_eq!(post(&issuer.jwks_url(), "{}").0, 405);
+    let (status, reply) = get(&format!("{url}/token"));
+    assert_eq!(status, 404);
+    assert_eq!(reply["error"], "not_found");
+    assert_eq!(issuer.served("/token"), 1);
+}
+
+#[track_caller]
+fn check_refused_host(host: &str) {
+    let result = DevIssuer::start(DevIssuerOptions {
+        host: host.parse().unwrap(),
+        ..DevIssuerOptions::default()
+    });
+    match result {
+        Err(Error::NonLoopbackBind { addr }) => {
+            assert_eq!(addr.ip(), host.parse::<IpAddr>().unwrap());
+        }
+        other => panic!("{host}: expected NonLoopbackBind, got {other:?}"),
+    }
+}
+
+#[test]
+fn refuses_every_non_loopback_address() {
+    check_refused_host("0.0.0.0");
+    check_refused_host("::");
+    check_refused_host("192.168.1.10");
+    check_refused_host("10.0.0.1");
+    check_refused_host("8.8.8.8");
+    check_refused_host("fe80::1");
+}
+
+#[test]
+fn a_busy_port_is_a_bind_error() {
+    let first = start();
+    let result = DevIssuer::start(DevIssuerOptions {
+        port: first.local_addr().port(),
+        ..DevIssuerOptions::default()
+    });
+    assert!(matches!(result, Err(Error::Bind { .. })), "{result:?}");
+}
+
+#[test]
+fn shutdown_and_drop_close_the_port() {
+    let issuer = start();
+    let addr = issuer.local_addr();
+    assert!(std::net::TcpStream::connect(addr).is_ok());
+    issuer.shutdown();
+    assert!(std::net::TcpStream::connect(addr).is_err());
+
+    let issuer = start();
+    let addr = issuer.local_addr();
+    drop(issuer);
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn debug_shows_no_key_material() {
+    let issuer = start();
+    let debug = format!("{issuer:?}");
+    let kids = issuer.kids();
+    assert_eq!(
+        debug,
+        format!(
+            "DevIssuer {{ issuer_url: {:?}, kids: [{:?}, {:?}], .. }}",
+            issuer.issuer_url(),
+            kids[0],
+            kids[1]
+        )
+    );
+}
+
+#[test]
+fn algorithm_names_parse_case_insensitively() {
+    assert_eq!("RS256".parse::<SigningAlg>().unwrap(), SigningAlg::Rs256);
+    assert_eq!("es256".parse::<SigningAlg>().unwrap(), SigningAlg::Es256);
+    for bad in ["", "HS256", "RS384", "none", "ES256 "] {
+        assert!(
+            matches!(
+                bad.parse::<SigningAlg>(),
+                Err(Error::UnsupportedAlgorithm { .. })
+            ),
+            "{bad}"
+        );
+    }
+    assert_eq!(SigningAlg::Es256.to_string(), "ES256");
+}
+
+#[track_caller]
+fn check_loopback_url(url: &str, expected: bool) {
+    assert_eq!(is_loopback_http_url(url), expected, "{url}");
+}
+
+#[test]
+fn only_loopback_http_urls_are_mint_targets() {
+    check_loopback_url("http://127.0.0.1:8414", true);
+    check_loopback_url("http://127.0.0.1:8414/", true);
+    check_loopback_url("http://127.9.9.9", true);
+    check_loopback_url("http://localhost:1", true);
+    check_loopback_url("http://LOCALHOST:1/x", true);
+    check_loopback_url("http://[::1]:8414", true);
+    check_loopback_url("http://[::1]", true);
+    check_loopback_url("https://127.0.0.1:8414", false);
+    check_loopback_url("http://example.com", false);
+    check_loopback_url("http://localhost.example.com", false);
+    check_loopback_url("http://127.0.0.1.example.com", false);
+    check_loopback_url("http://user@127.0.0.1", false);
+    check_loopback_url("http://127.0.0.1@evil.example", false);
+    check_loopback_url("http://[::2]:1", false);
+    check_loopback_url("http://[::1]x", false);
+    check_loopback_url("127.0.0.1:8414", false);
+    check_loopback_url("", false);
+}
+
+#[test]
+fn mint_remote_refuses_non_loopback_and_reports_unreachable() {
+    assert!(matches!(
+        mint_remote("https://auth.example.com", &MintRequest::default()),
+        Err(Error::IssuerUrlNotLoopback { .. })
+    ));
+    // A port nobody listens on: bind one, note it, release it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let result = mint_remote(&format!("http://127.0.0.1:{port}"), &MintRequest::default());
+    assert!(
+        matches!(result, Err(Error::IssuerUnreachable { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn mint_remote_passes_every_field_over_http() {
+    let issuer = start();
+    let mut extra = Map::new();
+    extra.insert("tenant".into(), json!("t9"));
+    let request = MintRequest {
+        sub: "carol".into(),
+        scopes: vec!["x".into(), "y".into()],
+        ttl: 77,
+        alg: SigningAlg::Es256,
+        audience: Some("aud-r".into()),
+        issuer: Some("https://iss.example".into()),
+        not_before: Some(5),
+        kid: KidOverride::Signing,
+        extra,
+    };
+    let minted = mint_remote(&format!("{}/", issuer.issuer_url()), &request).unwrap();
+    assert_eq!((minted.expires_in, minted.alg.as_str()), (77, "ES256"));
+    assert!(!format!("{minted:?}").contains(&minted.access_token));
+    let claims = verify_with_served_jwks(&issuer, &minted.access_token).unwrap();
+    assert_eq!(claims["sub"], "carol");
+    assert_eq!(claims["scope"], "x y");
+    assert_eq!(claims["aud"], "aud-r");
+    assert_eq!(claims["iss"], "https://iss.example");
+    assert_eq!(claims["nbf"], NOW + 5);
+    assert_eq!(claims["exp"], NOW + 77);
+    assert_eq!(claims["tenant"], "t9");
+
+    let named = mint_remote(
+        issuer.issuer_url(),
+        &MintRequest {
+            kid: KidOverride::Named("k-x".into()),
+            ..MintRequest::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        decode_header(&named.access_token).unwrap().kid.as_deref(),
+        Some("k-x")
+    );
+    let omitted = mint_remote(
+        issuer.issuer_url(),
+        &MintRequest {
+            kid: KidOverride::Omitted,
+            ..MintRequest::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(decode_header(&omitted.access_token).unwrap().kid, None);
+}
+
+#[test]
+fn mint_remote_reports_the_issuers_refusal() {
+    let issuer = start();
+    let result = mint_remote(
+        issuer.issuer_url(),
+        &MintRequest {
+            extra: Map::new(),
+            sub: String::new(),
+            ..MintRequest::default()
+        },
+    );
+    // An empty sub is still a valid mint request: the dev issuer signs what it is asked.
+    assert!(result.is_ok());
+    // A non-issuer answering on the port: a wrong path gives 404 JSON without a token.
+    let err = mint_remote(
+        &format!("{}/nothing-here", issuer.issuer_url()),
+        &MintRequest::default(),
+    )
+    .unwrap_err();
+    match err {
+        Error::IssuerRejected {
+            status,
+            description,
+            action,
+            ..
+        } => {
+            assert_eq!((status, action), (404, "mint a token"));
+            assert!(description.contains("POST /mint"), "{description}");
+        }
+        other => panic!("expected IssuerRejected, got {other:?}"),
+    }
+}
+
+#[test]
+fn rotate_endpoint_keeps_or_removes_old_keys() {
+    let issuer = start();
+    let first = issuer.kids();
+    let url = format!("{}/rotate", issuer.issuer_url());
+    let (status, reply) = post(&url, "");
+    assert_eq!(status, 200, "{reply}");
+    let second: Vec<String> = serde_json::from_value(reply["kids"].clone()).unwrap();
+    assert_eq!(second, issuer.kids());
+    assert_eq!(
+        issuer.jwks()["keys"].as_array().unwrap().len(),
+        4,
+        "kept by default"
+    );
+    let (status, _) = post(&url, r#"{"old":"remove"}"#);
+    assert_eq!(status, 200);
+    let served: Vec<String> = issuer.jwks()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(served, issuer.kids());
+    assert!(
+        served
+            .iter()
+            .all(|kid| !first.contains(kid) && !second.contains(kid))
+    );
+    for bad in [r#"{"old":"maybe"}"#, r#"{"drop":true}"#, "[]"] {
+        let (status, reply) = post(&url, bad);
+        assert_eq!(status, 400, "{bad}");
+        assert!(
+            reply["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("\"remove\"")
+        );
+    }
+    assert_eq!(get(&url).0, 405);
+}
+
+#[test]
+fn rotate_remote_returns_the_new_kids() {
+    let issuer = start();
+    let kids = rotate_remote(issuer.issuer_url(), OldKeys::Keep).unwrap();
+    assert_eq!(kids, issuer.kids());
+    assert_eq!(issuer.jwks()["keys"].as_array().unwrap().len(), 4);
+    let kids = rotate_remote(issuer.issuer_url(), OldKeys::Remove).unwrap();
+    assert_eq!(kids, issuer.kids());
+    assert_eq!(issuer.jwks()["keys"].as_array().unwrap().len(), 2);
+    assert!(matches!(
+        rotate_remote("http://10.0.0.1:8414", OldKeys::Keep),
+        Err(Error::IssuerUrlNotLoopback { .. })
+    ));
+}
+
+#[test]
+fn every_answered_request_reaches_the_observer() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let issuer = DevIssuer::start(DevIssuerOptions {
+        on_request: Some(Arc::new({
+            let seen = Arc::clone(&seen);
+            move |log: &RequestLog| seen.lock().unwrap().push(log.clone())
+        })),
+        ..DevIssuerOptions::default()
+    })
+    .unwrap();
+    get(&issuer.jwks_url());
+    get(&format!("{}/nope?x=1", issuer.issuer_url()));
+    post(&format!("{}/mint", issuer.issuer_url()), r#"{"sub":"a"}"#);
+    issuer.shutdown();
+    let log = |method: &str, path: &str, status| RequestLog {
+        method: method.into(),
+        path: path.into(),
+        status,
+    };
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            log("GET", "/jwks.json", 200),
+            log("GET", "/nope", 404),
+            log("POST", "/mint", 200)
+        ]
+    );
+}

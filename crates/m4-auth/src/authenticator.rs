@@ -1,0 +1,944 @@
+//! [`Authenticator`]: configuration in, one call per tool invocation.
+//!
+//! The path of one call (see `docs/architecture.md`): extract the token from the value given;
+//! look its SHA-256 digest up in the verified-token cache (a hit still re-checks the key set,
+//! `exp`, `nbf` and the scopes); otherwise verify it in full (m4-jwt-verify, with keys from
+//! m4-jwks) and cache the result; then charge one request to the token's `sub` in the rate
+//! limiter (m4-ratelimit). Every outcome is counted, and every failure is logged once.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use m4_auth_config::{AuthConfig, RateLimitBackend};
+use m4_jwks::{JwksCache, JwksOptions};
+use m4_jwt_verify::{JwkSet, KeyResolver, Verifier, VerifierOptions};
+use m4_ratelimit::{MemoryLimiter, RateLimiter};
+
+use crate::cache::{Entry, Key, TokenCache};
+use crate::clock::Clock;
+use crate::error::{AuthError, printable};
+use crate::extract::{Candidate, candidate};
+use crate::principal::Principal;
+use crate::resource::ProtectedResource;
+use crate::stats::{Counters, Stats, TokenCacheStats};
+
+/// The environment variable [`Authenticator::authenticate_env`] reads.
+const TOKEN_VAR: &str = m4_auth_config::vars::TOKEN;
+
+/// Authenticates M4 tool calls: verifies OAuth2 JWT access tokens and applies the per-user
+/// rate limit, as configured by the `M4_OAUTH2_*` variables.
+///
+/// Build it once ([`from_env`](Self::from_env), [`new`](Self::new) or
+/// [`builder`](Self::builder)) and share it: it is `Send + Sync` and cheap to clone (one
+/// `Arc`); clones share the JWKS cache, the token cache, the rate limiter and the counters.
+/// Building does no network I/O: the JWKS is fetched by the first call that needs a key (or by
+/// [`prefetch`](Self::prefetch)).
+///
+/// When `M4_OAUTH2_ENABLED` is false (the default), every call succeeds with
+/// [`Principal::anonymous`], whatever token it carries, and nothing is rate limited.
+///
+/// ```
+/// use m4_auth::{AuthConfig, Authenticator};
+///
+/// // Disabled (nothing set): every call is accepted as anonymous.
+/// let auth = Authenticator::new(AuthConfig::default())?;
+/// assert!(auth.authenticate("").is_ok_and(|p| p.is_anonymous()));
+///
+/// // Enabled: a token is required.
+/// let config = AuthConfig::from_vars([
+///     ("M4_OAUTH2_ENABLED", "true"),
+///     ("M4_OAUTH2_ISSUER_URL", "https://idp.example.com/"),
+///     ("M4_OAUTH2_AUDIENCE", "m4-api"),
+/// ])?
+/// .config;
+/// let auth = Authenticator::new(config)?;
+/// let err = auth.authenticate("Bearer ").unwrap_err();
+/// assert_eq!(err.code(), "missing_token");
+/// assert_eq!(err.to_tool_reply(), "Error: Missing OAuth2 access token");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: AuthConfig,
+    mode: Mode,
+    counters: Counters,
+    anonymous: Principal,
+}
+
+enum Mode {
+    Disabled,
+    Enabled(Box<Enabled>),
+}
+
+/// Where keys come from.
+enum Keys {
+    /// Fetched and cached from the identity provider.
+    Remote(Arc<JwksCache>),
+    /// Pinned at build time; never changes, so its generation is always 0.
+    Pinned(Arc<JwkSet>),
+}
+
+impl Keys {
+    fn resolver(&self) -> &dyn KeyResolver {
+        match self {
+            Self::Remote(cache) => &**cache,
+            Self::Pinned(set) => &**set,
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        match self {
+            Self::Remote(cache) => cache.generation(),
+            Self::Pinned(_) => 0,
+        }
+    }
+}
+
+struct Enabled {
+    verifier: Verifier,
+    keys: Keys,
+    limiter: Option<Arc<dyn RateLimiter>>,
+    cache: Option<TokenCache>,
+    required_scopes: Vec<String>,
+    clock: Arc<dyn m4_jwt_verify::Clock>,
+    leeway: i128,
+    validate_exp: bool,
+    /// The JWKS generation last seen, to log each change once.
+    seen_generation: AtomicU64,
+    /// The second (verifier clock) in which a cache hit last asked the key set for its key.
+    keys_asked_at: AtomicU64,
+}
+
+/// A failed check of a cached entry.
+enum Stale {
+    /// The entry no longer stands (key set changed, key gone): verify the token afresh.
+    Reverify,
+    /// The token itself is now unacceptable (expired): the answer, without verifying again.
+    Reject(AuthError),
+}
+
+impl Enabled {
+    /// Cached or full verification of the candidate token.
+    fn verify(
+        &self,
+        candidate: Candidate<'_>,
+        counters: &Counters,
+    ) -> Result<Principal, AuthError> {
+        let token = candidate.token;
+        let Some(cache) = &self.cache else {
+            candidate.check()?;
+            return self.verify_fresh(token);
+        };
+        let key = Key::of(token);
+        if let Some(entry) = cache.get(&key) {
+            match self.check_cached(&entry) {
+                Ok(()) => {
+                    counters.cache_hit();
+                    return Ok(entry.principal);
+                }
+                Err(Stale::Reject(err)) => {
+                    cache.remove(&key);
+                    counters.cache_hit();
+                    return Err(err);
+                }
+                Err(Stale::Reverify) => cache.remove(&key),
+            }
+        }
+        candidate.check()?;
+        counters.cache_miss();
+        // Read before the key lookup, as m4-jwks requires: an entry verified by a key that is
+        // then removed can never carry the generation that follows the removal.
+        let generation = self.keys.generation();
+        let principal = self.verify_fresh(token)?;
+        cache.insert(
+            key,
+            Entry {
+                principal: principal.clone(),
+                generation,
+            },
+        );
+        Ok(principal)
+    }
+
+    fn verify_fresh(&self, token: &str) -> Result<Principal, AuthError> {
+        let result = self.verifier.verify(token, self.keys.resolver());
+        self.note_generation();
+        match result {
+            Ok(verified) => Ok(Principal::verified(verified)),
+            Err(m4_jwt_verify::Error::MissingScopes { missing }) => {
+                Err(AuthError::InsufficientScope {
+                    missing,
+                    required: self.required_scopes.clone(),
+                })
+            }
+            Err(err) => Err(AuthError::Token(err)),
+        }
+    }
+
+    /// Whether a cached entry may answer now: the same checks a fresh verification would make
+    /// that can change over time.
+    fn check_cached(&self, entry: &Entry) -> Result<(), Stale> {
+        let Some(token) = entry.principal.token() else {
+            return Err(Stale::Reverify);
+        };
+        // Ask the key set for the key, at most once per second per authenticator: asking is
+        // what drives the JWKS cache's TTL refresh and max-stale expiry when only cached tokens
+        // arrive, and once a second keeps the JWKS lock's cache line out of the hot path.
+        let now_secs = self.clock.now_unix();
+        if self.keys_asked_at.load(Ordering::Relaxed) != now_secs {
+            self.keys_asked_at.store(now_secs, Ordering::Relaxed);
+            if self
+                .keys
+                .resolver()
+                .resolve(token.kid(), token.alg())
+                .is_err()
+            {
+                return Err(Stale::Reverify);
+            }
+        }
+        // Any change of the served key set changes the generation (m4-jwks's contract).
+        if self.keys.generation() != entry.generation {
+            self.note_generation();
+            return Err(Stale::Reverify);
+        }
+        let now = i128::from(now_secs);
+        if self.validate_exp
+            && token
+                .exp()
+                .is_some_and(|exp| now >= i128::from(exp) + self.leeway)
+        {
+            return Err(Stale::Reject(AuthError::Token(
+                m4_jwt_verify::Error::Expired,
+            )));
+        }
+        if token
+            .nbf()
+            .is_some_and(|nbf| now + self.leeway < i128::from(nbf))
+        {
+            return Err(Stale::Reject(AuthError::Token(
+                m4_jwt_verify::Error::NotYetValid,
+            )));
+        }
+        if self.required_scopes.iter().any(|s| !token.has_scope(s)) {
+            let mut missing: Vec<String> = self
+                .required_scopes
+                .iter()
+                .filter(|s| !token.has_scope(s))
+                .cloned()
+                .collect();
+            missing.sort();
+            return Err(Stale::Reject(AuthError::InsufficientScope {
+                missing,
+                required: self.required_scopes.clone(),
+            }));
+        }
+        Ok(())
+    }
+
+    /// Logs a change of the JWKS generation once. Only reads the shared word unless the
+    /// generation changed, so threads do not fight over its cache line.
+    fn note_generation(&self) {
+        let now = self.keys.generation();
+        if self.seen_generation.load(Ordering::Relaxed) == now {
+            return;
+        }
+        let before = self.seen_generation.swap(now, Ordering::Relaxed);
+        if before != now {
+            tracing::info!(
+                generation = now,
+                previous = before,
+                "JWKS key set changed: cached verifications from the previous set are dropped"
+            );
+        }
+    }
+
+    fn rate_limit(&self, principal: &Principal) -> Result<(), AuthError> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        match limiter.check(principal.sub()).retry_after_secs() {
+            None => Ok(()),
+            Some(retry_after_secs) => Err(AuthError::RateLimited { retry_after_secs }),
+        }
+    }
+}
+
+impl Authenticator {
+    /// Builds an authenticator from the process environment (`M4_OAUTH2_*`).
+    ///
+    /// Configuration warnings (unknown variables, disabled checks) are logged with `tracing`
+    /// at warn level; load the configuration yourself with
+    /// [`AuthConfig::from_env`](m4_auth_config::AuthConfig::from_env) to show them otherwise.
+    ///
+    /// ```no_run
+    /// let auth = match m4_auth::Authenticator::from_env() {
+    ///     Ok(auth) => auth,
+    ///     Err(err) => {
+    ///         eprintln!("{err}"); // every bad variable, one per line
+    ///         std::process::exit(2);
+    ///     }
+    /// };
+    /// # let _ = auth;
+    /// ```
+    ///
+    /// # Errors
+    /// [`AuthError::Config`] listing every invalid variable, or another configuration error
+    /// (code [`CONFIGURATION_ERROR`](crate::CONFIGURATION_ERROR)).
+    pub fn from_env() -> Result<Self, AuthError> {
+        let loaded = AuthConfig::from_env()?;
+        for warning in &loaded.warnings {
+            tracing::warn!("{warning}");
+        }
+        Self::new(loaded.config)
+    }
+
+    /// Builds an authenticator from a configuration, with the system clock, keys fetched from
+    /// the issuer, and the in-memory rate limiter.
+    ///
+    /// ```
+    /// let auth = m4_auth::Authenticator::new(m4_auth::AuthConfig::default())?;
+    /// assert!(!auth.is_enabled());
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A configuration error (code [`CONFIGURATION_ERROR`](crate::CONFIGURATION_ERROR)), such
+    /// as a Redis rate-limit backend, which this build does not support yet.
+    pub fn new(config: AuthConfig) -> Result<Self, AuthError> {
+        Self::builder(config).build()
+    }
+
+    /// A builder, to inject a clock, pin keys or plug in another rate limiter.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use m4_auth::{AuthConfig, Authenticator, ManualClock};
+    ///
+    /// let config = AuthConfig::from_vars([
+    ///     ("M4_OAUTH2_ENABLED", "true"),
+    ///     ("M4_OAUTH2_ISSUER_URL", "https://idp.example.com/"),
+    ///     ("M4_OAUTH2_AUDIENCE", "m4-api"),
+    /// ])?
+    /// .config;
+    /// let keys = m4_auth::jwt::JwkSet::from_json(include_bytes!(concat!(
+    ///     env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/keys/jwks.json"
+    /// )))?;
+    /// let clock = ManualClock::new(1_700_000_000);
+    /// let auth = Authenticator::builder(config)
+    ///     .clock(clock.clone())
+    ///     .pinned_keys(keys)
+    ///     .build()?;
+    /// clock.advance(Duration::from_secs(60));
+    /// assert!(auth.jwks_stats().is_none()); // pinned keys: nothing is fetched
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(config: AuthConfig) -> AuthenticatorBuilder {
+        AuthenticatorBuilder {
+            config,
+            clock: None,
+            pinned_keys: None,
+            limiter: None,
+        }
+    }
+
+    /// Authenticates one call: `token` is `Bearer <jwt>` (scheme in any case, exactly one
+    /// token after it, as RFC 6750 says) or a bare JWT.
+    ///
+    /// On success, one request is charged to the token's `sub` in the rate limiter.
+    /// An empty value, or `Bearer` alone, is [`AuthError::MissingToken`]
+    /// ("Missing OAuth2 access token").
+    ///
+    /// ```
+    /// let auth = m4_auth::Authenticator::new(m4_auth::AuthConfig::default())?;
+    /// let principal = auth.authenticate("Bearer anything")?; // disabled: anonymous
+    /// assert!(principal.is_anonymous());
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// An [`AuthError`] whose [`code`](AuthError::code) is one of [`CODES`](crate::CODES).
+    pub fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        self.authenticate_header(Some(token))
+    }
+
+    /// Authenticates an HTTP request from its `Authorization` header value (`None` when the
+    /// header is absent).
+    ///
+    /// ```
+    /// let auth = m4_auth::Authenticator::new(m4_auth::AuthConfig::default())?;
+    /// assert!(auth.authenticate_header(None)?.is_anonymous());
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`authenticate`](Self::authenticate).
+    pub fn authenticate_header(&self, value: Option<&str>) -> Result<Principal, AuthError> {
+        let inner = &*self.inner;
+        let Mode::Enabled(enabled) = &inner.mode else {
+            inner.counters.accepted();
+            return Ok(inner.anonymous.clone());
+        };
+        let candidate = match candidate(value) {
+            Ok(candidate) => candidate,
+            Err(err) => return Err(self.reject(err, None, None)),
+        };
+        let principal = match enabled.verify(candidate, &inner.counters) {
+            Ok(principal) => principal,
+            Err(err) => return Err(self.reject(err, Some(candidate.token), None)),
+        };
+        if let Err(err) = enabled.rate_limit(&principal) {
+            return Err(self.reject(err, None, Some(&principal)));
+        }
+        inner.counters.accepted();
+        Ok(principal)
+    }
+
+    /// Authenticates the stdio MCP case: the token is in `M4_OAUTH2_TOKEN` ("Bearer " prefix
+    /// optional), read now, as M4's tools do today.
+    ///
+    /// ```no_run
+    /// let auth = m4_auth::Authenticator::from_env()?;
+    /// let principal = auth.authenticate_env()?;
+    /// println!("called by {}", principal.sub());
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`authenticate`](Self::authenticate); [`AuthError::MissingToken`] when the variable
+    /// is unset or blank, [`AuthError::TokenNotUnicode`] when it is not UTF-8.
+    pub fn authenticate_env(&self) -> Result<Principal, AuthError> {
+        if !self.is_enabled() {
+            return self.authenticate_header(None);
+        }
+        match std::env::var_os(TOKEN_VAR).map(std::ffi::OsString::into_string) {
+            None => self.authenticate_header(None),
+            Some(Ok(value)) => self.authenticate_header(Some(&value)),
+            Some(Err(_)) => Err(self.reject(AuthError::TokenNotUnicode, None, None)),
+        }
+    }
+
+    /// Runs `tool` for an authenticated caller, the counterpart of M4's `require_oauth2`
+    /// decorator: `Ok(tool(&principal))`, or `Err("Error: <message>")`, the reply M4's tools
+    /// give when authentication fails.
+    ///
+    /// `authorization` is what [`authenticate_header`](Self::authenticate_header) takes.
+    ///
+    /// ```
+    /// use m4_auth::{AuthConfig, Authenticator, Principal};
+    ///
+    /// fn list_tables(caller: &Principal) -> String {
+    ///     format!("tables for {}", caller.sub())
+    /// }
+    ///
+    /// let auth = Authenticator::new(AuthConfig::default())?; // disabled
+    /// let reply = auth.guard(None, list_tables).unwrap_or_else(|error| error);
+    /// assert_eq!(reply, "tables for anonymous");
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The tool reply for the [`AuthError`]: `Error: <message>`.
+    pub fn guard<T>(
+        &self,
+        authorization: Option<&str>,
+        tool: impl FnOnce(&Principal) -> T,
+    ) -> Result<T, String> {
+        match self.authenticate_header(authorization) {
+            Ok(principal) => Ok(tool(&principal)),
+            Err(err) => Err(err.to_tool_reply()),
+        }
+    }
+
+    /// [`guard`](Self::guard) with the token from `M4_OAUTH2_TOKEN`, for stdio MCP servers.
+    ///
+    /// ```no_run
+    /// let auth = m4_auth::Authenticator::from_env()?;
+    /// let reply: String = auth
+    ///     .guard_env(|caller| format!("hello {}", caller.sub()))
+    ///     .unwrap_or_else(|error| error);
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The tool reply for the [`AuthError`]: `Error: <message>`.
+    pub fn guard_env<T>(&self, tool: impl FnOnce(&Principal) -> T) -> Result<T, String> {
+        match self.authenticate_env() {
+            Ok(principal) => Ok(tool(&principal)),
+            Err(err) => Err(err.to_tool_reply()),
+        }
+    }
+
+    /// Whether tokens are verified (`M4_OAUTH2_ENABLED`).
+    ///
+    /// ```
+    /// let auth = m4_auth::Authenticator::new(m4_auth::AuthConfig::default())?;
+    /// assert!(!auth.is_enabled());
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    pub fn is_enabled(&self) -> bool {
+        matches!(self.inner.mode, Mode::Enabled(_))
+    }
+
+    /// The configuration this authenticator was built from.
+    ///
+    /// ```
+    /// let auth = m4_auth::Authenticator::new(m4_auth::AuthConfig::default())?;
+    /// assert_eq!(auth.config().rate_limit_requests(), 100);
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
+    /// Fetches the signing keys now (discovery first if needed), unless fresh keys are cached:
+    /// a warm-up at startup, so the first call does not wait for the network. Does nothing
+    /// when disabled or with pinned keys.
+    ///
+    /// ```
+    /// let auth = m4_auth::Authenticator::new(m4_auth::AuthConfig::default())?;
+    /// auth.prefetch()?; // disabled: nothing to fetch
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`AuthError::Jwks`] (code `jwks_unavailable`) naming the URL and the cause.
+    pub fn prefetch(&self) -> Result<(), AuthError> {
+        match &self.inner.mode {
+            Mode::Enabled(enabled) => match &enabled.keys {
+                Keys::Remote(cache) => {
+                    let result = cache.prefetch().map_err(AuthError::Jwks);
+                    enabled.note_generation();
+                    result
+                }
+                Keys::Pinned(_) => Ok(()),
+            },
+            Mode::Disabled => Ok(()),
+        }
+    }
+
+    /// The counters: accepted, rejected per code, rate limited, and the token cache.
+    ///
+    /// ```
+    /// let auth = m4_auth::Authenticator::new(m4_auth::AuthConfig::default())?;
+    /// auth.authenticate("")?;
+    /// assert_eq!(auth.stats().accepted, 1);
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let cache = match &self.inner.mode {
+            Mode::Enabled(enabled) => enabled.cache.as_ref(),
+            Mode::Disabled => None,
+        };
+        let cache = cache.map_or(TokenCacheStats::default(), |c| TokenCacheStats {
+            capacity: c.capacity(),
+            entries: c.len(),
+            ..TokenCacheStats::default()
+        });
+        Stats::new(&self.inner.counters, cache)
+    }
+
+    /// The JWKS cache's health snapshot (URL, fetches, last error, keys, skipped keys), when
+    /// keys are fetched; `None` when disabled or with pinned keys.
+    ///
+    /// ```
+    /// let auth = m4_auth::Authenticator::new(m4_auth::AuthConfig::default())?;
+    /// assert!(auth.jwks_stats().is_none());
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    pub fn jwks_stats(&self) -> Option<m4_jwks::Stats> {
+        match &self.inner.mode {
+            Mode::Enabled(enabled) => match &enabled.keys {
+                Keys::Remote(cache) => Some(cache.stats()),
+                Keys::Pinned(_) => None,
+            },
+            Mode::Disabled => None,
+        }
+    }
+
+    /// The RFC 9728 description of the resource this authenticator protects, identified by
+    /// `resource_url`: the configured issuer as authorization server, the required scopes as
+    /// supported scopes. See [`ProtectedResource`].
+    ///
+    /// ```
+    /// let auth = m4_auth::Authenticator::new(m4_auth::AuthConfig::default())?;
+    /// let resource = auth.protected_resource("https://mcp.example.com/mcp")?;
+    /// assert_eq!(resource.metadata()["scopes_supported"][0], "read:mimic-data");
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidResourceUrl`] when `resource_url` is not usable.
+    pub fn protected_resource(&self, resource_url: &str) -> Result<ProtectedResource, AuthError> {
+        ProtectedResource::from_config(&self.inner.config, resource_url)
+    }
+
+    /// Counts and logs a failure once, then hands the error back.
+    fn reject(
+        &self,
+        err: AuthError,
+        token: Option<&str>,
+        principal: Option<&Principal>,
+    ) -> AuthError {
+        let code = err.code();
+        self.inner.counters.rejected(code);
+        if tracing::enabled!(tracing::Level::WARN) {
+            let (kid, alg) = match principal {
+                Some(p) => (
+                    p.kid().map(printable),
+                    p.alg().map(|a| a.as_str().to_owned()),
+                ),
+                None => token.map(peek_header).unwrap_or_default(),
+            };
+            let sub = principal.map(|p| printable(p.sub()));
+            tracing::warn!(
+                code,
+                sub = sub.as_deref(),
+                kid = kid.as_deref(),
+                alg = alg.as_deref(),
+                "OAuth2 authentication failed: {err}"
+            );
+        }
+        err
+    }
+}
+
+/// The `kid` and `alg` a rejected token *claims* in its header, escaped, for the log line
+/// (untrusted: they may be what made it fail). Never the token itself.
+fn peek_header(token: &str) -> (Option<String>, Option<String>) {
+    const MAX_HEADER: usize = 4096;
+    let Some(header) = token.split('.').next().filter(|h| h.len() <= MAX_HEADER) else {
+        return (None, None);
+    };
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(header) else {
+        return (None, None);
+    };
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(&bytes) else {
+        return (None, None);
+    };
+    let field = |name: &str| map.get(name).and_then(|v| v.as_str()).map(printable);
+    (field("kid"), field("alg"))
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = match &self.inner.mode {
+            Mode::Disabled => "none (disabled)",
+            Mode::Enabled(e) => match e.keys {
+                Keys::Remote(_) => "fetched from the issuer",
+                Keys::Pinned(_) => "pinned",
+            },
+        };
+        f.debug_struct("Authenticator")
+            .field("enabled", &self.is_enabled())
+            .field("keys", &keys)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Authenticator`] with injected parts; from [`Authenticator::builder`].
+#[must_use]
+pub struct AuthenticatorBuilder {
+    config: AuthConfig,
+    clock: Option<Clocks>,
+    pinned_keys: Option<JwkSet>,
+    limiter: Option<Arc<dyn RateLimiter>>,
+}
+
+/// One clock, seen through each crate's clock trait.
+struct Clocks {
+    jwt: Arc<dyn m4_jwt_verify::Clock>,
+    limiter: Arc<dyn m4_ratelimit::Clock>,
+    jwks: Arc<dyn m4_jwks::Clock>,
+}
+
+/// Hands a shared clock to `JwksOptions::clock`, which wants an owned `Clock`.
+struct JwksClock(Arc<dyn m4_jwks::Clock>);
+
+impl m4_jwks::Clock for JwksClock {
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+}
+
+impl fmt::Debug for AuthenticatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthenticatorBuilder")
+            .field("config", &self.config)
+            .field("clock_injected", &self.clock.is_some())
+            .field("pinned_keys", &self.pinned_keys.as_ref().map(JwkSet::len))
+            .field("limiter_injected", &self.limiter.is_some())
+            .finish()
+    }
+}
+
+impl AuthenticatorBuilder {
+    /// The clock for token expiry, rate-limit windows and JWKS TTLs (default: the system
+    /// clocks). Tests pass a [`ManualClock`](crate::ManualClock) and advance it.
+    ///
+    /// ```
+    /// let clock = m4_auth::ManualClock::new(1_700_000_000);
+    /// let auth = m4_auth::Authenticator::builder(m4_auth::AuthConfig::default())
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    pub fn clock<C: Clock>(mut self, clock: C) -> Self {
+        let clock = Arc::new(clock);
+        self.clock = Some(Clocks {
+            jwt: clock.clone(),
+            limiter: clock.clone(),
+            jwks: clock,
+        });
+        self
+    }
+
+    /// Verifies with these keys only, instead of fetching the issuer's JWKS: for tests, and
+    /// for deployments that pin their keys. `M4_OAUTH2_JWKS_URL` and the JWKS timing settings
+    /// are then unused.
+    ///
+    /// ```
+    /// let keys = m4_auth::jwt::JwkSet::from_json(br#"{"keys":[]}"#)?;
+    /// let auth = m4_auth::Authenticator::builder(m4_auth::AuthConfig::default())
+    ///     .pinned_keys(keys)
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pinned_keys(mut self, keys: JwkSet) -> Self {
+        self.pinned_keys = Some(keys);
+        self
+    }
+
+    /// Uses this rate limiter instead of the one the configuration describes (it is used even
+    /// when `M4_OAUTH2_RATE_LIMIT_ENABLED` is false).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// let limiter = m4_auth::ratelimit::MemoryLimiter::builder(5, Duration::from_secs(60)).build()?;
+    /// let auth = m4_auth::Authenticator::builder(m4_auth::AuthConfig::default())
+    ///     .rate_limiter(Arc::new(limiter))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Checks the configuration against every part and builds the authenticator. No network
+    /// I/O happens here.
+    ///
+    /// ```
+    /// let auth = m4_auth::Authenticator::builder(m4_auth::AuthConfig::default()).build()?;
+    /// assert!(!auth.is_enabled());
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A configuration error (code [`CONFIGURATION_ERROR`](crate::CONFIGURATION_ERROR)).
+    pub fn build(self) -> Result<Authenticator, AuthError> {
+        let config = self.config;
+        log_configuration(&config, self.pinned_keys.is_some());
+        let mode = if config.enabled() {
+            Mode::Enabled(Box::new(enabled_parts(
+                &config,
+                self.clock.as_ref(),
+                self.pinned_keys,
+                self.limiter,
+            )?))
+        } else {
+            Mode::Disabled
+        };
+        Ok(Authenticator {
+            inner: Arc::new(Inner {
+                config,
+                mode,
+                counters: Counters::default(),
+                anonymous: Principal::anonymous(),
+            }),
+        })
+    }
+}
+
+fn enabled_parts(
+    config: &AuthConfig,
+    clock: Option<&Clocks>,
+    pinned_keys: Option<JwkSet>,
+    limiter: Option<Arc<dyn RateLimiter>>,
+) -> Result<Enabled, AuthError> {
+    let issuer = config.issuer().map(|u| u.as_str()).unwrap_or_default();
+    let jwt_clock: Arc<dyn m4_jwt_verify::Clock> = match clock {
+        Some(c) => c.jwt.clone(),
+        None => Arc::new(m4_jwt_verify::SystemClock),
+    };
+
+    let algorithms = config
+        .algorithms()
+        .iter()
+        .map(|a| jwt_algorithm(*a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut options = VerifierOptions::new(issuer, config.audience().unwrap_or_default())
+        .algorithms(algorithms)
+        .required_scopes(config.required_scopes().iter().cloned())
+        .leeway(config.leeway().as_secs())
+        .clock(jwt_clock.clone());
+    if !config.validate_exp() {
+        options = options.danger_disable_exp_validation();
+    }
+    if !config.validate_aud() {
+        options = options.danger_disable_aud_validation();
+    }
+    if !config.validate_iss() {
+        options = options.danger_disable_iss_validation();
+    }
+    let verifier = options.build().map_err(AuthError::VerifierSetup)?;
+
+    let keys = match pinned_keys {
+        Some(set) => Keys::Pinned(Arc::new(set)),
+        None => {
+            let mut options = JwksOptions::new(issuer)
+                .ttl(config.jwks_cache_ttl())
+                .refresh_cooldown(config.jwks_refresh_cooldown())
+                .max_stale(config.jwks_max_stale())
+                .http_timeout(config.http_timeout());
+            if let Some(url) = config.jwks_url() {
+                options = options.jwks_url(url.as_str());
+            }
+            if let Some(c) = clock {
+                options = options.clock(JwksClock(c.jwks.clone()));
+            }
+            Keys::Remote(Arc::new(
+                JwksCache::new(options).map_err(AuthError::JwksSetup)?,
+            ))
+        }
+    };
+
+    let limiter = match limiter {
+        Some(limiter) => Some(limiter),
+        None if !config.rate_limit_enabled() => None,
+        None => match config.rate_limit_backend() {
+            RateLimitBackend::Memory => {
+                let builder = MemoryLimiter::builder(
+                    u64::from(config.rate_limit_requests()),
+                    config.rate_limit_window(),
+                )
+                .max_users(config.rate_limit_max_users());
+                let limiter: Arc<dyn RateLimiter> = match clock {
+                    Some(c) => Arc::new(
+                        builder
+                            .clock(c.limiter.clone())
+                            .build()
+                            .map_err(AuthError::RateLimiterSetup)?,
+                    ),
+                    None => Arc::new(builder.build().map_err(AuthError::RateLimiterSetup)?),
+                };
+                Some(limiter)
+            }
+            other => {
+                return Err(AuthError::UnsupportedBackend {
+                    backend: other.to_string(),
+                });
+            }
+        },
+    };
+
+    let generation = keys.generation();
+    Ok(Enabled {
+        verifier,
+        keys,
+        limiter,
+        cache: TokenCache::new(config.token_cache_size()),
+        required_scopes: config.required_scopes().to_vec(),
+        clock: jwt_clock,
+        leeway: i128::from(config.leeway().as_secs()),
+        validate_exp: config.validate_exp(),
+        seen_generation: AtomicU64::new(generation),
+        keys_asked_at: AtomicU64::new(u64::MAX),
+    })
+}
+
+/// The verifier's algorithm for a configured one, by its JOSE name (both crates name the same
+/// nine algorithms; a test checks every one maps).
+fn jwt_algorithm(alg: m4_auth_config::Algorithm) -> Result<m4_jwt_verify::Algorithm, AuthError> {
+    alg.as_str()
+        .parse()
+        .map_err(|_| AuthError::UnsupportedAlgorithm { alg: alg.as_str() })
+}
+
+fn log_configuration(config: &AuthConfig, pinned: bool) {
+    if !config.enabled() {
+        tracing::info!(
+            "OAuth2 authentication is disabled (M4_OAUTH2_ENABLED is not true): every tool call is accepted as anonymous"
+        );
+        return;
+    }
+    let algorithms: Vec<&str> = config.algorithms().iter().map(|a| a.as_str()).collect();
+    tracing::info!(
+        issuer = config.issuer().map(|u| u.as_str()),
+        audience = config.audience(),
+        jwks = if pinned {
+            "pinned"
+        } else {
+            config.jwks_url().map_or("discovered", |u| u.as_str())
+        },
+        algorithms = algorithms.join(","),
+        required_scopes = config.required_scopes().join(","),
+        rate_limit = if config.rate_limit_enabled() {
+            format!(
+                "{} per {} s",
+                config.rate_limit_requests(),
+                config.rate_limit_window().as_secs()
+            )
+        } else {
+            "off".to_owned()
+        },
+        token_cache = config.token_cache_size(),
+        "OAuth2 authentication configured"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_configured_algorithm_maps_to_the_same_name() {
+        for alg in m4_auth_config::Algorithm::ALL {
+            assert_eq!(
+                jwt_algorithm(alg).map(|a| a.as_str()).ok(),
+                Some(alg.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn peek_header_reads_kid_and_alg_only() {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k\"1"}"#);
+        let token = format!("{header}.payload.sig");
+        assert_eq!(
+            peek_header(&token),
+            (Some("k\\\"1".to_owned()), Some("RS256".to_owned()))
+        );
+        assert_eq!(peek_header("garbage"), (None, None));
+        assert_eq!(peek_header(""), (None, None));
+    }
+
+    #[test]
+    fn authenticator_is_send_sync_and_cheap_to_clone() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<Authenticator>();
+        assert_send_sync::<Principal>();
+    }
+}

@@ -1,0 +1,210 @@
+//! The verified-token cache: a bounded, sharded LRU from a token's SHA-256 digest to the
+//! principal it verified as.
+//!
+//! What an entry means, and why serving it is safe, is argued in `docs/architecture.md`
+//! ("The token cache"); in short:
+//! - only tokens that passed full verification are inserted, so a forged or altered token never
+//!   hits (finding another token with the same SHA-256 digest is a preimage attack);
+//! - each entry is tagged with the JWKS generation read *before* the key lookup that verified
+//!   it, and a hit is served only while the key set still serves the key and the generation is
+//!   unchanged, so rotation and revocation end it;
+//! - `exp`, `nbf`, the scopes and the rate limit are checked on every hit, by the caller.
+//!
+//! The cache holds no token text: the digest and the verified claims only.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use aws_lc_rs::digest::{SHA256, digest};
+use hashlink::LruCache;
+use parking_lot::Mutex;
+
+use crate::principal::Principal;
+
+/// Caches at least this large are split into [`SHARDS`] shards.
+const SHARD_THRESHOLD: usize = 256;
+/// Shards of a large cache, so threads with different tokens rarely share a lock.
+const SHARDS: usize = 16;
+
+/// A token's SHA-256 digest.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key([u8; 32]);
+
+impl Key {
+    /// The digest of `token`.
+    pub(crate) fn of(token: &str) -> Self {
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
+        Self(key)
+    }
+
+    /// Eight bytes of the digest as a number (the digest is uniformly distributed, so any eight
+    /// bytes make a good hash; the shard index uses another byte).
+    fn word(&self) -> u64 {
+        let mut word = [0u8; 8];
+        if let Some(bytes) = self.0.get(8..16) {
+            word.copy_from_slice(bytes);
+        }
+        u64::from_le_bytes(word)
+    }
+
+    fn shard(&self, shards: usize) -> usize {
+        usize::from(self.0.first().copied().unwrap_or(0)) % shards.max(1)
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.word());
+    }
+}
+
+/// Hashing for [`Key`]s: they are already SHA-256 output, so hashing them again (SipHash)
+/// would only cost time. Flooding is not a concern: only verified tokens are inserted.
+#[derive(Clone, Copy, Default)]
+struct DigestState;
+
+impl BuildHasher for DigestState {
+    type Hasher = DigestHasher;
+    fn build_hasher(&self) -> DigestHasher {
+        DigestHasher(0)
+    }
+}
+
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached if something other than Key::hash feeds this hasher.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A cached verification result.
+#[derive(Clone)]
+pub(crate) struct Entry {
+    /// The principal the token verified as (its claims, kid and algorithm).
+    pub(crate) principal: Principal,
+    /// The JWKS generation read before the key lookup that verified it.
+    pub(crate) generation: u64,
+}
+
+/// The bounded LRU, split into shards of equal share.
+pub(crate) struct TokenCache {
+    shards: Box<[Mutex<LruCache<Key, Entry, DigestState>>]>,
+    capacity: usize,
+}
+
+impl TokenCache {
+    /// A cache of `capacity` entries in all; `None` for 0 (caching off).
+    pub(crate) fn new(capacity: usize) -> Option<Self> {
+        if capacity == 0 {
+            return None;
+        }
+        let shards = if capacity >= SHARD_THRESHOLD {
+            SHARDS
+        } else {
+            1
+        };
+        let shards = (0..shards)
+            .map(|i| {
+                // Spread the capacity exactly: the shards' capacities add up to `capacity`.
+                let share = capacity / shards + usize::from(i < capacity % shards);
+                Mutex::new(LruCache::with_hasher(share, DigestState))
+            })
+            .collect();
+        Some(Self { shards, capacity })
+    }
+
+    fn shard(&self, key: &Key) -> Option<&Mutex<LruCache<Key, Entry, DigestState>>> {
+        self.shards.get(key.shard(self.shards.len()))
+    }
+
+    /// The entry for `key`, marked most recently used.
+    pub(crate) fn get(&self, key: &Key) -> Option<Entry> {
+        self.shard(key)?.lock().get(key).cloned()
+    }
+
+    /// Inserts or replaces the entry for `key`, evicting the least recently used if full.
+    pub(crate) fn insert(&self, key: Key, entry: Entry) {
+        if let Some(shard) = self.shard(&key) {
+            shard.lock().insert(key, entry);
+        }
+    }
+
+    /// Removes the entry for `key`, if any.
+    pub(crate) fn remove(&self, key: &Key) {
+        if let Some(shard) = self.shard(key) {
+            shard.lock().remove(key);
+        }
+    }
+
+    /// The configured capacity.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Entries held now.
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(generation: u64) -> Entry {
+        Entry {
+            principal: Principal::anonymous(),
+            generation,
+        }
+    }
+
+    #[test]
+    fn capacity_zero_is_off() {
+        assert!(TokenCache::new(0).is_none());
+    }
+
+    #[test]
+    fn capacity_is_exact_and_bounded() {
+        for capacity in [1, 3, 255, 256, 1000, 4096] {
+            let cache = TokenCache::new(capacity).unwrap();
+            let total: usize = cache.shards.iter().map(|s| s.lock().capacity()).sum();
+            assert_eq!(total, capacity);
+            for i in 0..capacity * 4 {
+                cache.insert(Key::of(&format!("token-{i}")), entry(0));
+            }
+            assert!(cache.len() <= capacity, "{capacity}: {}", cache.len());
+            assert!(cache.len() * 10 >= capacity * 8, "shards fill evenly");
+        }
+    }
+
+    #[test]
+    fn lru_order_in_one_shard() {
+        let cache = TokenCache::new(2).unwrap();
+        let (a, b, c) = (Key::of("a"), Key::of("b"), Key::of("c"));
+        cache.insert(a, entry(1));
+        cache.insert(b, entry(2));
+        assert_eq!(cache.get(&a).map(|e| e.generation), Some(1)); // a is now most recent
+        cache.insert(c, entry(3)); // evicts b
+        assert!(cache.get(&b).is_none());
+        assert!(cache.get(&a).is_some() && cache.get(&c).is_some());
+        cache.remove(&a);
+        assert!(cache.get(&a).is_none());
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn keys_differ_for_different_tokens() {
+        assert!(Key::of("a.b.c") == Key::of("a.b.c"));
+        assert!(Key::of("a.b.c") != Key::of("a.b.d"));
+    }
+}

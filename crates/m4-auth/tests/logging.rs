@@ -1,0 +1,156 @@
+//! What the Authenticator logs through `tracing`: one event per failure with its code and what
+//! is known of `sub`, `kid` and `alg`, an info event when it is configured, and never the token.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use support::*;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Metadata, Subscriber};
+
+/// One recorded event: its level and its fields as `name=value` text.
+#[derive(Debug, Clone)]
+struct Recorded {
+    level: Level,
+    fields: String,
+}
+
+/// A minimal subscriber that records every event (no dependency on tracing-subscriber).
+#[derive(Clone, Default)]
+struct Recorder {
+    events: Arc<Mutex<Vec<Recorded>>>,
+}
+
+struct Fields<'a>(&'a mut String);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0, "{}={:?} ", field.name(), value);
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let _ = write!(self.0, "{}={} ", field.name(), value);
+    }
+}
+
+impl Subscriber for Recorder {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = String::new();
+        event.record(&mut Fields(&mut fields));
+        self.events.lock().unwrap().push(Recorded {
+            level: *event.metadata().level(),
+            fields,
+        });
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<Recorded> {
+        std::mem::take(&mut *self.events.lock().unwrap())
+    }
+}
+
+#[test]
+fn one_warning_per_failure_with_code_kid_alg_and_never_the_token() {
+    let recorder = Recorder::default();
+    tracing::subscriber::with_default(recorder.clone(), || {
+        let (auth, clock) = authenticator(&[("M4_OAUTH2_RATE_LIMIT_REQUESTS", "1")]);
+        let configured = recorder.take();
+        assert_eq!(configured.len(), 1, "{configured:?}");
+        assert_eq!(configured[0].level, Level::INFO);
+        assert!(
+            configured[0]
+                .fields
+                .contains("OAuth2 authentication configured")
+                && configured[0]
+                    .fields
+                    .contains("issuer=https://idp.example.com/"),
+            "{configured:?}"
+        );
+
+        let mut c = claims("alice");
+        c["exp"] = json!(NOW + 10);
+        let token = sign("ec-p256", &c);
+        let signature = token.rsplit('.').next().unwrap().to_owned();
+
+        // Accepted: nothing logged.
+        auth.authenticate(&token).unwrap();
+        assert!(recorder.take().is_empty());
+
+        // Rate limited: the subject, kid and algorithm are known.
+        auth.authenticate(&token).unwrap_err();
+        let events = recorder.take();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].level, Level::WARN);
+        for expected in ["code=rate_limited", "sub=alice", "kid=ec-p256", "alg=ES256"] {
+            assert!(
+                events[0].fields.contains(expected),
+                "{expected}: {events:?}"
+            );
+        }
+
+        // Expired (from the cache): the kid and alg the header claims.
+        clock.advance(Duration::from_secs(80));
+        let err = auth.authenticate(&format!("Bearer {token}")).unwrap_err();
+        assert_eq!(err.code(), "token_expired");
+        let events = recorder.take();
+        assert_eq!(events.len(), 1, "{events:?}");
+        for expected in [
+            "code=token_expired",
+            "kid=ec-p256",
+            "alg=ES256",
+            "Token has expired",
+        ] {
+            assert!(
+                events[0].fields.contains(expected),
+                "{expected}: {events:?}"
+            );
+        }
+        assert!(!events[0].fields.contains("sub=alice"), "{events:?}");
+
+        // Garbage and a missing token: one event each, code only.
+        auth.authenticate("not.a.jwt").unwrap_err();
+        auth.authenticate("").unwrap_err();
+        let events = recorder.take();
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(events[0].fields.contains("code=malformed_token"));
+        assert!(events[1].fields.contains("code=missing_token"));
+
+        // A JWKS generation never changes with pinned keys: no refresh events either.
+        let all = format!("{events:?}{configured:?}");
+        assert!(!all.contains(&signature));
+    });
+}
+
+#[test]
+fn a_disabled_authenticator_says_so_once() {
+    let recorder = Recorder::default();
+    tracing::subscriber::with_default(recorder.clone(), || {
+        let auth = m4_auth::Authenticator::new(m4_auth::AuthConfig::default()).unwrap();
+        auth.authenticate("anything").unwrap();
+        let events = recorder.take();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].level, Level::INFO);
+        assert!(events[0].fields.contains("disabled"), "{events:?}");
+    });
+}

@@ -1,0 +1,380 @@
+//! Strict JSON objects for the JWS header and the claims: duplicate member names are detected
+//! instead of silently keeping the last one (RFC 7515 §5.2 allows either; a parser
+//! differential between two verifiers is a known attack, so we reject).
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+/// The outcome of parsing bytes that must hold one JSON object.
+pub(crate) enum StrictObject {
+    /// A JSON object with unique member names.
+    Object(Map<String, Value>),
+    /// A JSON object that repeats this member name (the first repeated one).
+    Duplicate(String),
+    /// Not JSON, not UTF-8, or not an object.
+    NotAnObject,
+}
+
+struct ObjectVisitor;
+
+enum Visited {
+    Object(Map<String, Value>),
+    Duplicate(String),
+}
+
+impl<'de> Visitor<'de> for ObjectVisitor {
+    type Value = Visited;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Visited, A::Error> {
+        let mut map = Map::new();
+        while let Some(name) = access.next_key::<String>()? {
+            if map.contains_key(&name) {
+                // Consume the rest so the document is still checked to be well-formed JSON.
+                access.next_value::<IgnoredAny>()?;
+                while access.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                return Ok(Visited::Duplicate(name));
+            }
+            let value: Value = access.next_value()?;
+            map.insert(name, value);
+        }
+        Ok(Visited::Object(map))
+    }
+}
+
+impl StrictObject {
+    pub(crate) fn parse(bytes: &[u8]) -> StrictObject {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let visited = match (&mut de).deserialize_map(ObjectVisitor) {
+            Ok(visited) => visited,
+            Err(_) => return StrictObject::NotAnObject,
+        };
+        if de.end().is_err() {
+            return StrictObject::NotAnObject;
+        }
+        match visited {
+            Visited::Object(map) => StrictObject::Object(map),
+            Visited::Duplicate(name) => StrictObject::Duplicate(name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str) -> String {
+        match StrictObject::parse(input.as_bytes()) {
+            StrictObject::Object(map) => format!("object {}", Value::Object(map)),
+            StrictObject::Duplicate(name) => format!("duplicate {name}"),
+            StrictObject::NotAnObject => "not an object".to_owned(),
+        }
+    }
+
+    #[test]
+    fn cases() {
+        assert_eq!(
+            check(r#"{"a":1,"b":[1,{"a":2}]}"#),
+            r#"object {"a":1,"b":[1,{"a":2}]}"#
+        );
+        assert_eq!(check(r#" { } "#), "object {}");
+        assert_eq!(check(r#"{"a":1,"a":2}"#), "duplicate a");
+        assert_eq!(check(r#"{"a":1,"\u0061":2}"#), "duplicate a");
+        assert_eq!(check(r#"{"a":1,"a":2,"b":}"#), "not an object");
+        assert_eq!(check("[1]"), "not an object");
+        assert_eq!(check("1"), "not an object");
+        assert_eq!(check(r#"{"a":1} x"#), "not an object");
+        assert_eq!(check(r#"{"a":1}{}"#), "not an object");
+        assert_eq!(check(""), "not an object");
+        assert_eq!(check("\u{feff}{}"), "not an object");
+        assert_eq!(check(&"[".repeat(1000)), "not an object");
+        assert_eq!(
+            check(&format!(
+                "{{\"a\":{}1{}}}",
+                "[".repeat(1000),
+                "]".repeat(1000)
+            )),
+            "not an object"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_not_an_object() {
+        assert!(matches!(
+            StrictObject::parse(b"{\"a\":\"\xff\"}"),
+            StrictObject::NotAnObject
+        ));
+    }
+}
+
+/// A header parameter that should be a string.
+#[derive(Debug, PartialEq)]
+pub(crate) enum StrParam<'a> {
+    /// The parameter is absent.
+    Absent,
+    /// A string (borrowed from the input unless it contained escapes).
+    Str(Cow<'a, str>),
+    /// Present with another JSON type.
+    NotAString,
+}
+
+/// The JWS protected header parameters the verifier looks at; all others are skipped unread
+/// (but still checked to be well-formed JSON and not repeated).
+#[derive(Debug)]
+pub(crate) struct Header<'a> {
+    pub(crate) alg: StrParam<'a>,
+    pub(crate) kid: StrParam<'a>,
+    pub(crate) typ: StrParam<'a>,
+    pub(crate) crit: Option<Value>,
+    pub(crate) b64: Option<Value>,
+}
+
+/// The outcome of parsing a JWS header.
+pub(crate) enum ParsedHeader<'a> {
+    /// A JSON object with unique member names.
+    Header(Header<'a>),
+    /// A JSON object that repeats this member name.
+    Duplicate(String),
+    /// Not JSON, not UTF-8, or not an object.
+    NotAnObject,
+}
+
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrVisitor).map(Key)
+    }
+}
+
+struct StrVisitor;
+
+impl<'de> Visitor<'de> for StrVisitor {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+impl<'de> Deserialize<'de> for StrParam<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrParamVisitor)
+    }
+}
+
+struct StrParamVisitor;
+
+impl<'de> Visitor<'de> for StrParamVisitor {
+    type Value = StrParam<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(StrParam::Str(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(StrParam::Str(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(StrParam::Str(Cow::Owned(v)))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(StrParam::NotAString)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(StrParam::NotAString)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(StrParam::NotAString)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(StrParam::NotAString)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(StrParam::NotAString)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(StrParam::NotAString)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(StrParam::NotAString)
+    }
+}
+
+/// Member names seen so far: a linear scan while there are few (real headers have a handful),
+/// a hash set beyond that, so a 16 KiB header of distinct names costs linear, not quadratic,
+/// time before any signature check.
+#[derive(Default)]
+struct SeenNames<'a> {
+    few: Vec<Cow<'a, str>>,
+    many: HashSet<Cow<'a, str>>,
+}
+
+impl<'a> SeenNames<'a> {
+    const FEW: usize = 16;
+
+    fn contains(&self, name: &str) -> bool {
+        self.few.iter().any(|n| n == name) || self.many.contains(name)
+    }
+
+    fn insert(&mut self, name: Cow<'a, str>) {
+        if self.few.len() < Self::FEW {
+            self.few.push(name);
+        } else {
+            self.many.insert(name);
+        }
+    }
+}
+
+struct HeaderVisitor;
+
+enum VisitedHeader<'a> {
+    Header(Header<'a>),
+    Duplicate(String),
+}
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = VisitedHeader<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut header = Header {
+            alg: StrParam::Absent,
+            kid: StrParam::Absent,
+            typ: StrParam::Absent,
+            crit: None,
+            b64: None,
+        };
+        let mut seen = SeenNames::default();
+        while let Some(Key(name)) = access.next_key::<Key<'de>>()? {
+            if seen.contains(&name) {
+                access.next_value::<IgnoredAny>()?;
+                while access.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                return Ok(VisitedHeader::Duplicate(name.into_owned()));
+            }
+            match &*name {
+                "alg" => header.alg = access.next_value()?,
+                "kid" => header.kid = access.next_value()?,
+                "typ" => header.typ = access.next_value()?,
+                "crit" => header.crit = Some(access.next_value()?),
+                "b64" => header.b64 = Some(access.next_value()?),
+                _ => {
+                    access.next_value::<IgnoredAny>()?;
+                }
+            }
+            seen.insert(name);
+        }
+        Ok(VisitedHeader::Header(header))
+    }
+}
+
+impl ParsedHeader<'_> {
+    pub(crate) fn parse(bytes: &[u8]) -> ParsedHeader<'_> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let visited = match (&mut de).deserialize_map(HeaderVisitor) {
+            Ok(visited) => visited,
+            Err(_) => return ParsedHeader::NotAnObject,
+        };
+        if de.end().is_err() {
+            return ParsedHeader::NotAnObject;
+        }
+        match visited {
+            VisitedHeader::Header(h) => ParsedHeader::Header(h),
+            VisitedHeader::Duplicate(name) => ParsedHeader::Duplicate(name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::*;
+
+    fn check(input: &str) -> String {
+        match ParsedHeader::parse(input.as_bytes()) {
+            ParsedHeader::Header(h) => format!(
+                "{:?} {:?} {:?} {:?} {:?}",
+                h.alg, h.kid, h.typ, h.crit, h.b64
+            ),
+            ParsedHeader::Duplicate(name) => format!("duplicate {name}"),
+            ParsedHeader::NotAnObject => "not an object".to_owned(),
+        }
+    }
+
+    #[test]
+    fn cases() {
+        assert_eq!(
+            check(r#"{"alg":"RS256","kid":"k\u0031","x":[1,{"y":2}],"typ":5}"#),
+            r#"Str("RS256") Str("k1") NotAString None None"#
+        );
+        assert_eq!(
+            check(r#"{"alg":null,"kid":{"a":1}}"#),
+            "NotAString NotAString Absent None None"
+        );
+        assert_eq!(
+            check(r#"{"alg":["RS256"],"crit":["b64"],"b64":false}"#),
+            r#"NotAString Absent Absent Some(Array [String("b64")]) Some(Bool(false))"#
+        );
+        assert_eq!(check("{}"), "Absent Absent Absent None None");
+        assert_eq!(check(r#"{"x":1,"x":2}"#), "duplicate x");
+        assert_eq!(
+            check(r#"{"alg":"RS256","\u0061lg":"none"}"#),
+            "duplicate alg"
+        );
+        assert_eq!(
+            check(r#"{"alg":"RS256"} "#),
+            r#"Str("RS256") Absent Absent None None"#
+        );
+        assert_eq!(check(r#"{"alg":"RS256"}x"#), "not an object");
+        assert_eq!(check(r#"{"alg":"RS256","x":}"#), "not an object");
+        assert_eq!(check(r#"["alg"]"#), "not an object");
+        assert_eq!(check(""), "not an object");
+    }
+
+    #[test]
+    fn many_members_are_checked_for_duplicates_beyond_the_linear_scan() {
+        let names: Vec<String> = (0..100).map(|i| format!("\"p{i}\":0")).collect();
+        let unique = format!("{{\"alg\":\"RS256\",{}}}", names.join(","));
+        assert_eq!(check(&unique), r#"Str("RS256") Absent Absent None None"#);
+        let repeated = format!("{{{},\"p3\":1,\"p90\":1}}", names.join(","));
+        assert_eq!(check(&repeated), "duplicate p3");
+        let late = format!("{{{},\"p90\":1}}", names.join(","));
+        assert_eq!(check(&late), "duplicate p90");
+    }
+}

@@ -1,0 +1,842 @@
+//! The [`Verifier`]: compact JWS access tokens in, a [`VerifiedToken`] or a precise [`Error`] out.
+//!
+//! Checks run cheapest first, so no untrusted data reaches the crypto unexamined:
+//! size; exactly three unpadded base64url segments; header is a JSON object with unique names;
+//! `alg` in the allowlist; no `crit`; no `b64`; `typ` a string if present; `kid` present;
+//! key resolved and compatible with `alg`; signature; then the claims (only now is the payload
+//! parsed): `exp`, `nbf`, `iss`, `aud`, `sub`, scopes.
+//!
+//! Keys are only ever taken from the [`KeyResolver`]: the `jku`, `x5u`, `jwk` and `x5c` header
+//! parameters are ignored and never fetched.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+
+use crate::algorithm::Algorithm;
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, KeyLookupError, OptionsError, Segment, printable};
+use crate::json::{ParsedHeader, StrParam, StrictObject};
+use crate::resolver::KeyResolver;
+
+/// Default clock-skew allowance for `exp` and `nbf`, in seconds.
+pub const DEFAULT_LEEWAY_SECS: u64 = 60;
+/// Largest accepted leeway, in seconds.
+pub const MAX_LEEWAY_SECS: u64 = 600;
+/// Default maximum token length, in bytes (16 KiB).
+pub const DEFAULT_MAX_TOKEN_SIZE: usize = 16 * 1024;
+/// Smallest accepted maximum token length, in bytes.
+pub const MIN_MAX_TOKEN_SIZE: usize = 512;
+/// Largest accepted maximum token length, in bytes (1 MiB).
+pub const MAX_MAX_TOKEN_SIZE: usize = 1024 * 1024;
+/// Algorithms allowed unless [`VerifierOptions::algorithms`] says otherwise.
+pub const DEFAULT_ALGORITHMS: [Algorithm; 2] = [Algorithm::RS256, Algorithm::ES256];
+
+/// Settings for a [`Verifier`]; every default is the safe one.
+///
+/// Defaults: algorithms RS256 and ES256, leeway 60 s, maximum token size 16 KiB, `exp`, `aud`
+/// and `iss` validated, no required scope, the system clock.
+///
+/// ```
+/// use m4_jwt_verify::{Algorithm, VerifierOptions};
+///
+/// let verifier = VerifierOptions::new("https://idp.example.com/", "m4-api")
+///     .algorithms([Algorithm::RS256, Algorithm::ES256, Algorithm::PS256])
+///     .required_scopes(["read:mimic-data"])
+///     .leeway(30)
+///     .build()?;
+/// # let _ = verifier;
+/// # Ok::<(), m4_jwt_verify::OptionsError>(())
+/// ```
+#[derive(Clone)]
+pub struct VerifierOptions {
+    issuer: String,
+    audience: String,
+    algorithms: Vec<Algorithm>,
+    required_scopes: Vec<String>,
+    leeway: u64,
+    max_token_size: usize,
+    validate_exp: bool,
+    validate_aud: bool,
+    validate_iss: bool,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for VerifierOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifierOptions")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("algorithms", &self.algorithms)
+            .field("required_scopes", &self.required_scopes)
+            .field("leeway", &self.leeway)
+            .field("max_token_size", &self.max_token_size)
+            .field("validate_exp", &self.validate_exp)
+            .field("validate_aud", &self.validate_aud)
+            .field("validate_iss", &self.validate_iss)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifierOptions {
+    /// Options for tokens from `issuer` (compared exactly with `iss`) meant for `audience`
+    /// (which `aud` must contain).
+    ///
+    /// ```
+    /// let options = m4_jwt_verify::VerifierOptions::new("https://idp.example.com", "m4-api");
+    /// assert!(options.build().is_ok());
+    /// ```
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        VerifierOptions {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
+            required_scopes: Vec::new(),
+            leeway: DEFAULT_LEEWAY_SECS,
+            max_token_size: DEFAULT_MAX_TOKEN_SIZE,
+            validate_exp: true,
+            validate_aud: true,
+            validate_iss: true,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Replaces the algorithm allowlist (default RS256, ES256).
+    ///
+    /// ```
+    /// use m4_jwt_verify::{Algorithm, OptionsError, VerifierOptions};
+    /// let empty = VerifierOptions::new("https://idp", "api").algorithms([]);
+    /// assert_eq!(empty.build().unwrap_err(), OptionsError::NoAlgorithms);
+    /// ```
+    #[must_use]
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Scopes every token must grant (through `scope` or `scp`), matched exactly.
+    ///
+    /// ```
+    /// use m4_jwt_verify::{OptionsError, VerifierOptions};
+    /// let joined = VerifierOptions::new("https://idp", "api").required_scopes(["a b"]);
+    /// assert!(matches!(joined.build(), Err(OptionsError::InvalidScope { .. })));
+    /// ```
+    #[must_use]
+    pub fn required_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.required_scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Clock-skew allowance for `exp` and `nbf`, in seconds (default 60, at most 600).
+    ///
+    /// ```
+    /// let options = m4_jwt_verify::VerifierOptions::new("https://idp", "api").leeway(0);
+    /// assert!(options.build().is_ok());
+    /// ```
+    #[must_use]
+    pub fn leeway(mut self, secs: u64) -> Self {
+        self.leeway = secs;
+        self
+    }
+
+    /// Longest token accepted, in bytes (default 16 KiB; 512 B to 1 MiB).
+    ///
+    /// ```
+    /// let options = m4_jwt_verify::VerifierOptions::new("https://idp", "api").max_token_size(8192);
+    /// assert!(options.build().is_ok());
+    /// ```
+    #[must_use]
+    pub fn max_token_size(mut self, bytes: usize) -> Self {
+        self.max_token_size = bytes;
+        self
+    }
+
+    /// The clock used for `exp` and `nbf` (default [`SystemClock`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use m4_jwt_verify::{ManualClock, VerifierOptions};
+    /// let clock = Arc::new(ManualClock::new(1_700_000_000));
+    /// let options = VerifierOptions::new("https://idp", "api").clock(clock.clone());
+    /// # assert!(options.build().is_ok());
+    /// ```
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// DANGER: accept tokens without `exp` and tokens whose `exp` has passed
+    /// (`M4_OAUTH2_VALIDATE_EXP=false`). A present `exp` must still be a number.
+    ///
+    /// ```
+    /// let options = m4_jwt_verify::VerifierOptions::new("https://idp", "api")
+    ///     .danger_disable_exp_validation();
+    /// # assert!(options.build().is_ok());
+    /// ```
+    #[must_use]
+    pub fn danger_disable_exp_validation(mut self) -> Self {
+        self.validate_exp = false;
+        self
+    }
+
+    /// DANGER: accept tokens meant for any audience (`M4_OAUTH2_VALIDATE_AUD=false`).
+    /// A present `aud` must still be a string or an array of strings.
+    ///
+    /// ```
+    /// let options = m4_jwt_verify::VerifierOptions::new("https://idp", "")
+    ///     .danger_disable_aud_validation();
+    /// assert!(options.build().is_ok());
+    /// ```
+    #[must_use]
+    pub fn danger_disable_aud_validation(mut self) -> Self {
+        self.validate_aud = false;
+        self
+    }
+
+    /// DANGER: accept tokens from any issuer that holds a key in the resolver
+    /// (`M4_OAUTH2_VALIDATE_ISS=false`). A present `iss` must still be a string.
+    ///
+    /// ```
+    /// let options = m4_jwt_verify::VerifierOptions::new("", "api")
+    ///     .danger_disable_iss_validation();
+    /// assert!(options.build().is_ok());
+    /// ```
+    #[must_use]
+    pub fn danger_disable_iss_validation(mut self) -> Self {
+        self.validate_iss = false;
+        self
+    }
+
+    /// Checks the options and builds the verifier.
+    ///
+    /// ```
+    /// use m4_jwt_verify::{OptionsError, VerifierOptions};
+    /// assert_eq!(VerifierOptions::new("", "api").build().unwrap_err(), OptionsError::EmptyIssuer);
+    /// ```
+    ///
+    /// # Errors
+    /// An [`OptionsError`] for an empty allowlist, an empty issuer or audience that is
+    /// validated, a required scope that is empty or contains whitespace, or a leeway or
+    /// maximum size out of range.
+    pub fn build(self) -> Result<Verifier, OptionsError> {
+        if self.algorithms.is_empty() {
+            return Err(OptionsError::NoAlgorithms);
+        }
+        if self.validate_iss && self.issuer.is_empty() {
+            return Err(OptionsError::EmptyIssuer);
+        }
+        if self.validate_aud && self.audience.is_empty() {
+            return Err(OptionsError::EmptyAudience);
+        }
+        if let Some(bad) = self
+            .required_scopes
+            .iter()
+            .find(|s| s.is_empty() || s.chars().any(char::is_whitespace))
+        {
+            return Err(OptionsError::InvalidScope {
+                scope: printable(bad),
+            });
+        }
+        if self.leeway > MAX_LEEWAY_SECS {
+            return Err(OptionsError::LeewayTooLarge {
+                secs: self.leeway,
+                max: MAX_LEEWAY_SECS,
+            });
+        }
+        if !(MIN_MAX_TOKEN_SIZE..=MAX_MAX_TOKEN_SIZE).contains(&self.max_token_size) {
+            return Err(OptionsError::MaxTokenSize {
+                bytes: self.max_token_size,
+                min: MIN_MAX_TOKEN_SIZE,
+                max: MAX_MAX_TOKEN_SIZE,
+            });
+        }
+        let mut allowed = [false; Algorithm::ALL.len()];
+        for alg in &self.algorithms {
+            if let Some(slot) = allowed.get_mut(alg.index()) {
+                *slot = true;
+            }
+        }
+        let algorithms = Algorithm::ALL
+            .into_iter()
+            .filter(|a| allowed.get(a.index()).copied().unwrap_or(false))
+            .collect();
+        let required_scopes: BTreeSet<String> = self.required_scopes.into_iter().collect();
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                issuer: self.issuer,
+                audience: self.audience,
+                allowed,
+                algorithms,
+                required_scopes: required_scopes.into_iter().collect(),
+                leeway: i128::from(self.leeway),
+                max_token_size: self.max_token_size,
+                validate_exp: self.validate_exp,
+                validate_aud: self.validate_aud,
+                validate_iss: self.validate_iss,
+                clock: self.clock,
+            }),
+        })
+    }
+}
+
+struct Inner {
+    issuer: String,
+    audience: String,
+    allowed: [bool; Algorithm::ALL.len()],
+    algorithms: Vec<Algorithm>,
+    /// Sorted and deduplicated.
+    required_scopes: Vec<String>,
+    leeway: i128,
+    max_token_size: usize,
+    validate_exp: bool,
+    validate_aud: bool,
+    validate_iss: bool,
+    clock: Arc<dyn Clock>,
+}
+
+/// Verifies access tokens; immutable, `Send + Sync`, and cheap to clone (one `Arc`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use m4_jwt_verify::{JwkSet, ManualClock, VerifierOptions};
+///
+/// let keys = JwkSet::from_json(include_bytes!(concat!(
+///     env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/keys/jwks.json"
+/// )))?;
+/// let verifier = VerifierOptions::new("https://idp.example.com", "m4-api")
+///     .clock(Arc::new(ManualClock::new(1_700_000_000)))
+///     .build()?;
+/// let err = verifier.verify("not-a-token", &keys).unwrap_err();
+/// assert_eq!(err.code(), "malformed_token");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Verifier")
+            .field("issuer", &i.issuer)
+            .field("audience", &i.audience)
+            .field("algorithms", &i.algorithms)
+            .field("required_scopes", &i.required_scopes)
+            .field("leeway", &i.leeway)
+            .field("max_token_size", &i.max_token_size)
+            .field("validate_exp", &i.validate_exp)
+            .field("validate_aud", &i.validate_aud)
+            .field("validate_iss", &i.validate_iss)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token whose signature and claims were verified. Holds no token text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedToken {
+    sub: String,
+    scopes: BTreeSet<String>,
+    iss: Option<String>,
+    aud: Vec<String>,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    kid: String,
+    alg: Algorithm,
+    claims: Value,
+}
+
+impl VerifiedToken {
+    /// The `sub` claim (non-empty).
+    pub fn sub(&self) -> &str {
+        &self.sub
+    }
+
+    /// The granted scopes: the union of `scope` and `scp`.
+    pub fn scopes(&self) -> &BTreeSet<String> {
+        &self.scopes
+    }
+
+    /// Whether `scope` was granted (exact, case-sensitive).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.contains(scope)
+    }
+
+    /// The `iss` claim, if present.
+    pub fn iss(&self) -> Option<&str> {
+        self.iss.as_deref()
+    }
+
+    /// The `aud` claim as a list (a single string becomes one element; absent is empty).
+    pub fn aud(&self) -> &[String] {
+        &self.aud
+    }
+
+    /// The `exp` claim in seconds since the epoch (rounded down), if present.
+    pub fn exp(&self) -> Option<i64> {
+        self.exp
+    }
+
+    /// The `nbf` claim in seconds since the epoch (rounded up), if present.
+    pub fn nbf(&self) -> Option<i64> {
+        self.nbf
+    }
+
+    /// The `kid` of the key that verified the signature.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The algorithm of the verified signature.
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// Every claim, as a JSON object, for callers that need custom claims.
+    pub fn claims(&self) -> &Value {
+        &self.claims
+    }
+}
+
+fn decode_segment(text: &str, segment: Segment) -> Result<Vec<u8>, Error> {
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| Error::InvalidBase64 { segment })
+}
+
+/// A NumericDate (RFC 7519 §2): a JSON number of seconds, possibly fractional. `round_up`
+/// picks the conservative direction (up for `nbf`, down for `exp`).
+fn numeric_date(value: &Value, round_up: bool) -> Option<i64> {
+    let Value::Number(n) = value else {
+        return None;
+    };
+    if let Some(i) = n.as_i64() {
+        return Some(i);
+    }
+    if n.as_u64().is_some() {
+        return Some(i64::MAX);
+    }
+    let f = n.as_f64()?;
+    let f = if round_up { f.ceil() } else { f.floor() };
+    // `as` saturates at the i64 bounds; JSON numbers are always finite.
+    Some(f as i64)
+}
+
+const SCOPE_TYPE: &str = "a space-separated string or an array of strings";
+
+fn add_scopes(
+    claims: &Map<String, Value>,
+    name: &'static str,
+    into: &mut BTreeSet<String>,
+) -> Result<(), Error> {
+    match claims.get(name) {
+        None => Ok(()),
+        Some(Value::String(s)) => {
+            into.extend(s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned));
+            Ok(())
+        }
+        Some(Value::Array(items)) => {
+            for item in items {
+                let s = item.as_str().ok_or(Error::ClaimType {
+                    name,
+                    expected: SCOPE_TYPE,
+                })?;
+                if !s.is_empty() {
+                    into.insert(s.to_owned());
+                }
+            }
+            Ok(())
+        }
+        Some(_) => Err(Error::ClaimType {
+            name,
+            expected: SCOPE_TYPE,
+        }),
+    }
+}
+
+impl Verifier {
+    /// The allowed algorithms, in [`Algorithm::ALL`] order.
+    ///
+    /// ```
+    /// let v = m4_jwt_verify::VerifierOptions::new("https://idp", "api").build().unwrap();
+    /// assert_eq!(v.algorithms(), m4_jwt_verify::DEFAULT_ALGORITHMS);
+    /// ```
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.inner.algorithms
+    }
+
+    /// Verifies a compact JWS access token (without any `Bearer ` prefix) against keys from
+    /// `keys`.
+    ///
+    /// See the crate documentation for a full example and the module documentation for the
+    /// order of checks.
+    ///
+    /// ```
+    /// # let keys = m4_jwt_verify::JwkSet::default();
+    /// let verifier = m4_jwt_verify::VerifierOptions::new("https://idp", "api").build()?;
+    /// let err = verifier.verify("eyJhbGciOiJub25lIn0.e30.", &keys).unwrap_err();
+    /// assert_eq!(err.code(), "unsupported_algorithm");
+    /// assert_eq!(err.to_string(), "Token algorithm \"none\" is not allowed");
+    /// # Ok::<(), m4_jwt_verify::OptionsError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// An [`Error`] naming the first check that failed; [`Error::code`] gives its stable code.
+    pub fn verify(&self, token: &str, keys: &dyn KeyResolver) -> Result<VerifiedToken, Error> {
+        let inner = &*self.inner;
+
+        // 1. Size, before anything else is looked at.
+        if token.is_empty() {
+            return Err(Error::EmptyToken);
+        }
+        if token.len() > inner.max_token_size {
+            return Err(Error::TokenTooLarge {
+                size: token.len(),
+                max: inner.max_token_size,
+            });
+        }
+
+        // 2. Exactly three unpadded base64url segments.
+        let mut segments = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(Error::SegmentCount {
+                found: token.split('.').count(),
+            });
+        };
+        let header = decode_segment(header_b64, Segment::Header)?;
+        let payload = decode_segment(payload_b64, Segment::Payload)?;
+        let signature = decode_segment(signature_b64, Segment::Signature)?;
+
+        // 3. The header: a JSON object with unique names.
+        let header = match ParsedHeader::parse(&header) {
+            ParsedHeader::Header(h) => h,
+            ParsedHeader::Duplicate(name) => {
+                return Err(Error::DuplicateHeaderParameter {
+                    name: printable(&name),
+                });
+            }
+            ParsedHeader::NotAnObject => return Err(Error::HeaderNotObject),
+        };
+
+        // 4. `alg` in the allowlist (`none` and HS* cannot even be parsed).
+        let alg = match &header.alg {
+            StrParam::Absent => return Err(Error::MissingAlgorithm),
+            StrParam::Str(name) => Algorithm::from_jose(name)
+                .filter(|a| inner.allowed.get(a.index()).copied().unwrap_or(false))
+                .ok_or_else(|| Error::UnsupportedAlgorithm {
+                    alg: printable(name),
+                })?,
+            StrParam::NotAString => {
+                return Err(Error::HeaderParameterType {
+                    name: "alg",
+                    expected: "a string",
+                });
+            }
+        };
+
+        // 5. `crit`: this verifier implements no JWS extension, so any critical one is unknown.
+        if let Some(crit) = &header.crit {
+            return Err(match crit.as_array() {
+                Some(names) if !names.is_empty() && names.iter().all(Value::is_string) => {
+                    let names: Vec<String> = names
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .take(8)
+                        .map(|n| format!("\"{}\"", printable(n)))
+                        .collect();
+                    Error::CriticalHeader {
+                        names: names.join(", "),
+                    }
+                }
+                _ => Error::HeaderParameterType {
+                    name: "crit",
+                    expected: "a non-empty array of strings",
+                },
+            });
+        }
+        if header.b64.as_ref().is_some_and(|b| b != &Value::Bool(true)) {
+            return Err(Error::UnencodedPayload);
+        }
+        if header.typ == StrParam::NotAString {
+            return Err(Error::HeaderParameterType {
+                name: "typ",
+                expected: "a string",
+            });
+        }
+
+        // 6. `kid`, the only way a key is selected (jku, x5u, jwk and x5c are ignored).
+        let kid: &str = match &header.kid {
+            StrParam::Absent => return Err(Error::MissingKid),
+            StrParam::Str(kid) if kid.is_empty() => return Err(Error::MissingKid),
+            StrParam::Str(kid) => kid,
+            StrParam::NotAString => {
+                return Err(Error::HeaderParameterType {
+                    name: "kid",
+                    expected: "a string",
+                });
+            }
+        };
+
+        // 7. The key, compatible with `alg` (checked again whatever the resolver did).
+        let key = keys.resolve(kid, alg).map_err(|e| match e {
+            KeyLookupError::UnknownKid => Error::UnknownKid {
+                kid: printable(kid),
+            },
+            KeyLookupError::Unavailable { reason } => Error::JwksUnavailable { reason },
+            KeyLookupError::Unusable { reason } => Error::KeyUnusable {
+                kid: printable(kid),
+                alg,
+                reason,
+            },
+        })?;
+        key.check_compatible(alg)
+            .map_err(|reason| Error::KeyUnusable {
+                kid: printable(kid),
+                alg,
+                reason,
+            })?;
+
+        // 8. The signature over the exact received `header.payload` bytes.
+        let signing_input = token
+            .get(..header_b64.len() + 1 + payload_b64.len())
+            .ok_or(Error::InvalidSignature)?;
+        if !key.verify_signature(alg, signing_input.as_bytes(), &signature) {
+            return Err(Error::InvalidSignature);
+        }
+
+        // 9. Claims, authenticated from here on.
+        let claims = match StrictObject::parse(&payload) {
+            StrictObject::Object(map) => map,
+            StrictObject::Duplicate(name) => {
+                return Err(Error::DuplicateClaim {
+                    name: printable(&name),
+                });
+            }
+            StrictObject::NotAnObject => return Err(Error::PayloadNotObject),
+        };
+        self.check_claims(claims, kid.to_owned(), alg)
+    }
+
+    fn check_claims(
+        &self,
+        claims: Map<String, Value>,
+        kid: String,
+        alg: Algorithm,
+    ) -> Result<VerifiedToken, Error> {
+        let inner = &*self.inner;
+        let now = i128::from(inner.clock.now_unix());
+
+        let exp = match claims.get("exp") {
+            None if inner.validate_exp => return Err(Error::MissingClaim { name: "exp" }),
+            None => None,
+            Some(v) => Some(numeric_date(v, false).ok_or(Error::ClaimType {
+                name: "exp",
+                expected: "a number of seconds since the epoch",
+            })?),
+        };
+        if inner.validate_exp && exp.is_some_and(|exp| now >= i128::from(exp) + inner.leeway) {
+            return Err(Error::Expired);
+        }
+
+        let nbf = match claims.get("nbf") {
+            None => None,
+            Some(v) => Some(numeric_date(v, true).ok_or(Error::ClaimType {
+                name: "nbf",
+                expected: "a number of seconds since the epoch",
+            })?),
+        };
+        if nbf.is_some_and(|nbf| now + inner.leeway < i128::from(nbf)) {
+            return Err(Error::NotYetValid);
+        }
+
+        let iss = match claims.get("iss") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                return Err(Error::ClaimType {
+                    name: "iss",
+                    expected: "a string",
+                });
+            }
+        };
+        if inner.validate_iss {
+            match &iss {
+                None => return Err(Error::MissingIssuer),
+                Some(found) if *found != inner.issuer => {
+                    return Err(Error::WrongIssuer {
+                        found: printable(found),
+                        expected: printable(&inner.issuer),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+
+        const AUD_TYPE: &str = "a string or an array of strings";
+        let aud: Vec<String> = match claims.get("aud") {
+            None => Vec::new(),
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or(Error::ClaimType {
+                    name: "aud",
+                    expected: AUD_TYPE,
+                })?,
+            Some(_) => {
+                return Err(Error::ClaimType {
+                    name: "aud",
+                    expected: AUD_TYPE,
+                });
+            }
+        };
+        if inner.validate_aud {
+            if claims.get("aud").is_none() {
+                return Err(Error::MissingAudience);
+            }
+            if !aud.contains(&inner.audience) {
+                return Err(Error::WrongAudience {
+                    expected: printable(&inner.audience),
+                });
+            }
+        }
+
+        let sub = match claims.get("sub") {
+            None => return Err(Error::MissingClaim { name: "sub" }),
+            Some(Value::String(s)) if s.is_empty() => return Err(Error::EmptySubject),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => {
+                return Err(Error::ClaimType {
+                    name: "sub",
+                    expected: "a string",
+                });
+            }
+        };
+
+        let mut scopes = BTreeSet::new();
+        add_scopes(&claims, "scope", &mut scopes)?;
+        add_scopes(&claims, "scp", &mut scopes)?;
+        let missing: Vec<String> = inner
+            .required_scopes
+            .iter()
+            .filter(|s| !scopes.contains(*s))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::MissingScopes { missing });
+        }
+
+        Ok(VerifiedToken {
+            sub,
+            scopes,
+            iss,
+            aud,
+            exp,
+            nbf,
+            kid,
+            alg,
+            claims: Value::Object(claims),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numeric_dates_round_conservatively() {
+        assert_eq!(numeric_date(&json!(10), false), Some(10));
+        assert_eq!(numeric_date(&json!(-10), false), Some(-10));
+        assert_eq!(numeric_date(&json!(10.7), false), Some(10));
+        assert_eq!(numeric_date(&json!(10.2), true), Some(11));
+        assert_eq!(numeric_date(&json!(u64::MAX), false), Some(i64::MAX));
+        assert_eq!(numeric_date(&json!(1e300), false), Some(i64::MAX));
+        assert_eq!(numeric_date(&json!(-1e300), true), Some(i64::MIN));
+        assert_eq!(numeric_date(&json!("10"), false), None);
+        assert_eq!(numeric_date(&json!(null), false), None);
+        assert_eq!(numeric_date(&json!([10]), false), None);
+    }
+
+    #[test]
+    fn options_validation() {
+        let base = || VerifierOptions::new("https://idp", "api");
+        assert_eq!(
+            base().algorithms([]).build().unwrap_err(),
+            OptionsError::NoAlgorithms
+        );
+        assert_eq!(
+            VerifierOptions::new("", "api").build().unwrap_err(),
+            OptionsError::EmptyIssuer
+        );
+        assert_eq!(
+            VerifierOptions::new("https://idp", "").build().unwrap_err(),
+            OptionsError::EmptyAudience
+        );
+        assert_eq!(
+            base().required_scopes(["read", ""]).build().unwrap_err(),
+            OptionsError::InvalidScope {
+                scope: String::new()
+            }
+        );
+        assert_eq!(
+            base().required_scopes(["read\tall"]).build().unwrap_err(),
+            OptionsError::InvalidScope {
+                scope: "read\\tall".into()
+            }
+        );
+        assert_eq!(
+            base().leeway(601).build().unwrap_err(),
+            OptionsError::LeewayTooLarge {
+                secs: 601,
+                max: 600
+            }
+        );
+        assert!(base().leeway(600).build().is_ok());
+        assert_eq!(
+            base().max_token_size(511).build().unwrap_err(),
+            OptionsError::MaxTokenSize {
+                bytes: 511,
+                min: 512,
+                max: 1 << 20
+            }
+        );
+        assert!(base().max_token_size(1 << 20).build().is_ok());
+        assert!(base().max_token_size((1 << 20) + 1).build().is_err());
+    }
+
+    #[test]
+    fn allowlist_is_deduplicated_and_ordered() {
+        let v = VerifierOptions::new("https://idp", "api")
+            .algorithms([Algorithm::ES256, Algorithm::PS256, Algorithm::ES256])
+            .build()
+            .unwrap();
+        assert_eq!(v.algorithms(), [Algorithm::PS256, Algorithm::ES256]);
+    }
+
+    #[test]
+    fn verifier_is_send_sync_and_debug_has_no_clock_internals() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<Verifier>();
+        let v = VerifierOptions::new("https://idp", "api")
+            .required_scopes(["b", "a", "b"])
+            .build()
+            .unwrap();
+        assert_eq!(
+            format!("{v:?}"),
+            r#"Verifier { issuer: "https://idp", audience: "api", algorithms: [RS256, ES256], required_scopes: ["a", "b"], leeway: 60, max_token_size: 16384, validate_exp: true, validate_aud: true, validate_iss: true, .. }"#
+        );
+    }
+}

@@ -1,0 +1,392 @@
+//! `m4-auth doctor` end to end: the built binary against a wiremock identity provider,
+//! once healthy and once per failure, with tokens signed by the committed test keys.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod cli_common;
+
+use std::process::Output;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cli_common::{m4_auth, run, stderr, stdout};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use m4_auth_tests::keys;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A scripted identity provider on loopback.
+struct Idp {
+    runtime: tokio::runtime::Runtime,
+    server: MockServer,
+}
+
+impl Idp {
+    fn start() -> Idp {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let server = runtime.block_on(MockServer::start());
+        Idp { runtime, server }
+    }
+
+    fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    fn serve(&self, at: &str, response: ResponseTemplate) {
+        self.runtime.block_on(
+            Mock::given(method("GET"))
+                .and(path(at))
+                .respond_with(response)
+                .mount(&self.server),
+        );
+    }
+
+    fn discovery(&self, issuer: &str) {
+        self.serve(
+            "/.well-known/openid-configuration",
+            ResponseTemplate::new(200).set_body_json(
+                json!({"issuer": issuer, "jwks_uri": format!("{}/jwks.json", self.uri())}),
+            ),
+        );
+    }
+
+    fn jwks(&self, body: &str) {
+        self.serve(
+            "/jwks.json",
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/json")
+                .set_body_string(body),
+        );
+    }
+
+    /// Discovery and the committed JWKS (rsa-2048, rsa-4096, ec-p256).
+    fn healthy() -> Idp {
+        let idp = Idp::start();
+        idp.discovery(&idp.uri());
+        idp.jwks(&keys::jwks_json());
+        idp
+    }
+}
+
+fn now() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+/// A token signed with the fixture key `key`, named `kid`, with `overrides` applied.
+fn token(idp: &Idp, key: &str, kid: &str, overrides: &Value) -> String {
+    let mut claims = json!({
+        "iss": idp.uri(), "aud": "m4-api", "sub": "alice",
+        "scope": "read:mimic-data", "iat": now(), "exp": now() + 3600,
+    });
+    for (name, value) in overrides.as_object().unwrap() {
+        claims[name] = value.clone();
+    }
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.to_owned());
+    let key = EncodingKey::from_rsa_pem(keys::private_pem(key).as_bytes()).unwrap();
+    encode(&header, &claims, &key).unwrap()
+}
+
+/// Runs `m4-auth doctor args...` with the given settings (issuer and audience by default).
+fn doctor(idp: &Idp, settings: &[(&str, &str)], args: &[&str]) -> (Output, String) {
+    let home = tempfile::tempdir().unwrap();
+    let mut all = vec!["doctor"];
+    all.extend_from_slice(args);
+    let mut command = m4_auth(home.path(), &all);
+    command
+        .env("M4_OAUTH2_ENABLED", "true")
+        .env("M4_OAUTH2_ISSUER_URL", idp.uri())
+        .env("M4_OAUTH2_AUDIENCE", "m4-api")
+        .envs(settings.iter().copied());
+    let output = run(command);
+    let text = stdout(&output);
+    (output, text)
+}
+
+#[track_caller]
+fn assert_lines(text: &str, expected: &[&str]) {
+    for line in expected {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn a_healthy_setup_passes_every_check() {
+    let idp = Idp::healthy();
+    let good = token(&idp, "rsa-2048", "rsa-2048", &json!({}));
+    let (output, text) = doctor(&idp, &[("M4_OAUTH2_TOKEN", &good)], &[]);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    let uri = idp.uri();
+    assert_lines(
+        &text,
+        &[
+            "✓ settings are valid; OAuth2 is enabled",
+            &format!(
+                "✓ the discovery document names the issuer {uri} and the JWKS {uri}/jwks.json"
+            ),
+            &format!("✓ fetched {uri}/jwks.json: 3 key(s)"),
+            "kid rsa-2048  RSA 2048  alg RS256  use sig",
+            "kid rsa-4096  RSA 4096  alg RS256  use sig",
+            "kid ec-p256  EC P-256  alg ES256  use sig",
+            "· header  {",
+            "✓ kid rsa-2048 is in the JWKS",
+            "✓ expires in ",
+            "✓ aud includes m4-api",
+            "✓ scopes include read:mimic-data",
+            "✓ m4-auth accepts this token (sub alice)",
+            "All checks passed (0 warning(s)).",
+        ],
+    );
+    assert!(!text.contains('✗'));
+    // The signature is never shown.
+    let signature = good.rsplit('.').next().unwrap();
+    assert!(!text.contains(signature));
+}
+
+#[test]
+fn no_token_is_not_a_failure() {
+    let idp = Idp::healthy();
+    let (output, text) = doctor(&idp, &[], &[]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert_lines(&text, &["- M4_OAUTH2_TOKEN is not set: no token to check"]);
+}
+
+#[test]
+fn missing_discovery_fails_with_the_urls_tried() {
+    let idp = Idp::start(); // answers 404 to everything
+    let (output, text) = doctor(&idp, &[], &[]);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_lines(
+        &text,
+        &[
+            &format!(
+                "✗ found no OpenID configuration at {}/.well-known/openid-configuration",
+                idp.uri()
+            ),
+            "fix: check M4_OAUTH2_ISSUER_URL",
+            "- not fetched: discovery failed",
+        ],
+    );
+}
+
+#[test]
+fn an_issuer_mismatch_names_both_and_the_fix() {
+    let idp = Idp::start();
+    let theirs = format!("{}/", idp.uri());
+    idp.discovery(&theirs);
+    idp.jwks(&keys::jwks_json());
+    let (output, text) = doctor(&idp, &[], &[]);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_lines(
+        &text,
+        &[
+            &format!("names the issuer \"{theirs}\""),
+            &format!("fix: set M4_OAUTH2_ISSUER_URL={theirs} exactly"),
+        ],
+    );
+}
+
+#[test]
+fn a_failing_jwks_endpoint_is_reported() {
+    let idp = Idp::start();
+    idp.discovery(&idp.uri());
+    idp.serve("/jwks.json", ResponseTemplate::new(500));
+    let (output, text) = doctor(&idp, &[], &[]);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_lines(
+        &text,
+        &[
+            "✓ the discovery document names the issuer",
+            &format!("✗ GET {}/jwks.json answered HTTP 500", idp.uri()),
+            "fix: check the URL",
+        ],
+    );
+}
+
+#[test]
+fn a_jwks_without_usable_keys_lists_why() {
+    let idp = Idp::start();
+    idp.discovery(&idp.uri());
+    idp.jwks(&format!("{{\"keys\":[{}]}}", keys::public_jwk("rsa-1024")));
+    let (output, text) = doctor(&idp, &[], &[]);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_lines(
+        &text,
+        &[
+            "holds no usable signature key",
+            "rsa-1024",
+            "fix: the provider publishes no key m4-auth can use",
+        ],
+    );
+}
+
+#[test]
+fn an_unreachable_issuer_is_reported() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let home = tempfile::tempdir().unwrap();
+    let mut command = m4_auth(home.path(), &["doctor"]);
+    command
+        .env("M4_OAUTH2_ENABLED", "true")
+        .env("M4_OAUTH2_ISSUER_URL", format!("http://127.0.0.1:{port}"))
+        .env("M4_OAUTH2_AUDIENCE", "m4-api");
+    let output = run(command);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_lines(
+        &text,
+        &[
+            &format!("✗ GET http://127.0.0.1:{port}/.well-known/openid-configuration failed"),
+            "fix: check the host name",
+        ],
+    );
+}
+
+#[track_caller]
+fn check_token_failure(overrides: &Value, key: &str, kid: &str, expected: &[&str]) {
+    let idp = Idp::healthy();
+    let bad = token(&idp, key, kid, overrides);
+    let (output, text) = doctor(&idp, &[("M4_OAUTH2_TOKEN", &bad)], &[]);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_lines(&text, expected);
+    assert!(text.contains("✓ fetched"), "the keys are fine: {text}");
+}
+
+#[test]
+fn each_token_problem_is_explained() {
+    check_token_failure(
+        &json!({"exp": now() - 600}),
+        "rsa-2048",
+        "rsa-2048",
+        &[
+            "✗ expired 10m ago (leeway 60s)",
+            "✗ m4-auth rejects this token (token_expired): Token has expired",
+            "fix: request a fresh token",
+        ],
+    );
+    check_token_failure(
+        &json!({}),
+        "rsa-2048-b",
+        "rsa-2048-b",
+        &[
+            "✗ kid rsa-2048-b is not in the JWKS (it has: rsa-2048, rsa-4096, ec-p256)",
+            "(unknown_kid)",
+        ],
+    );
+    check_token_failure(
+        &json!({"aud": "billing"}),
+        "rsa-2048",
+        "rsa-2048",
+        &[
+            "✗ aud billing does not include m4-api",
+            "(invalid_audience): Token audience does not include \"m4-api\"",
+        ],
+    );
+    check_token_failure(
+        &json!({"scope": "write:notes"}),
+        "rsa-2048",
+        "rsa-2048",
+        &[
+            "✗ Missing required scopes: read:mimic-data (token has: write:notes)",
+            "(missing_scopes)",
+        ],
+    );
+    // Signed by another key under a published kid: the claims look fine, the signature not.
+    check_token_failure(
+        &json!({}),
+        "rsa-2048-b",
+        "rsa-2048",
+        &[
+            "✓ kid rsa-2048 is in the JWKS",
+            "✗ m4-auth rejects this token (invalid_signature): Invalid token signature",
+        ],
+    );
+}
+
+#[test]
+fn an_invalid_configuration_lists_every_problem_and_skips_the_rest() {
+    let idp = Idp::healthy();
+    let (output, text) = doctor(
+        &idp,
+        &[
+            ("M4_OAUTH2_RATE_LIMIT_WINDOW", "1h"),
+            ("M4_OAUTH2_LEEWAY", "-5"),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_lines(
+        &text,
+        &[
+            "✗ the M4_OAUTH2_* settings have 2 problem(s)",
+            "M4_OAUTH2_RATE_LIMIT_WINDOW",
+            "M4_OAUTH2_LEEWAY",
+            "- skipped: the configuration is invalid",
+        ],
+    );
+    assert_eq!(
+        idp.runtime
+            .block_on(idp.server.received_requests())
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn json_output_for_scripts() {
+    let idp = Idp::healthy();
+    let (output, text) = doctor(&idp, &[], &["--json"]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["ok"], true);
+    let sections: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["section"].as_str().unwrap())
+        .collect();
+    assert_eq!(sections, ["configuration", "discovery", "jwks", "token"]);
+
+    let broken = Idp::start();
+    let (output, text) = doctor(&broken, &[], &["--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["checks"][1]["status"], "fail");
+    assert!(
+        report["checks"][1]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("M4_OAUTH2_JWKS_URL")
+    );
+}
+
+#[test]
+fn disabled_authentication_is_a_warning_not_a_failure() {
+    let home = tempfile::tempdir().unwrap();
+    let output = run(m4_auth(home.path(), &["doctor"]));
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert_lines(
+        &text,
+        &[
+            "! OAuth2 is disabled: every MCP tool is accessible without authentication",
+            "- skipped: OAuth2 is disabled",
+            "All checks passed (1 warning(s)).",
+        ],
+    );
+}
