@@ -390,3 +390,63 @@ fn disabled_authentication_is_a_warning_not_a_failure() {
         ],
     );
 }
+
+#[test]
+fn an_explicit_jwks_url_skips_discovery() {
+    let idp = Idp::start(); // no discovery document at all
+    idp.jwks(&keys::jwks_json());
+    let jwks_url = format!("{}/jwks.json", idp.uri());
+    let (output, text) = doctor(&idp, &[("M4_OAUTH2_JWKS_URL", &jwks_url)], &[]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert_lines(
+        &text,
+        &[
+            &format!("jwks        {jwks_url}"),
+            "- not used: M4_OAUTH2_JWKS_URL is set",
+            &format!("✓ fetched {jwks_url}: 3 key(s)"),
+        ],
+    );
+}
+
+#[test]
+fn the_jwks_json_fallback_is_a_warning() {
+    let idp = Idp::start();
+    idp.serve(
+        "/.well-known/jwks.json",
+        ResponseTemplate::new(200).set_body_string(keys::jwks_json()),
+    );
+    let (output, text) = doctor(&idp, &[], &[]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let fallback = format!("{}/.well-known/jwks.json", idp.uri());
+    assert_lines(
+        &text,
+        &[
+            &format!(
+                "! {} publishes no discovery document; using the fallback {fallback}",
+                idp.uri()
+            ),
+            &format!("fix: set M4_OAUTH2_JWKS_URL={fallback} to say so explicitly"),
+            "All checks passed (1 warning(s)).",
+        ],
+    );
+}
+
+#[test]
+fn keys_that_cannot_verify_the_configured_algorithms_fail() {
+    let idp = Idp::start();
+    idp.discovery(&idp.uri());
+    idp.jwks(&format!("{{\"keys\":[{}]}}", keys::public_jwk("ec-p384")));
+    let (output, text) = doctor(&idp, &[], &[]);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_lines(
+        &text,
+        &[
+            "kid ec-p384  EC P-384  alg ES384  use sig",
+            "✗ no key can verify RS256 or ES256",
+            "fix: set M4_OAUTH2_ALGORITHMS to the algorithms the provider signs with",
+        ],
+    );
+    // With ES384 allowed, the same key set passes.
+    let (output, text) = doctor(&idp, &[("M4_OAUTH2_ALGORITHMS", "ES384")], &[]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+}

@@ -10,7 +10,8 @@ use m4_auth_config::{AuthConfig, Secret, vars};
 use crate::Failure;
 use crate::output::Style;
 
-fn secret(value: &str) -> Result<Secret, std::convert::Infallible> {
+/// A command-line value that must never be shown: `Secret`'s `Debug` prints `[redacted]`.
+pub(crate) fn secret(value: &str) -> Result<Secret, std::convert::Infallible> {
     Ok(Secret::new(value))
 }
 

@@ -69,8 +69,8 @@ enum Command {
 #[derive(Debug, Args)]
 struct VerifyArgs {
     /// The token, with or without "Bearer "; defaults to M4_OAUTH2_TOKEN
-    #[arg(long, value_name = "TOKEN", conflicts_with = "stdin")]
-    token: Option<String>,
+    #[arg(long, value_name = "TOKEN", conflicts_with = "stdin", value_parser = config_claude::secret)]
+    token: Option<m4_auth_config::Secret>,
     /// Read one token per line from standard input (requires --json)
     #[arg(long, requires = "json")]
     stdin: bool,

@@ -119,7 +119,7 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<ExitCode, Failure> {
         };
     }
     let result = match &args.token {
-        Some(token) => auth.authenticate(token),
+        Some(token) => auth.authenticate(token.expose_secret()),
         None => auth.authenticate_env(),
     };
     let verdict = verdict(&result);
@@ -141,6 +141,34 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<ExitCode, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_of_the_arguments_never_shows_the_token() {
+        use clap::Parser;
+        let cli = crate::Cli::parse_from(["m4-auth", "verify", "--token", "eyJ.secret-part.sig"]);
+        let debug = format!("{cli:?}");
+        assert!(!debug.contains("secret-part"), "{debug}");
+        assert!(debug.contains("redacted"), "{debug}");
+        let cli = crate::Cli::parse_from([
+            "m4-auth",
+            "config",
+            "claude",
+            "--enable-oauth2",
+            "--oauth2-issuer",
+            "https://i/",
+            "--oauth2-audience",
+            "a",
+            "--oauth2-client-secret",
+            "s3cr3t-x",
+            "--oauth2-token",
+            "tok-secret-part",
+        ]);
+        let debug = format!("{cli:?}");
+        assert!(
+            !debug.contains("s3cr3t-x") && !debug.contains("tok-secret-part"),
+            "{debug}"
+        );
+    }
 
     #[test]
     fn every_contract_code_has_a_specific_fix() {
