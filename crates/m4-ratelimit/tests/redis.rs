@@ -456,6 +456,45 @@ fn rediss_checks_the_server_certificate() {
     assert!(!untrusted.status().available);
 }
 
+/// The least-privilege ACL user documented in docs/deployment.md is enough: no fallback.
+#[test]
+fn the_documented_acl_is_enough() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut admin = server.client();
+    // The rules of docs/deployment.md, one argument each.
+    let rules = "m4 on >s3cret resetkeys ~m4:rl:* resetchannels -@all \
+                 +evalsha +script|load +get +set +time +ping +select";
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(rules.split_whitespace().collect::<Vec<_>>())
+        .query::<()>(&mut admin)
+        .unwrap();
+    let url = format!("redis://m4:s3cret@127.0.0.1:{}/0", server.port());
+    let limiter = RedisLimiter::builder(&url, 3, MINUTE).build().unwrap();
+    limiter.ping().unwrap();
+    assert_eq!(allowed(&limiter, "acl", 5), 3);
+    // After a restart-like script flush, EVALSHA misses and the script is loaded again.
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query::<()>(&mut admin)
+        .unwrap();
+    assert!(!limiter.check("acl").is_allowed());
+    assert!(limiter.check("acl-2").is_allowed());
+    let status = limiter.status();
+    assert_eq!(status.fallback_checks, 0, "{status:?}");
+    // And nothing outside the prefix is reachable with it.
+    let mut m4 = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let denied = redis::cmd("GET")
+        .arg("other:key")
+        .query::<Option<String>>(&mut m4);
+    assert!(denied.is_err());
+}
+
 /// Nothing listening: building succeeds (no I/O), checks are answered in-process at once.
 #[test]
 fn no_redis_at_start_is_not_a_lockout() {
