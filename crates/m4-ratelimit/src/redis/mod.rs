@@ -2,7 +2,7 @@
 //! that points at the same Redis server.
 //!
 //! Invariants:
-//! - a check is one round trip: one `EVALSHA` of one Lua script ([`check.lua`](self)), which
+//! - a check is one round trip: one `EVALSHA` of one Lua script (`src/redis/check.lua`), which
 //!   reads the key's state, decides and records atomically on the server, with the server's
 //!   clock (`TIME`), and sets the key to expire when its last request stops counting;
 //! - the script runs the in-memory limiter's algorithm with the same group count, so both
