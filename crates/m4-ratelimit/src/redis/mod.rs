@@ -784,7 +784,8 @@ impl<C: Clock> RateLimiter for RedisLimiter<C> {
                 }
             }
             Err(e) => {
-                self.mark_down(now, self.describe(&e));
+                // The back-off starts when the failure is known, not when the call began.
+                self.mark_down(self.clock.now_nanos(), self.describe(&e));
                 self.fall_back(key)
             }
         }
