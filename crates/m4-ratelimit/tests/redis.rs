@@ -495,6 +495,44 @@ fn the_documented_acl_is_enough() {
     assert!(denied.is_err());
 }
 
+/// A "Redis" that accepts connections and hangs up at once: with a fake clock, the limiter
+/// connects once, then not again until the back-off has passed, however many checks come in;
+/// then once per back-off.
+#[test]
+fn a_dead_redis_is_tried_once_per_back_off() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let clock = FakeClock::new();
+    let limiter = RedisLimiter::builder(&format!("redis://127.0.0.1:{port}/0"), 5, MINUTE)
+        .retry_backoff(Duration::from_secs(1))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    assert_eq!(allowed(&limiter, "gina", 20), 5);
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    clock.advance(Duration::from_millis(999));
+    assert_eq!(allowed(&limiter, "hugo", 20), 5);
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    for round in 2..=4 {
+        clock.advance(Duration::from_secs(1));
+        limiter.check("ivan");
+        limiter.check("ivan");
+        assert_eq!(accepted.load(Ordering::SeqCst), round);
+    }
+    let status = limiter.status();
+    assert_eq!((status.outages, status.fallback_checks), (1, 46));
+    assert_eq!(status.down_for, Some(Duration::from_millis(3_999)));
+    assert!(!status.available);
+}
+
 /// Nothing listening: building succeeds (no I/O), checks are answered in-process at once.
 #[test]
 fn no_redis_at_start_is_not_a_lockout() {
