@@ -10,6 +10,8 @@
 -- ARGV[1]  N: requests allowed in any interval of length W
 -- ARGV[2]  G: requests per group, ceil(N / 16)
 -- ARGV[3]  W: the window, in microseconds
+-- ARGV[4]  absent in production; tests pass a time in microseconds here instead of TIME, to
+--          compare this script with the in-memory limiter on exact timelines
 --
 -- Time is the Redis server's clock (TIME), in microseconds, so that every instance sharing this
 -- Redis agrees on it whatever its own clock says.
@@ -30,8 +32,13 @@ end
 local limit = tonumber(ARGV[1])
 local group = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local now
+if ARGV[4] then
+  now = tonumber(ARGV[4])
+else
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+end
 
 local stored_group = group
 local count = 0
