@@ -134,8 +134,7 @@ impl Enabled {
     ) -> Result<Principal, AuthError> {
         let token = candidate.token;
         let Some(cache) = &self.cache else {
-            candidate.check()?;
-            return self.verify_fresh(token);
+            return self.verify_fresh(candidate);
         };
         let key = Key::of(token);
         if let Some(entry) = cache.get(&key) {
@@ -152,12 +151,11 @@ impl Enabled {
                 Err(Stale::Reverify) => cache.remove(&key),
             }
         }
-        candidate.check()?;
         counters.cache_miss();
         // Read before the key lookup, as m4-jwks requires: an entry verified by a key that is
         // then removed can never carry the generation that follows the removal.
         let generation = self.keys.generation();
-        let principal = self.verify_fresh(token)?;
+        let principal = self.verify_fresh(candidate)?;
         cache.insert(
             key,
             Entry {
@@ -168,8 +166,15 @@ impl Enabled {
         Ok(principal)
     }
 
-    fn verify_fresh(&self, token: &str) -> Result<Principal, AuthError> {
-        let result = self.verifier.verify(token, self.keys.resolver());
+    /// Full verification.
+    ///
+    /// The scan for whitespace that tells `Bearer a b` or `Basic …` apart runs only when the
+    /// verifier has already refused the token as malformed or too large: base64url has no
+    /// whitespace, and the verifier decodes all three segments strictly before it looks at
+    /// anything else, so a token holding whitespace always fails there first. The scan then
+    /// only makes the message more specific, and accepted tokens never pay for it.
+    fn verify_fresh(&self, candidate: Candidate<'_>) -> Result<Principal, AuthError> {
+        let result = self.verifier.verify(candidate.token, self.keys.resolver());
         self.note_generation();
         match result {
             Ok(verified) => Ok(Principal::verified(verified)),
@@ -179,7 +184,12 @@ impl Enabled {
                     required: self.required_scopes.clone(),
                 })
             }
-            Err(err) => Err(AuthError::Token(err)),
+            Err(err) => {
+                if matches!(err.code(), "malformed_token" | "token_too_large") {
+                    candidate.check()?;
+                }
+                Err(AuthError::Token(err))
+            }
         }
     }
 

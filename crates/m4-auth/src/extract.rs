@@ -91,8 +91,11 @@ fn bearer_token(value: Option<&str>) -> Result<&str, AuthError> {
 }
 
 /// An authentication scheme name as registered ones look: `Basic`, `DPoP`, `SCRAM-SHA-256`.
+/// A word starting with `ey` is never one: it is how every JWT starts (base64url of `{"`), so
+/// a token split by a stray space is not echoed.
 fn looks_like_scheme(word: &str) -> bool {
-    (1..=20).contains(&word.len())
+    !word.starts_with("ey")
+        && (1..=20).contains(&word.len())
         && word
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -153,6 +156,7 @@ mod tests {
         // A token split by a stray space is never echoed, nor is an odd first word.
         for value in [
             "eyJhbGciOiJSUzI1NiJ9.e30 .sig",
+            "eyJ0eXAiOi JKV1Qi.e30.sig",
             "Ba\"sic x",
             &format!("{} x", "A".repeat(21)),
         ] {

@@ -106,6 +106,28 @@ fn rejections_carry_the_contract_code_and_message() {
         "malformed_token",
         "Authorization value holds more than one whitespace-separated item: send \"Bearer <token>\" or the token alone",
     );
+    // Whitespace inside a token: the same specific message wherever it is.
+    for at in [10, good.find('.').unwrap() + 5, good.len() - 3] {
+        for ws in [" ", "\t", "\n"] {
+            let mut split = good.clone();
+            split.insert_str(at, ws);
+            let err = auth.authenticate(&format!("Bearer {split}")).unwrap_err();
+            assert!(
+                matches!(err, AuthError::ExtraCredentials),
+                "{at} {ws:?}: {err}"
+            );
+            let err = auth.authenticate(&split).unwrap_err();
+            assert!(
+                matches!(err, AuthError::ExtraCredentials),
+                "bare {at} {ws:?}: {err}"
+            );
+        }
+    }
+    let huge = format!("Basic {}", "A".repeat(20_000));
+    assert!(matches!(
+        auth.authenticate(&huge).unwrap_err(),
+        AuthError::UnsupportedScheme { .. }
+    ));
     check(
         &auth,
         "not-a-jwt",
@@ -180,9 +202,9 @@ fn rejections_carry_the_contract_code_and_message() {
     let stats = auth.stats();
     assert_eq!(stats.accepted, 0);
     assert_eq!(stats.rejected("missing_token"), 3);
-    assert_eq!(stats.rejected("malformed_token"), 3);
+    assert_eq!(stats.rejected("malformed_token"), 3 + 18 + 1);
     assert_eq!(stats.rejected("invalid_signature"), 2);
-    assert_eq!(stats.rejected_total(), 16);
+    assert_eq!(stats.rejected_total(), 16 + 18 + 1);
     // Rejected tokens are never cached.
     assert_eq!(stats.token_cache.entries, 0);
 }
@@ -241,9 +263,16 @@ fn a_cached_token_does_not_vouch_for_a_tampered_copy() {
     let token = sign("ec-p256", &claims("alice"));
     assert_eq!(verdict(&auth, &token), "ok alice");
     let (head, sig) = token.rsplit_once('.').unwrap();
+    // Change a character in the middle: all its bits count (the last one carries padding bits
+    // that a strict decoder checks, which would make this a malformed token instead).
     let mut forged_sig = sig.to_owned();
-    let flipped = if forged_sig.ends_with('A') { "B" } else { "A" };
-    forged_sig.replace_range(forged_sig.len() - 1.., flipped);
+    let at = forged_sig.len() / 2;
+    let flipped = if &forged_sig[at..=at] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    forged_sig.replace_range(at..=at, flipped);
     assert_eq!(
         verdict(&auth, &format!("{head}.{forged_sig}")),
         "invalid_signature"

@@ -1,5 +1,7 @@
 //! A list of checks with ✓/✗ verdicts and fixes, printed as text or JSON (`doctor`).
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -110,12 +112,16 @@ impl Report {
                 out.push_str(&style.bold(&heading(section)));
                 out.push('\n');
             }
-            out.push_str(&format!("  {} {}\n", check.status.mark(style), check.title));
+            out.push_str(&format!(
+                "  {} {}\n",
+                check.status.mark(style),
+                inert(&check.title)
+            ));
             for line in &check.details {
-                out.push_str(&format!("      {line}\n"));
+                out.push_str(&format!("      {}\n", inert(line)));
             }
             if let Some(fix) = &check.fix {
-                out.push_str(&format!("      {} {fix}\n", style.bold("fix:")));
+                out.push_str(&format!("      {} {}\n", style.bold("fix:"), inert(fix)));
             }
         }
         let (failed, warned) = (self.count(Status::Fail), self.count(Status::Warn));
@@ -133,6 +139,29 @@ impl Report {
     pub(crate) fn json(&self) -> Value {
         serde_json::json!({ "ok": !self.failed(), "checks": self.checks })
     }
+}
+
+/// `text` safe to print on a terminal: titles and details quote untrusted text (a token's
+/// `kid`, `iss` and `sub`, a JWKS's kids), so control characters (escape sequences, carriage
+/// returns, line feeds) and bidirectional-text controls are shown escaped, never interpreted,
+/// and cannot forge or hide a report line.
+fn inert(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 fn heading(section: &str) -> String {
@@ -180,6 +209,22 @@ mod tests {
             "Configuration (M4_OAUTH2_*)\n  ✓ settings are valid\n  ! M4_OAUTH2_VALIDATE_AUD=false\n      fix: unset it\n\nToken (M4_OAUTH2_TOKEN)\n  ✗ expired 3m ago\n      exp 1000\n      fix: Request a fresh token from your OAuth2 provider\n\n1 check(s) failed, 1 warning(s).\n"
         );
         assert!(sample().failed());
+    }
+
+    #[test]
+    fn untrusted_text_cannot_drive_the_terminal_or_forge_lines() {
+        let mut report = Report::default();
+        report.push(
+            Check::new("token", Status::Pass, "sub eve\u{1b}[1K\rroot")
+                .details(["kid k\u{1b}]0;t\u{7}".to_owned()])
+                .fix("set X=a\n  \u{2713} forged \u{202e}txt"),
+        );
+        let text = report.text(Style::plain());
+        assert_eq!(
+            text,
+            "Token (M4_OAUTH2_TOKEN)\n  \u{2713} sub eve\\u{1b}[1K\\rroot\n      kid k\\u{1b}]0;t\\u{7}\n      fix: set X=a\\n  \u{2713} forged \\u{202e}txt\n\nAll checks passed (0 warning(s)).\n"
+        );
+        assert_eq!(inert("plain text, é ✓"), "plain text, é ✓");
     }
 
     #[test]

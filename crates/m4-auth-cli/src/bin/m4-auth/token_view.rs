@@ -84,18 +84,27 @@ impl TokenView {
     }
 
     /// The scopes: `scope` split on spaces, plus the strings of an `scp` array (or string).
+    ///
+    /// Split on the space character only, exactly as the verifier does (RFC 6749 §3.3: scope
+    /// tokens are separated by %x20): a tab or newline is part of a scope, so doctor never
+    /// reports a scope the verifier does not see.
     pub(crate) fn scopes(&self) -> Vec<&str> {
         let mut scopes: Vec<&str> = self
             .claim_str("scope")
-            .map(|s| s.split_whitespace().collect())
+            .map(|s| scope_items(s).collect())
             .unwrap_or_default();
         match self.claims.get("scp") {
             Some(Value::Array(items)) => scopes.extend(items.iter().filter_map(Value::as_str)),
-            Some(Value::String(s)) => scopes.extend(s.split_whitespace()),
+            Some(Value::String(s)) => scopes.extend(scope_items(s)),
             _ => {}
         }
         scopes
     }
+}
+
+/// The items of a space-separated scope string (empty items between repeated spaces dropped).
+fn scope_items(scope: &str) -> impl Iterator<Item = &str> {
+    scope.split(' ').filter(|s| !s.is_empty())
 }
 
 /// `3725` as `1h 2m 5s`; at most the three largest non-zero units.
@@ -213,6 +222,11 @@ mod tests {
         assert!(view(json!({"aud": 5})).audiences().is_empty());
         assert!(view(json!({})).scopes().is_empty());
         assert_eq!(view(json!({"scp": "a b"})).scopes(), ["a", "b"]);
+        // Only spaces separate scopes, as in the verifier: a tab is part of one scope.
+        assert_eq!(
+            view(json!({"scope": " read:x\tadmin  b ", "scp": ["c d"]})).scopes(),
+            ["read:x\tadmin", "b", "c d"]
+        );
     }
 
     #[track_caller]
