@@ -415,6 +415,46 @@ fn a_stalled_redis_costs_one_timeout_per_back_off() {
     assert!(limiter.ping().is_ok());
 }
 
+/// Many threads on a stalled Redis with one connection: the first waits one timeout, and
+/// those queued behind it give up when it fails instead of each waiting a timeout in turn.
+#[test]
+fn checks_queued_behind_a_stalled_redis_do_not_wait_in_turn() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let timeout = Duration::from_millis(100);
+    let limiter = limiter(&server, 1_000, MINUTE)
+        .pool_size(1)
+        .call_timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+        .unwrap();
+    assert!(limiter.check("kim").is_allowed());
+    server.signal("STOP");
+    let started = Instant::now();
+    let slowest = thread::scope(|s| {
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    let begun = Instant::now();
+                    assert!(limiter.check("kim").is_allowed());
+                    begun.elapsed()
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .max()
+            .unwrap()
+    });
+    // In turn, 8 checks would take 8 timeouts; now about one (plus scheduling on a busy box).
+    assert!(slowest < timeout * 3, "slowest check {slowest:?}");
+    assert!(started.elapsed() < timeout * 4, "{:?}", started.elapsed());
+    assert_eq!(limiter.status().fallback_checks, 8);
+    server.signal("CONT");
+}
+
 /// `rediss://` works (rustls on aws-lc-rs) and checks the server's certificate: trusted
 /// through a private CA, refused without it.
 #[test]

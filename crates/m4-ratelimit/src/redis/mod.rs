@@ -122,6 +122,14 @@ struct Outage {
     last_error: Mutex<Option<String>>,
 }
 
+/// Why a call did not get an answer from Redis.
+enum Failure {
+    /// Another call failed while this one waited for a connection: not tried.
+    Skipped,
+    /// Redis failed: no connection, no answer in time, or an error reply.
+    Redis(RedisError),
+}
+
 /// What [`RedisLimiter::status`] reports: is Redis in use, and how often it was not.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -580,7 +588,7 @@ impl<C: Clock> RedisLimiter<C> {
     /// ```
     pub fn ping(&self) -> Result<Duration, Error> {
         let started = Instant::now();
-        let result = self.with_connection(|connection| {
+        let result = self.with_connection(None, |connection| {
             let reply: String = redis::cmd("PING").query(connection)?;
             Ok(reply)
         });
@@ -589,14 +597,16 @@ impl<C: Clock> RedisLimiter<C> {
                 self.mark_up();
                 Ok(started.elapsed())
             }
-            Err(e) => {
-                let reason = self.describe(&e);
-                self.mark_down(self.clock.now_nanos(), reason.clone());
-                Err(Error::RedisUnavailable {
-                    url: self.shown_url.clone(),
-                    reason,
-                })
-            }
+            // Not produced without `seen`; answered as Redis being unavailable all the same.
+            Err(Failure::Skipped) => Err(Error::RedisUnavailable {
+                url: self.shown_url.clone(),
+                reason: "it failed while this ping waited for a connection".to_owned(),
+            }),
+            // Already recorded as an outage by `with_connection`.
+            Err(Failure::Redis(e)) => Err(Error::RedisUnavailable {
+                url: self.shown_url.clone(),
+                reason: self.describe(&e),
+            }),
         }
     }
 
@@ -618,28 +628,38 @@ impl<C: Clock> RedisLimiter<C> {
 
     /// Runs `f` on a pooled connection, opened now if needed; a connection that failed or
     /// predates the last outage is dropped and replaced.
+    ///
+    /// With `seen` (the failure generation read when the check began), gives up with
+    /// [`Failure::Skipped`] if a failure happened while this call waited for a connection: it
+    /// must not queue behind a dead Redis, one timeout after another. For that, a failure is
+    /// recorded ([`mark_down`](Self::mark_down)) before the connection is released.
     fn with_connection<T>(
         &self,
+        seen: Option<u64>,
         f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
-    ) -> redis::RedisResult<T> {
+    ) -> Result<T, Failure> {
         let mut slot = self.slot();
         let generation = self.outage.generation.load(Ordering::Acquire);
+        if seen.is_some_and(|seen| seen != generation) {
+            return Err(Failure::Skipped);
+        }
         if slot.generation != generation {
             slot.connection = None;
         }
-        let connection = match &mut slot.connection {
-            Some(connection) => connection,
-            empty @ None => {
-                let connection = self.connect()?;
-                empty.insert(connection)
-            }
+        let result = match &mut slot.connection {
+            Some(connection) => f(connection),
+            empty @ None => self
+                .connect()
+                .and_then(|connection| f(empty.insert(connection))),
         };
-        let result = f(connection);
-        match result {
+        match &result {
             Ok(_) => slot.generation = generation,
-            Err(_) => slot.connection = None,
+            Err(e) => {
+                slot.connection = None;
+                self.mark_down(self.clock.now_nanos(), self.describe(e));
+            }
         }
-        result
+        result.map_err(Failure::Redis)
     }
 
     fn connect(&self) -> redis::RedisResult<Connection> {
@@ -652,11 +672,11 @@ impl<C: Clock> RedisLimiter<C> {
     }
 
     /// One `EVALSHA` (with the script loaded first if Redis lost it).
-    fn check_redis(&self, key: &str) -> redis::RedisResult<Decision> {
+    fn check_redis(&self, key: &str, seen: u64) -> Result<Decision, Failure> {
         let mut redis_key = String::with_capacity(self.prefix.len() + key.len());
         redis_key.push_str(&self.prefix);
         redis_key.push_str(key);
-        let reply: Vec<i64> = self.with_connection(|connection| {
+        let reply: Vec<i64> = self.with_connection(Some(seen), |connection| {
             self.script
                 .key(redis_key)
                 .arg(self.limit)
@@ -683,10 +703,12 @@ impl<C: Clock> RedisLimiter<C> {
             }
             _ => {}
         }
-        Err(RedisError::from((
+        let e = RedisError::from((
             redis::ErrorKind::TypeError,
             "unexpected reply from the rate-limit script",
-        )))
+        ));
+        self.mark_down(self.clock.now_nanos(), self.describe(&e));
+        Err(Failure::Redis(e))
     }
 
     /// Ends an outage, if one is going on.
@@ -757,11 +779,11 @@ impl<C: Clock> RedisLimiter<C> {
 
 impl<C: Clock> RateLimiter for RedisLimiter<C> {
     fn check(&self, key: &str) -> Decision {
-        let now = self.clock.now_nanos();
-        if !self.may_try_redis(now) {
+        let seen = self.outage.generation.load(Ordering::Acquire);
+        if !self.may_try_redis(self.clock.now_nanos()) {
             return self.fall_back(key);
         }
-        match self.check_redis(key) {
+        match self.check_redis(key, seen) {
             Ok(decision) => {
                 self.mark_up();
                 match decision {
@@ -783,11 +805,8 @@ impl<C: Clock> RateLimiter for RedisLimiter<C> {
                     },
                 }
             }
-            Err(e) => {
-                // The back-off starts when the failure is known, not when the call began.
-                self.mark_down(self.clock.now_nanos(), self.describe(&e));
-                self.fall_back(key)
-            }
+            // A failure is already recorded (the back-off starts when it was known).
+            Err(Failure::Skipped | Failure::Redis(_)) => self.fall_back(key),
         }
     }
 }
