@@ -8,9 +8,11 @@
 //! - the script runs the in-memory limiter's algorithm with the same group count, so both
 //!   backends give the same bound: never more than `N` in any interval of `W`, refusal only past
 //!   `N − ⌈N/16⌉ + 1`;
-//! - a check never fails and never waits on a dead Redis for longer than one call timeout: any
-//!   error falls back to an in-process [`MemoryLimiter`] of the same limits for that call, and
-//!   Redis is not tried again for the back-off, except by one probing call per back-off;
+//! - a check never fails, and its wait on Redis is bounded by the timeouts: any error falls
+//!   back to an in-process [`MemoryLimiter`] of the same limits for that call; a failure is
+//!   recorded before its connection is released, so checks queued for a connection give up
+//!   instead of each waiting a timeout in turn; and Redis is not tried again for the back-off,
+//!   except by one probing call per back-off;
 //! - every request Redis allows is also recorded in that [`MemoryLimiter`], which can still
 //!   refuse it: so an outage starts from what this process already allowed, and requests allowed
 //!   during an outage keep counting after Redis returns (Redis never saw them);
