@@ -242,6 +242,8 @@ fn corpus(idp: &Idp, iss: &str) -> Vec<(String, String, Expect)> {
         ("header with a byte-order mark", format!("{}.{rs_p}.{rs_s}", b64("\u{feff}{\"alg\":\"RS256\",\"kid\":\"rsa-2048\"}".as_bytes())), Code("invalid_header")),
         ("signed JSON-array payload", jws_text(&header("rsa-2048").to_string(), b"[{\"sub\":\"admin\"}]", &Sig::Key("rsa-2048", Algorithm::RS256)), Code("malformed_token")),
         ("signed non-JSON payload", jws_text(&header("rsa-2048").to_string(), b"sub=admin", &Sig::Key("rsa-2048", Algorithm::RS256)), Code("malformed_token")),
+        ("header member nested 5000 deep, really signed", jws_text(&format!(r#"{{"alg":"RS256","kid":"rsa-2048","x":{}{}}}"#, "[".repeat(5000), "]".repeat(5000)), good("deep-header").to_string().as_bytes(), &Sig::Key("rsa-2048", Algorithm::RS256)), Ok("deep-header")),
+        ("claim nested 5000 deep, really signed", jws_text(&header("rsa-2048").to_string(), format!(r#"{{"sub":"deep","x":{}{}}}"#, "[".repeat(5000), "]".repeat(5000)).as_bytes(), &Sig::Key("rsa-2048", Algorithm::RS256)), Code("malformed_token")),
         ("17 KiB token, really signed", sign("rsa-2048", &change("mallory", json!({"groups": big_claim}))), Code("token_too_large")),
         ("1 MiB token", format!("{rs_h}.{}.{rs_s}", "A".repeat(1024 * 1024 - rs_h.len() - rs_s.len() - 2)), Code("token_too_large")),
         ("token with a space inside", format!("{rs_h}.{rs_p} .{rs_s}"), Code("malformed_token")),
@@ -365,4 +367,25 @@ fn the_hand_made_rsa_signature_matches_aws_lc_rs() {
     assert_eq!(by_hand, by_library);
     let small = rsa_pkcs1_sha256_by_hand(&keys::private_pem("rsa-1024"), b"header.payload");
     assert_eq!(small.len(), 128);
+}
+
+#[test]
+fn a_line_over_one_mebibyte_is_refused_whatever_its_first_mebibyte_holds() {
+    let (_idp, iss) = provider();
+    let mut session = Session::start(&env_for(&iss, &[]));
+    let token = sign("rsa-2048", &claims(&iss, "alice"));
+    check(&session.ask(&token), Ok("alice"), "the token alone");
+    // The same token followed by blanks and a second word: short, it is refused as two items.
+    check(
+        &session.ask(&format!("{token}   extra")),
+        Code("malformed_token"),
+        "token and a second word",
+    );
+    // Padded past the 1 MiB line limit, the second word lies beyond the cut: the line must
+    // still be refused, not judged on its first mebibyte alone.
+    let padded = format!("{token}{}extra", " ".repeat(1024 * 1024));
+    let answer = session.ask(&padded);
+    assert_eq!(answer["ok"], false, "a 1 MiB+ line was accepted: {answer}");
+    check(&session.ask(&token), Ok("alice"), "the stream goes on");
+    assert!(session.finish().status.success());
 }

@@ -191,6 +191,27 @@ fn oauth2_off_by_default_accepts_everyone_anonymously() {
             );
         }
     }
+    // Enabling through a misspelt name leaves OAuth2 off (the seed's default), but never
+    // silently: the misspelling is named with the right variable, and the consequence spelt out.
+    for name in ["M4_OAUTH2_ENABLE", "m4_oauth2_enabled", "M4_OAUTH_ENABLED"] {
+        let out = run(
+            &["verify", "--token", "x", "--json"],
+            &vars(&[
+                (name, "true"),
+                ("M4_OAUTH2_ISSUER_URL", iss),
+                ("M4_OAUTH2_AUDIENCE", "m4-api"),
+            ]),
+        );
+        assert_eq!(out.code, Some(0), "{out:?}");
+        for warning in [
+            format!(
+                "\"{name}\" is not a variable m4-auth reads, so it is ignored (did you mean M4_OAUTH2_ENABLED?)"
+            ),
+            "every token is accepted as anonymous".to_owned(),
+        ] {
+            assert!(out.stderr.contains(&warning), "{name}: {}", out.stderr);
+        }
+    }
     // Disabled does not excuse a malformed value.
     refused(
         &vars(&[

@@ -103,6 +103,33 @@ fn each_claim_check_agrees_with_the_verdict() {
         "doctor passes the scope check of a token the verifier refuses for its scopes:\n{}",
         out.stdout
     );
+    // Claim shapes the verifier accepts pass doctor's checks too (exit 0): `scope` as an
+    // array, `scp` alone.
+    for (label, changes) in [
+        (
+            "scope array",
+            json!({"scope": ["openid", "read:mimic-data"]}),
+        ),
+        (
+            "scp array",
+            json!({"scope": null, "scp": ["read:mimic-data"]}),
+        ),
+        (
+            "scp string",
+            json!({"scope": null, "scp": "read:mimic-data openid"}),
+        ),
+    ] {
+        let token = sign("rsa-2048", &merged(&claims(&iss, "alice"), changes));
+        let verdict = run(&["verify", "--token", &token, "--json"], &env);
+        assert_eq!(verdict.code, Some(0), "{label}: {verdict:?}");
+        let out = run(&["doctor"], &with_token(&env, &token));
+        assert_eq!(
+            out.code,
+            Some(0),
+            "{label}: doctor fails a token the verifier accepts:\n{}",
+            out.stdout
+        );
+    }
     // And for a good token, every token check passes.
     let good = sign("rsa-2048", &claims(&iss, "alice"));
     let out = run(&["doctor"], &with_token(&env, &good));

@@ -299,11 +299,8 @@ fn keys_past_ttl_plus_max_stale_are_dropped_then_recovered() {
             ("M4_OAUTH2_JWKS_REFRESH_COOLDOWN", "1"),
         ],
     ));
-    check(
-        &session.ask(&sign("rsa-2048", &claims(&iss, "good"))),
-        Ok("good"),
-        "before the outage",
-    );
+    let cached = sign("rsa-2048", &claims(&iss, "good"));
+    check(&session.ask(&cached), Ok("good"), "before the outage");
     jwks.set(ResponseTemplate::new(503));
     // Within TTL + max stale (2 s) tokens pass; after it, keys are gone: jwks_unavailable.
     let deadline = Instant::now() + POLL_LIMIT;
@@ -320,6 +317,12 @@ fn keys_past_ttl_plus_max_stale_are_dropped_then_recovered() {
         assert!(Instant::now() < deadline, "keys never dropped");
         std::thread::sleep(POLL_EVERY);
     }
+    // A token verified (and cached) before the outage is not accepted without keys either.
+    check(
+        &session.ask(&cached),
+        Code("jwks_unavailable"),
+        "cached token, keys dropped",
+    );
     jwks.set(json_body(&m4_auth_tests::keys::jwks_json()));
     let deadline = Instant::now() + POLL_LIMIT;
     loop {
@@ -350,15 +353,15 @@ fn a_cold_start_with_the_endpoint_down_fails_fast_and_recovers() {
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert!(session.finish().status.success());
 
-    // The provider accepts the connection and never answers: one HTTP timeout (1 s), then
-    // every later line is answered at once while the cooldown runs.
+    // The provider accepts the connection and never answers: one HTTP timeout (3 s), then
+    // every later line is answered well within another timeout while the cooldown runs.
     let idp = Idp::start();
     idp.mount(
         DISCOVERY,
         ResponseTemplate::new(200).set_delay(Duration::from_secs(60)),
     );
     let iss = idp.uri();
-    let mut session = Session::start(&env_for(&iss, &[("M4_OAUTH2_HTTP_TIMEOUT", "1")]));
+    let mut session = Session::start(&env_for(&iss, &[("M4_OAUTH2_HTTP_TIMEOUT", "3")]));
     let token = sign("rsa-2048", &claims(&iss, "alice"));
     let (answer, took) = session.timed_ask(&token);
     check(
@@ -367,12 +370,12 @@ fn a_cold_start_with_the_endpoint_down_fails_fast_and_recovers() {
         "hanging provider",
     );
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(1 + 4),
+        took >= Duration::from_millis(2900) && took < Duration::from_secs(3 + 5),
         "{took:?}"
     );
     let (answer, took) = session.timed_ask(&token);
     check(&answer, Code("jwks_unavailable"), "hanging, cooling down");
-    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert!(took < Duration::from_millis(2500), "{took:?}");
     assert!(session.finish().status.success());
     assert_eq!(idp.hits(DISCOVERY), 1);
 
@@ -667,4 +670,100 @@ fn redirects_are_followed_on_loopback_only_and_documents_are_bounded() {
         idp.hits("/loop")
     );
     assert_eq!(idp.hits(DISCOVERY), 0);
+}
+
+#[test]
+fn a_cached_token_stops_being_accepted_at_its_exp() {
+    let (_idp, iss, _jwks) = standard_idp();
+    let mut session = Session::start(&env_for(
+        &iss,
+        &[
+            ("M4_OAUTH2_LEEWAY", "0"),
+            // Polling the same subject must not run into the default 100 per hour.
+            ("M4_OAUTH2_RATE_LIMIT_ENABLED", "false"),
+        ],
+    ));
+    let exp = e2e_support::tokens::now() + 2;
+    let token = sign(
+        "rsa-2048",
+        &e2e_support::tokens::merged(&claims(&iss, "brief"), json!({"exp": exp})),
+    );
+    let deadline = Instant::now() + POLL_LIMIT;
+    let mut accepted = 0;
+    loop {
+        let asked_at = e2e_support::tokens::now();
+        let answer = session.ask(&token);
+        if answer["ok"] == true {
+            assert!(asked_at < exp, "accepted at {asked_at}, exp {exp}");
+            accepted += 1;
+        } else {
+            check(&answer, Code("token_expired"), "at exp");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never expired");
+        std::thread::sleep(POLL_EVERY);
+    }
+    assert!(
+        accepted > 0,
+        "the token was accepted (and cached) before its exp"
+    );
+    check(&session.ask(&token), Code("token_expired"), "after exp");
+    assert!(session.finish().status.success());
+}
+
+#[test]
+fn a_jwks_that_moves_is_found_again_by_discovery() {
+    // The provider moves its keys: the old URL answers 404, discovery names the new one.
+    let idp = Idp::start();
+    let iss = idp.uri();
+    let document =
+        |jwks: &str| json_body(&json!({"issuer": iss, "jwks_uri": idp.url(jwks)}).to_string());
+    let discovery = e2e_support::Switch::new(document(JWKS));
+    idp.mount(DISCOVERY, discovery.clone());
+    let old_keys = e2e_support::Switch::new(json_body(&m4_auth_tests::keys::jwks_json()));
+    idp.mount(JWKS, old_keys.clone());
+    idp.mount("/v2/keys", json_body(&m4_auth_tests::keys::jwks_json()));
+    let mut session = Session::start(&env_for(
+        &iss,
+        &[
+            ("M4_OAUTH2_JWKS_CACHE_TTL", "1"),
+            ("M4_OAUTH2_JWKS_REFRESH_COOLDOWN", "1"),
+        ],
+    ));
+    check(
+        &session.ask(&sign("rsa-2048", &claims(&iss, "before"))),
+        Ok("before"),
+        "before the move",
+    );
+    discovery.set(document("/v2/keys"));
+    old_keys.set(ResponseTemplate::new(404));
+    // Tokens keep passing on the cached keys while the old URL fails, then discovery runs
+    // again and the new URL serves.
+    let deadline = Instant::now() + POLL_LIMIT;
+    let mut n = 0;
+    while idp.hits("/v2/keys") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the new JWKS URL was never found"
+        );
+        n += 1;
+        let sub = format!("moving-{n}");
+        let answer = session.ask(&sign("rsa-2048", &claims(&iss, &sub)));
+        assert!(
+            answer["ok"] == true && answer["sub"] == sub.as_str(),
+            "{answer}"
+        );
+        std::thread::sleep(POLL_EVERY);
+    }
+    check(
+        &session.ask(&sign("ec-p256", &claims(&iss, "after"))),
+        Ok("after"),
+        "after the move",
+    );
+    assert!(session.finish().status.success());
+    assert_eq!(
+        idp.hits(DISCOVERY),
+        2,
+        "discovered once at start, once after the 404"
+    );
 }

@@ -83,20 +83,25 @@ impl TokenView {
         }
     }
 
-    /// The scopes: `scope` split on spaces, plus the strings of an `scp` array (or string).
+    /// The scopes: the union of `scope` and `scp`, each a space-separated string or an array
+    /// of strings, read exactly as the verifier reads them.
     ///
-    /// Split on the space character only, exactly as the verifier does (RFC 6749 §3.3: scope
-    /// tokens are separated by %x20): a tab or newline is part of a scope, so doctor never
-    /// reports a scope the verifier does not see.
+    /// Strings split on the space character only (RFC 6749 §3.3: scope tokens are separated
+    /// by %x20): a tab or newline is part of a scope, so doctor never reports a scope the
+    /// verifier does not see, nor misses one it sees.
     pub(crate) fn scopes(&self) -> Vec<&str> {
-        let mut scopes: Vec<&str> = self
-            .claim_str("scope")
-            .map(|s| scope_items(s).collect())
-            .unwrap_or_default();
-        match self.claims.get("scp") {
-            Some(Value::Array(items)) => scopes.extend(items.iter().filter_map(Value::as_str)),
-            Some(Value::String(s)) => scopes.extend(scope_items(s)),
-            _ => {}
+        let mut scopes = Vec::new();
+        for name in ["scope", "scp"] {
+            match self.claims.get(name) {
+                Some(Value::String(s)) => scopes.extend(scope_items(s)),
+                Some(Value::Array(items)) => scopes.extend(
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .filter(|s| !s.is_empty()),
+                ),
+                _ => {}
+            }
         }
         scopes
     }
@@ -226,6 +231,11 @@ mod tests {
         assert_eq!(
             view(json!({"scope": " read:x\tadmin  b ", "scp": ["c d"]})).scopes(),
             ["read:x\tadmin", "b", "c d"]
+        );
+        // `scope` may be an array too, as the verifier allows.
+        assert_eq!(
+            view(json!({"scope": ["a", ""], "scp": "b"})).scopes(),
+            ["a", "b"]
         );
     }
 

@@ -9,9 +9,9 @@ use std::io::{self, BufRead, Write};
 
 use serde::Serialize;
 
-/// The most of one input line the stream keeps. Longer lines are cut here (the rest of the
-/// line is read and dropped), which is still far above any acceptable token size, so the
-/// verifier answers `token_too_large` without the process holding an unbounded line.
+/// The longest input line the stream judges, far above any acceptable token size. A longer
+/// line is read to its end and dropped without being held, and answered `token_too_large`
+/// here: it is never judged on a part, which could trim down to a valid token.
 pub(crate) const MAX_LINE_BYTES: usize = 1024 * 1024;
 
 /// The outcome of checking one token.
@@ -67,11 +67,23 @@ impl Verdict {
     }
 }
 
-/// Reads one line (without its `\n` or `\r\n`), keeping at most [`MAX_LINE_BYTES`] of it.
-/// `None` at the end of input.
-fn read_line(input: &mut impl BufRead) -> io::Result<Option<String>> {
+/// One input line as read by [`read_line`].
+#[derive(Debug, PartialEq, Eq)]
+enum Line {
+    /// The whole line, without its `\n` or `\r\n`.
+    Whole(String),
+    /// A line longer than [`MAX_LINE_BYTES`] (its content dropped).
+    TooLong,
+}
+
+/// Reads one line, holding at most [`MAX_LINE_BYTES`] (plus a `\r`) of it. `None` at the end
+/// of input.
+fn read_line(input: &mut impl BufRead) -> io::Result<Option<Line>> {
+    // Room for the longest line judged and the `\r` of a `\r\n` ending.
+    const KEEP: usize = MAX_LINE_BYTES + 1;
     let mut line = Vec::new();
     let mut seen_any = false;
+    let mut too_long = false;
     loop {
         let buffer = input.fill_buf()?;
         if buffer.is_empty() {
@@ -82,7 +94,8 @@ fn read_line(input: &mut impl BufRead) -> io::Result<Option<String>> {
             Some(end) => (buffer.get(..end).unwrap_or_default(), Some(end + 1)),
             None => (buffer, None),
         };
-        let room = MAX_LINE_BYTES.saturating_sub(line.len());
+        let room = KEEP.saturating_sub(line.len());
+        too_long |= chunk.len() > room;
         line.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
         let used = done.unwrap_or(buffer.len());
         input.consume(used);
@@ -96,7 +109,22 @@ fn read_line(input: &mut impl BufRead) -> io::Result<Option<String>> {
     if line.last() == Some(&b'\r') {
         line.pop();
     }
-    Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+    if too_long || line.len() > MAX_LINE_BYTES {
+        return Ok(Some(Line::TooLong));
+    }
+    Ok(Some(Line::Whole(
+        String::from_utf8_lossy(&line).into_owned(),
+    )))
+}
+
+/// The answer to a line longer than [`MAX_LINE_BYTES`].
+fn too_long() -> Verdict {
+    Verdict::Rejected {
+        code: "token_too_large".to_owned(),
+        message: format!(
+            "Line is longer than {MAX_LINE_BYTES} bytes, far beyond any access token: send one token per line"
+        ),
+    }
 }
 
 /// The streaming loop: for each input line as it arrives, `check` it and write its answer
@@ -108,7 +136,11 @@ pub(crate) fn stream(
 ) -> io::Result<u64> {
     let mut answered = 0;
     while let Some(line) = read_line(&mut input)? {
-        let mut answer = check(&line).json();
+        let verdict = match line {
+            Line::Whole(text) => check(&text),
+            Line::TooLong => too_long(),
+        };
+        let mut answer = verdict.json();
         answer.push('\n');
         output.write_all(answer.as_bytes())?;
         output.flush()?;
@@ -193,7 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn long_lines_are_cut_not_held_and_the_next_line_is_intact() {
+    fn long_lines_are_refused_not_held_and_the_next_line_is_intact() {
         let mut input = vec![b'x'; MAX_LINE_BYTES * 3];
         input.extend_from_slice(b"\ngood2\n");
         let mut lengths = Vec::new();
@@ -203,7 +235,50 @@ mod tests {
             accept(t)
         })
         .unwrap();
-        assert_eq!(lengths, [MAX_LINE_BYTES, 5]);
+        assert_eq!(lengths, [5], "the long line never reaches the check");
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0].starts_with(r#"{"ok":false,"code":"token_too_large","message":"Line is longer than 1048576 bytes"#),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].starts_with(r#"{"ok":true"#));
+    }
+
+    #[test]
+    fn a_long_line_is_never_judged_on_its_first_part() {
+        // A good token, then blanks past the limit, then more: trimming the kept part would
+        // leave the good token alone.
+        let mut input = b"good1".to_vec();
+        input.extend(std::iter::repeat_n(b' ', MAX_LINE_BYTES));
+        input.extend_from_slice(b"extra\n");
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        stream(&input[..], &mut out, |t| {
+            seen.push(t.to_owned());
+            accept(t)
+        })
+        .unwrap();
+        assert!(seen.is_empty());
+        assert!(String::from_utf8(out).unwrap().contains("token_too_large"));
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_judged_whole() {
+        for ending in [&b"\n"[..], b"\r\n", b""] {
+            let mut input = vec![b'x'; MAX_LINE_BYTES];
+            input.extend_from_slice(ending);
+            assert_eq!(
+                read_line(&mut &input[..]).unwrap(),
+                Some(Line::Whole("x".repeat(MAX_LINE_BYTES))),
+                "{ending:?}"
+            );
+            let mut longer = vec![b'x'; MAX_LINE_BYTES + 1];
+            longer.extend_from_slice(ending);
+            assert_eq!(read_line(&mut &longer[..]).unwrap(), Some(Line::TooLong));
+        }
     }
 
     #[test]
