@@ -66,6 +66,35 @@ pub enum Error {
         /// The capacity it was asked with.
         max_users: usize,
     },
+    /// The Redis backend URL was refused (feature `redis`); the URL is shown without its
+    /// user information, so a password never reaches the message.
+    #[error(
+        "invalid Redis URL \"{url}\" in M4_OAUTH2_RATE_LIMIT_BACKEND: {reason}; \
+         expected memory, redis://host:port/db or rediss://host:port/db"
+    )]
+    InvalidRedisUrl {
+        /// The URL with any user information replaced by `[redacted]`.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A Redis backend setting was out of range (feature `redis`).
+    #[error("invalid Redis rate-limit setting: {setting} {reason}")]
+    InvalidRedisSetting {
+        /// The setting, as named by its builder method.
+        setting: &'static str,
+        /// What it must be.
+        reason: &'static str,
+    },
+    /// Redis did not answer a ping (feature `redis`). Checks still answer meanwhile, from the
+    /// in-process fallback limiter.
+    #[error("Redis at {url} is unavailable: {reason}")]
+    RedisUnavailable {
+        /// The URL with any user information replaced by `[redacted]`.
+        url: String,
+        /// Why: refused, timed out, or the error Redis replied.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -87,7 +116,10 @@ impl Error {
             | Self::WindowTooShort { .. }
             | Self::WindowTooLong { .. }
             | Self::ZeroMaxUsers
-            | Self::InvalidShards { .. } => None,
+            | Self::InvalidShards { .. }
+            | Self::InvalidRedisUrl { .. }
+            | Self::InvalidRedisSetting { .. }
+            | Self::RedisUnavailable { .. } => None,
         }
     }
 }
@@ -139,6 +171,18 @@ mod snapshots {
                 shards: 12,
                 max_users: 10_000,
             },
+            Error::InvalidRedisUrl { .. } => Error::InvalidRedisUrl {
+                url: "redis://[redacted]@cache.internal:6379/x".to_owned(),
+                reason: "the path must be a database number, as in /0".to_owned(),
+            },
+            Error::InvalidRedisSetting { .. } => Error::InvalidRedisSetting {
+                setting: "call_timeout",
+                reason: "must be at least 1 ms",
+            },
+            Error::RedisUnavailable { .. } => Error::RedisUnavailable {
+                url: "redis://[redacted]@cache.internal:6379/0".to_owned(),
+                reason: "no answer within the timeouts (connect 250 ms, call 100 ms)".to_owned(),
+            },
         }
     }
 
@@ -160,6 +204,18 @@ mod snapshots {
             Error::InvalidShards {
                 shards: 0,
                 max_users: 0,
+            },
+            Error::InvalidRedisUrl {
+                url: String::new(),
+                reason: String::new(),
+            },
+            Error::InvalidRedisSetting {
+                setting: "",
+                reason: "",
+            },
+            Error::RedisUnavailable {
+                url: String::new(),
+                reason: String::new(),
             },
         ];
         let text: Vec<String> = variants

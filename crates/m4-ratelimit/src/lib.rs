@@ -5,8 +5,15 @@ mod clock;
 mod decision;
 mod error;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod window;
 
+#[cfg(feature = "redis")]
+pub use crate::redis::{
+    DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_PREFIX,
+    DEFAULT_RETRY_BACKOFF, MAX_POOL_SIZE, RedisBuilder, RedisLimiter, RedisStatus,
+};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use decision::Decision;
 pub use error::Error;
