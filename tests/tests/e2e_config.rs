@@ -191,26 +191,30 @@ fn oauth2_off_by_default_accepts_everyone_anonymously() {
             );
         }
     }
-    // Enabling through a misspelt name leaves OAuth2 off (the seed's default), but never
-    // silently: the misspelling is named with the right variable, and the consequence spelt out.
-    for name in ["M4_OAUTH2_ENABLE", "m4_oauth2_enabled", "M4_OAUTH_ENABLED"] {
-        let out = run(
-            &["verify", "--token", "x", "--json"],
+    // Enabling through a misspelt name would leave OAuth2 off and every tool open: refused
+    // (exit 2), naming the misspelling, the right variable and the fix; an error, not a warning.
+    for name in [
+        "M4_OAUTH2_ENABLE",
+        "M4_OAUTH2_ENABLES",
+        "m4_oauth2_enabled",
+        "M4_OAUTH_ENABLED",
+        "M4_AUTH2_ENABLED",
+    ] {
+        let expected = format!(
+            "\"{name}\" (set to \"true\") looks like a misspelling of M4_OAUTH2_ENABLED: OAuth2 stays OFF unless M4_OAUTH2_ENABLED is spelt exactly so"
+        );
+        let stderr = refused(
             &vars(&[
                 (name, "true"),
                 ("M4_OAUTH2_ISSUER_URL", iss),
                 ("M4_OAUTH2_AUDIENCE", "m4-api"),
             ]),
+            &[&expected, "rename it to M4_OAUTH2_ENABLED"],
         );
-        assert_eq!(out.code, Some(0), "{out:?}");
-        for warning in [
-            format!(
-                "\"{name}\" is not a variable m4-auth reads, so it is ignored (did you mean M4_OAUTH2_ENABLED?)"
-            ),
-            "every token is accepted as anonymous".to_owned(),
-        ] {
-            assert!(out.stderr.contains(&warning), "{name}: {}", out.stderr);
-        }
+        assert!(
+            !stderr.contains("is not a variable m4-auth reads"),
+            "{stderr}"
+        );
     }
     // Disabled does not excuse a malformed value.
     refused(

@@ -130,6 +130,49 @@ fn each_claim_check_agrees_with_the_verdict() {
             out.stdout
         );
     }
+    // Claims of a type the verifier refuses (invalid_claims): doctor's check for that claim
+    // fails with the verifier's own message, never ✓ and never "no exp claim".
+    for (label, changes, verdict_message, passed_instead) in [
+        (
+            "aud with a non-string member",
+            json!({"aud": ["m4-api", 5]}),
+            "Token claim \"aud\" must be a string or an array of strings",
+            "✓ aud includes",
+        ),
+        (
+            "exp as a string",
+            json!({"exp": "1795000000"}),
+            "Token claim \"exp\" must be a number of seconds since the epoch",
+            "the token has no exp claim",
+        ),
+    ] {
+        let token = sign("rsa-2048", &merged(&claims(&iss, "alice"), changes));
+        let verdict = run(&["verify", "--token", &token, "--json"], &env);
+        assert_eq!(verdict.code, Some(1), "{label}: {verdict:?}");
+        let answer: serde_json::Value = serde_json::from_str(verdict.stdout.trim()).unwrap();
+        assert_eq!(answer["code"], "invalid_claims", "{label}: {answer}");
+        assert_eq!(answer["message"], verdict_message, "{label}: {answer}");
+        let out = run(&["doctor"], &with_token(&env, &token));
+        assert_eq!(out.code, Some(1), "{label}: {out:?}");
+        assert!(
+            out.stdout
+                .contains(&format!("✗ {verdict_message} (this token has ")),
+            "{label}: doctor's claim check does not fail with the verifier's reason:\n{}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains(&format!(
+                "m4-auth rejects this token (invalid_claims): {verdict_message}"
+            )),
+            "{label}:\n{}",
+            out.stdout
+        );
+        assert!(
+            !out.stdout.contains(passed_instead),
+            "{label}: doctor says {passed_instead:?}:\n{}",
+            out.stdout
+        );
+    }
     // And for a good token, every token check passes.
     let good = sign("rsa-2048", &claims(&iss, "alice"));
     let out = run(&["doctor"], &with_token(&env, &good));

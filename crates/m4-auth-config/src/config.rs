@@ -134,7 +134,8 @@ impl AuthConfig {
     /// Load from any `(name, value)` pairs, as if they were the environment.
     ///
     /// Names that do not start with `M4_OAUTH` (in any case) are ignored, so a whole
-    /// environment can be passed; unknown `M4_OAUTH*` names become warnings.
+    /// environment can be passed; unknown `M4_OAUTH*` names become warnings, except a near
+    /// miss of `M4_OAUTH2_ENABLED` (in any case), which is a [`Problem::MisspeltEnabled`].
     /// Tests use this instead of mutating the process environment.
     ///
     /// ```
@@ -675,8 +676,18 @@ pub(crate) fn load(pairs: impl IntoIterator<Item = (String, Raw)>) -> Result<Loa
             .get(..8)
             .is_some_and(|p| p.eq_ignore_ascii_case("M4_OAUTH"))
         {
-            let suggestion = warning::suggest(&name);
-            warnings.push(Warning::UnknownVariable { name, suggestion });
+            match warning::suggest(&name) {
+                // Fail closed: a misspelt enable switch would leave OAuth2 off.
+                Some(vars::ENABLED) => reader
+                    .problems
+                    .push(Problem::MisspeltEnabled { name, value }),
+                suggestion => warnings.push(Warning::UnknownVariable { name, suggestion }),
+            }
+        } else if warning::near_enabled(&name) {
+            // Outside the M4_OAUTH prefix only the enable switch is looked for (M4_AUTH2_ENABLED).
+            reader
+                .problems
+                .push(Problem::MisspeltEnabled { name, value });
         }
     }
     let r = &mut reader;
@@ -915,6 +926,18 @@ mod tests {
                 Warning::IgnoredWhileDisabled { .. }
             ]
         ));
+    }
+
+    #[test]
+    fn a_misspelt_enable_switch_with_a_non_utf8_value_is_still_refused() {
+        let err = load([("M4_OAUTH2_ENABLE".to_owned(), None)]).unwrap_err();
+        assert_eq!(
+            err.problems(),
+            [Problem::MisspeltEnabled {
+                name: "M4_OAUTH2_ENABLE".into(),
+                value: None
+            }]
+        );
     }
 
     #[test]

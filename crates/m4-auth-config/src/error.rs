@@ -194,6 +194,22 @@ pub enum Problem {
         /// The value given, user information replaced by `[redacted]`.
         value: String,
     },
+    /// A variable that is not `M4_OAUTH2_ENABLED` but is a near miss of it (`M4_OAUTH2_ENABLE`,
+    /// `m4_oauth2_enabled`, `M4_OAUTH_ENABLED`, ...).
+    ///
+    /// Other misspellings are [`Warning::UnknownVariable`]s; this one is refused, because
+    /// ignoring it would leave OAuth2 off and every tool reachable without a token.
+    #[error(
+        "{} (set to {}) looks like a misspelling of M4_OAUTH2_ENABLED: OAuth2 stays OFF unless M4_OAUTH2_ENABLED is spelt exactly so, in capitals, and ignoring this name would leave every tool reachable without a token, so it is refused; rename it to M4_OAUTH2_ENABLED, or remove it to run without authentication",
+        Shown(name),
+        ShownValue(value.as_deref())
+    )]
+    MisspeltEnabled {
+        /// The name as found.
+        name: String,
+        /// The value given; `None` when it is not valid UTF-8.
+        value: Option<String>,
+    },
     /// A text value (audience, client id) holding control characters.
     #[error("{var}={} contains a control character: expected {}", Shown(value), vars::spec(var).expected)]
     ControlCharacter {
@@ -205,7 +221,8 @@ pub enum Problem {
 }
 
 impl Problem {
-    /// The variable this problem is about.
+    /// The variable this problem is about ([`vars::ENABLED`] for
+    /// [`Problem::MisspeltEnabled`], whose misspelt name is in the variant).
     ///
     /// ```
     /// let err = m4_auth_config::AuthConfig::from_vars([("M4_OAUTH2_LEEWAY", "soon")]).unwrap_err();
@@ -228,6 +245,7 @@ impl Problem {
             | Self::InvalidScope { var, .. }
             | Self::InvalidBackend { var, .. }
             | Self::ControlCharacter { var, .. } => var,
+            Self::MisspeltEnabled { .. } => vars::ENABLED,
         }
     }
 }
@@ -316,6 +334,18 @@ impl fmt::Display for UnsetHint {
         match vars::spec(self.0).default {
             Some(default) => write!(f, "; or unset it to use the default, {default}"),
             None => f.write_str("; or unset it"),
+        }
+    }
+}
+
+/// A value as [`Shown`], or a note that it is not valid UTF-8.
+struct ShownValue<'a>(Option<&'a str>);
+
+impl fmt::Display for ShownValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(value) => write!(f, "{}", Shown(value)),
+            None => f.write_str("a value that is not valid UTF-8"),
         }
     }
 }

@@ -65,6 +65,7 @@ fn problem_index(p: &Problem) -> usize {
         Problem::InvalidScope { .. } => 12,
         Problem::InvalidBackend { .. } => 13,
         Problem::ControlCharacter { .. } => 14,
+        Problem::MisspeltEnabled { .. } => 15,
     }
 }
 
@@ -132,6 +133,14 @@ fn problems() -> Vec<Problem> {
         Problem::ControlCharacter {
             var: vars::CLIENT_ID,
             value: s("a\u{1b}[31mb"),
+        },
+        Problem::MisspeltEnabled {
+            name: s("M4_OAUTH2_ENABLE"),
+            value: Some(s("true")),
+        },
+        Problem::MisspeltEnabled {
+            name: s("m4_oauth2_enabled"),
+            value: None,
         },
     ]
 }
@@ -202,7 +211,7 @@ fn every_url_error_message() {
 #[test]
 fn every_problem_message() {
     let all = problems();
-    assert_covers(all.iter().map(problem_index), 15);
+    assert_covers(all.iter().map(problem_index), 16);
     for p in &all {
         let line = p.to_string();
         assert!(!line.contains('\n') && !line.ends_with('.'), "{line}");

@@ -67,6 +67,14 @@ pub(crate) fn suggest(name: &str) -> Option<&'static str> {
         .map(|(_, known)| known)
 }
 
+/// Whether `name`, which does not start with `M4_OAUTH`, is still within 2 edits of
+/// `M4_OAUTH2_ENABLED` (compared in upper case), as `M4_AUTH2_ENABLED` or `M4_0AUTH2_ENABLED` are.
+pub(crate) fn near_enabled(name: &str) -> bool {
+    // A name more than 2 characters longer or shorter cannot be within 2 edits.
+    name.len().abs_diff(vars::ENABLED.len()) <= 2
+        && edit_distance(&name.to_ascii_uppercase(), vars::ENABLED) <= 2
+}
+
 /// Levenshtein distance over chars.
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -119,5 +127,29 @@ mod tests {
         check("M4_OAUTH2_REQUIRED_SCOPE", Some(vars::REQUIRED_SCOPES));
         check("M4_OAUTH2_TOKENS", Some(vars::TOKEN));
         check("M4_OAUTH2_SOMETHING_ELSE", None);
+        check("M4_OAUTH2_ENABLE", Some(vars::ENABLED));
+        check("M4_OAUTH2_ENABLES", Some(vars::ENABLED));
+        check("M4_OAUTH2_DISABLED", Some(vars::ENABLED));
+    }
+
+    #[test]
+    fn near_misses_of_enabled_outside_the_prefix() {
+        for name in [
+            "M4_AUTH2_ENABLED",
+            "m4_0auth2_enabled",
+            "M4-OAUTH2-ENABLED",
+            "M4OAUTH2_ENABLED",
+        ] {
+            assert!(near_enabled(name), "{name}");
+        }
+        for name in [
+            "OAUTH2_ENABLED",
+            "M4_OTHER",
+            "PATH",
+            "M4_FEATURE_ENABLED",
+            "",
+        ] {
+            assert!(!near_enabled(name), "{name}");
+        }
     }
 }

@@ -545,6 +545,89 @@ fn warnings_for_unknown_variables_and_risky_settings() {
 }
 
 #[test]
+fn a_misspelt_enable_switch_is_an_error_not_a_warning() {
+    // Ignoring any of these would leave OAuth2 off and every tool open: refused, whatever the
+    // value, with or without the other settings.
+    for name in [
+        "M4_OAUTH2_ENABLE",
+        "M4_OAUTH2_ENABLES",
+        "M4_OAUTH2_ENABELD",
+        "m4_oauth2_enabled",
+        "M4_OAuth2_Enabled",
+        "M4_OAUTH_ENABLED",
+        "M4_OAUTH2_DISABLED",
+        "M4_AUTH2_ENABLED",
+        "M4OAUTH2_ENABLED",
+        "m4-oauth2-enabled",
+    ] {
+        for value in ["true", "false", "1"] {
+            let err = AuthConfig::from_vars([
+                (name, value),
+                ("M4_OAUTH2_ISSUER_URL", "https://idp.example.com/"),
+                ("M4_OAUTH2_AUDIENCE", "m4-api"),
+            ])
+            .unwrap_err();
+            assert_eq!(
+                err.problems(),
+                [Problem::MisspeltEnabled {
+                    name: name.to_owned(),
+                    value: Some(value.to_owned())
+                }],
+                "{name}={value}"
+            );
+            assert_eq!(err.problems()[0].var(), vars::ENABLED);
+            assert!(
+                !err.warnings()
+                    .iter()
+                    .any(|w| matches!(w, Warning::UnknownVariable { .. })),
+                "{name}: an error, not also a warning: {:?}",
+                err.warnings()
+            );
+        }
+        // Also beside a correctly spelt switch: the two disagree or one is noise; either way, fix it.
+        let err =
+            AuthConfig::from_vars([(name, "true"), ("M4_OAUTH2_ENABLED", "false")]).unwrap_err();
+        assert!(
+            matches!(err.problems(), [Problem::MisspeltEnabled { .. }]),
+            "{name}"
+        );
+    }
+    // Other misspellings, and names far from the switch, stay warnings or are not looked at.
+    let loaded = AuthConfig::from_vars([
+        ("M4_OAUTH2_ISUER_URL", "https://idp.example.com/"),
+        ("M4_OAUTH2_RATE_LIMIT_ENABLE", "true"),
+        ("OAUTH2_ENABLED", "true"),
+        ("M4_FEATURE_ENABLED", "true"),
+    ])
+    .unwrap();
+    assert!(!loaded.config.enabled());
+    assert_eq!(
+        loaded.warnings,
+        [
+            Warning::UnknownVariable {
+                name: "M4_OAUTH2_ISUER_URL".into(),
+                suggestion: Some(vars::ISSUER_URL)
+            },
+            Warning::UnknownVariable {
+                name: "M4_OAUTH2_RATE_LIMIT_ENABLE".into(),
+                suggestion: Some(vars::RATE_LIMIT_ENABLED)
+            },
+        ]
+    );
+    // Listed first, with the other problems of the load.
+    let err = AuthConfig::from_vars([("M4_OAUTH2_LEEWAY", "1m"), ("M4_OAUTH2_ENABLE", "yes")])
+        .unwrap_err();
+    let in_order: Vec<&str> = err.problems().iter().map(Problem::var).collect();
+    assert_eq!(in_order, [vars::ENABLED, vars::LEEWAY]);
+    assert!(
+        err.to_string().starts_with(
+            "\"M4_OAUTH2_ENABLE\" (set to \"yes\") looks like a misspelling of M4_OAUTH2_ENABLED: OAuth2 stays OFF unless"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn duplicates_are_reported_not_silently_resolved() {
     let err = AuthConfig::from_vars([
         (vars::LEEWAY, "10"),

@@ -6,10 +6,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use m4_auth::jwks::Error as JwksError;
 use m4_auth::{AuthError, Authenticator};
 use m4_auth_config::{AuthConfig, ConfigError, Loaded, vars};
+use serde_json::Value;
 
 use crate::output::Style;
 use crate::report::{Check, Report, Status};
-use crate::token_view::{TokenView, expiry_phrase};
+use crate::token_view::{TokenView, WrongType, expiry_phrase};
 use crate::verify::fix_for;
 use crate::{DoctorArgs, Failure};
 
@@ -314,8 +315,11 @@ pub(crate) fn token_claim_checks(view: &TokenView, config: &AuthConfig, now: i64
     });
 
     let leeway = i64::try_from(config.leeway().as_secs()).unwrap_or(i64::MAX);
-    checks.push(match view.claim_time("exp") {
-        Some(exp) if !config.validate_exp() => Check::new(
+    // Each claim's JSON type is checked as the verifier checks it: whatever the VALIDATE_*
+    // switches say, a claim of the wrong type makes the token invalid_claims.
+    checks.push(match view.numeric_date("exp", false) {
+        Err(why) => wrong_shape(view, why, NUMERIC_DATE_FIX),
+        Ok(Some(exp)) if !config.validate_exp() => Check::new(
             TOKEN,
             Status::Warn,
             format!(
@@ -324,86 +328,143 @@ pub(crate) fn token_claim_checks(view: &TokenView, config: &AuthConfig, now: i64
                 vars::VALIDATE_EXP
             ),
         ),
-        Some(exp) if exp.saturating_add(leeway) > now => pass(expiry_phrase(exp, now)),
-        Some(exp) => fail(
+        Ok(Some(exp)) if exp.saturating_add(leeway) > now => pass(expiry_phrase(exp, now)),
+        Ok(Some(exp)) => fail(
             format!("{} (leeway {leeway}s)", expiry_phrase(exp, now)),
             "Token has expired: request a fresh token from your OAuth2 provider",
         ),
-        None => fail(
+        Ok(None) if !config.validate_exp() => Check::new(
+            TOKEN,
+            Status::Warn,
+            format!(
+                "the token has no exp claim (not checked: {}=false)",
+                vars::VALIDATE_EXP
+            ),
+        ),
+        Ok(None) => fail(
             "the token has no exp claim",
             "request an access token with an expiry (exp)",
         ),
     });
-    if let Some(nbf) = view.claim_time("nbf") {
-        checks.push(if nbf.saturating_sub(leeway) <= now {
+    match view.numeric_date("nbf", true) {
+        Err(why) => checks.push(wrong_shape(view, why, NUMERIC_DATE_FIX)),
+        Ok(Some(nbf)) => checks.push(if nbf.saturating_sub(leeway) <= now {
             pass("valid now (nbf)")
         } else {
             fail(
                 format!("not valid for another {}s (nbf)", nbf.saturating_sub(now)),
                 "wait, or check this machine's clock",
             )
-        });
+        }),
+        Ok(None) => {}
     }
 
     if let Some(issuer) = config.issuer().map(|u| u.as_str()) {
-        checks.push(match view.claim_str("iss") {
-            Some(iss) if iss == issuer => pass(format!("iss {iss}")),
+        checks.push(match view.string_claim("iss") {
+            Err(why) => wrong_shape(view, why, "have the provider write iss as a JSON string, its issuer URL"),
+            Ok(Some(iss)) if iss == issuer => pass(format!("iss {iss}")),
             _ if !config.validate_iss() => Check::new(TOKEN, Status::Warn, format!("iss not checked ({}=false)", vars::VALIDATE_ISS)),
-            Some(iss) => fail(
+            Ok(Some(iss)) => fail(
                 format!("iss {iss} is not {issuer}"),
                 format!("the issuer must match exactly, trailing slash included: set {}={iss} if this provider is the right one", vars::ISSUER_URL),
             ),
-            None => fail("the token has no iss claim", "request a token from the configured issuer"),
+            Ok(None) => fail("the token has no iss claim", "request a token from the configured issuer"),
         });
     }
     if let Some(audience) = config.audience() {
-        let audiences = view.audiences();
-        checks.push(if audiences.contains(&audience) {
-            pass(format!("aud includes {audience}"))
-        } else if !config.validate_aud() {
-            Check::new(
+        checks.push(match view.audiences() {
+            Err(why) => wrong_shape(view, why,
+                "have the provider write aud as a string or an array of strings only, such as [\"m4-api\"]",
+            ),
+            Ok(Some(audiences)) if audiences.contains(&audience) => {
+                pass(format!("aud includes {audience}"))
+            }
+            _ if !config.validate_aud() => Check::new(
                 TOKEN,
                 Status::Warn,
                 format!("aud not checked ({}=false)", vars::VALIDATE_AUD),
-            )
-        } else if audiences.is_empty() {
-            fail(
+            ),
+            Ok(None) => fail(
                 "the token has no aud claim",
                 format!("request a token for the audience {audience}"),
-            )
-        } else {
-            fail(
+            ),
+            Ok(Some(audiences)) => fail(
                 format!("aud {} does not include {audience}", audiences.join(", ")),
                 format!(
                     "request a token for {audience}, or set {} to the API this token is for",
                     vars::AUDIENCE
                 ),
-            )
+            ),
         });
     }
-    let scopes = view.scopes();
-    let missing: Vec<&str> = config
-        .required_scopes()
-        .iter()
-        .map(String::as_str)
-        .filter(|s| !scopes.contains(s))
-        .collect();
-    checks.push(if missing.is_empty() {
-        pass(format!("scopes include {}", config.required_scopes().join(", ")))
-    } else {
-        fail(
-            format!("Missing required scopes: {} (token has: {})", missing.join(", "), if scopes.is_empty() { "none".to_owned() } else { scopes.join(" ") }),
-            "request a new token with all required scopes (in a space-separated `scope` claim or an `scp` array)",
-        )
+    checks.push(match view.scopes() {
+        Err(why) => wrong_shape(view, why, "have the provider write scope as a space-separated string (or scp as an array of strings)"),
+        Ok(scopes) => {
+            let missing: Vec<&str> = config
+                .required_scopes()
+                .iter()
+                .map(String::as_str)
+                .filter(|s| !scopes.contains(s))
+                .collect();
+            if missing.is_empty() {
+                pass(format!("scopes include {}", config.required_scopes().join(", ")))
+            } else {
+                fail(
+                    format!("Missing required scopes: {} (token has: {})", missing.join(", "), if scopes.is_empty() { "none".to_owned() } else { scopes.join(" ") }),
+                    "request a new token with all required scopes (in a space-separated `scope` claim or an `scp` array)",
+                )
+            }
+        }
     });
-    checks.push(match view.claims.get("sub").and_then(|s| s.as_str()) {
-        Some(sub) if !sub.is_empty() => pass(format!("sub {sub}")),
-        _ => fail(
+    checks.push(match view.string_claim("sub") {
+        Err(why) => wrong_shape(
+            view,
+            why,
+            "have the provider write sub as a JSON string naming the user",
+        ),
+        Ok(Some(sub)) if !sub.is_empty() => pass(format!("sub {sub}")),
+        Ok(Some(_)) => fail(
+            "Token claim \"sub\" is empty",
+            "rate limiting and auditing need a subject: request a user token",
+        ),
+        Ok(None) => fail(
             "the token has no sub claim",
             "rate limiting and auditing need a subject: request a user token",
         ),
     });
     checks
+}
+
+const NUMERIC_DATE_FIX: &str = "have the provider write it as a NumericDate: a JSON number of seconds since the epoch, without quotes, such as 1795000000";
+
+/// A claim whose JSON type the verifier refuses (`invalid_claims`): the verifier's message,
+/// what the token holds instead, and `fix`.
+fn wrong_shape(view: &TokenView, why: WrongType, fix: &str) -> Check {
+    let WrongType { claim, message } = why;
+    let found = match view.claims.get(claim) {
+        Some(Value::Array(items)) => match items.iter().find(|v| !v.is_string()) {
+            Some(member) => format!("an array holding {}", json_type(member)),
+            None => "an array".to_owned(),
+        },
+        Some(value) => json_type(value).to_owned(),
+        None => "nothing".to_owned(),
+    };
+    fail(
+        format!("{message} (this token has {found})"),
+        format!("m4-auth rejects it (invalid_claims): {fix}"),
+    )
+}
+
+/// "a string", "a number", ... for a JSON value.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// The token step in full: decode, explain each claim check, then the facade's verdict.
@@ -606,6 +667,92 @@ mod tests {
                 .filter(|c| c.status == Status::Fail)
                 .all(|c| c.fix.is_some())
         );
+    }
+
+    /// The title of the one failed check that starts with `start`.
+    #[track_caller]
+    fn failed_title(checks: &[Check], start: &str) -> String {
+        let found: Vec<&Check> = checks
+            .iter()
+            .filter(|c| c.title.starts_with(start))
+            .collect();
+        assert_eq!(found.len(), 1, "{start}: {:?}", verdicts(checks));
+        assert_eq!(found[0].status, Status::Fail, "{}", found[0].title);
+        assert!(found[0].fix.is_some());
+        found[0].title.clone()
+    }
+
+    #[test]
+    fn claims_of_the_wrong_type_fail_as_in_the_verifier() {
+        // Even with every VALIDATE_* switch off the verifier refuses these (invalid_claims).
+        let relaxed = AuthConfig::from_vars([
+            ("M4_OAUTH2_ENABLED", "true"),
+            ("M4_OAUTH2_ISSUER_URL", "https://idp.example.com/"),
+            ("M4_OAUTH2_AUDIENCE", "m4-api"),
+            ("M4_OAUTH2_VALIDATE_EXP", "false"),
+            ("M4_OAUTH2_VALIDATE_AUD", "false"),
+            ("M4_OAUTH2_VALIDATE_ISS", "false"),
+        ])
+        .unwrap()
+        .config;
+        let header = json!({"alg": "RS256", "kid": "k1"});
+        for config in [config(), relaxed] {
+            let check = |changes: Value, start: &str| {
+                let mut claims = good_claims();
+                for (k, v) in changes.as_object().unwrap() {
+                    claims[k] = v.clone();
+                }
+                failed_title(
+                    &token_claim_checks(&view(&header, &claims), &config, NOW),
+                    start,
+                )
+            };
+            assert_eq!(
+                check(json!({"aud": ["m4-api", 5]}), "Token claim \"aud\""),
+                "Token claim \"aud\" must be a string or an array of strings (this token has an array holding a number)"
+            );
+            assert_eq!(
+                check(json!({"exp": "1795000000"}), "Token claim \"exp\""),
+                "Token claim \"exp\" must be a number of seconds since the epoch (this token has a string)"
+            );
+            assert_eq!(
+                check(json!({"nbf": "1"}), "Token claim \"nbf\""),
+                "Token claim \"nbf\" must be a number of seconds since the epoch (this token has a string)"
+            );
+            assert_eq!(
+                check(json!({"iss": 7}), "Token claim \"iss\""),
+                "Token claim \"iss\" must be a string (this token has a number)"
+            );
+            assert_eq!(
+                check(
+                    json!({"scp": ["read:mimic-data", null]}),
+                    "Token claim \"scp\""
+                ),
+                "Token claim \"scp\" must be a space-separated string or an array of strings (this token has an array holding null)"
+            );
+            assert_eq!(
+                check(json!({"sub": ""}), "Token claim \"sub\""),
+                "Token claim \"sub\" is empty"
+            );
+            assert_eq!(
+                check(json!({"sub": {"id": 1}}), "Token claim \"sub\""),
+                "Token claim \"sub\" must be a string (this token has an object)"
+            );
+        }
+        let fix = |changes: Value| {
+            let mut claims = good_claims();
+            for (k, v) in changes.as_object().unwrap() {
+                claims[k] = v.clone();
+            }
+            let checks = token_claim_checks(&view(&header, &claims), &config(), NOW);
+            checks
+                .into_iter()
+                .find(|c| c.title.starts_with("Token claim"))
+                .and_then(|c| c.fix)
+                .unwrap()
+        };
+        assert!(fix(json!({"exp": "1795000000"})).contains("NumericDate"));
+        assert!(fix(json!({"aud": ["m4-api", 5]})).contains("invalid_claims"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use m4_auth::jwt::Error as JwtError;
 use serde_json::{Map, Value};
 
 /// A token's decoded header and claims.
@@ -59,51 +60,115 @@ impl TokenView {
         self.header.get(name).and_then(Value::as_str)
     }
 
-    /// A claim as a string.
-    pub(crate) fn claim_str(&self, name: &str) -> Option<&str> {
-        self.claims.get(name).and_then(Value::as_str)
+    /// A string claim (`iss`, `sub`): `Ok(None)` when absent, the verifier's message when it
+    /// is not a string.
+    pub(crate) fn string_claim(&self, name: &'static str) -> Result<Option<&str>, WrongType> {
+        match self.claims.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(wrong_type(name, STRING)),
+        }
     }
 
-    /// A numeric date claim (`exp`, `nbf`, `iat`) in whole seconds.
-    pub(crate) fn claim_time(&self, name: &str) -> Option<i64> {
-        let value = self.claims.get(name)?;
-        value.as_i64().or_else(|| {
-            // Fractional seconds are allowed by RFC 7519; truncate for display.
-            #[allow(clippy::cast_possible_truncation)]
-            value.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)
-        })
+    /// A NumericDate claim (`exp`, `nbf`) in whole seconds, rounded as the verifier rounds
+    /// (`round_up` for `nbf`, down for `exp`): `Ok(None)` when absent, the verifier's message
+    /// when it is not a JSON number (a string such as `"1795000000"` is refused).
+    pub(crate) fn numeric_date(
+        &self,
+        name: &'static str,
+        round_up: bool,
+    ) -> Result<Option<i64>, WrongType> {
+        let Some(value) = self.claims.get(name) else {
+            return Ok(None);
+        };
+        let Value::Number(n) = value else {
+            return Err(wrong_type(name, NUMERIC_DATE));
+        };
+        if let Some(i) = n.as_i64() {
+            return Ok(Some(i));
+        }
+        if n.as_u64().is_some() {
+            return Ok(Some(i64::MAX));
+        }
+        let f = n.as_f64().unwrap_or_default();
+        let f = if round_up { f.ceil() } else { f.floor() };
+        // `as` saturates at the i64 bounds; JSON numbers are always finite.
+        #[allow(clippy::cast_possible_truncation)]
+        Ok(Some(f as i64))
     }
 
-    /// The audiences: `aud` as a string or an array of strings.
-    pub(crate) fn audiences(&self) -> Vec<&str> {
+    /// The audiences, read as the verifier reads them: `Ok(None)` when `aud` is absent,
+    /// `aud` as a string or an array of strings, and the verifier's message for any other
+    /// shape, including an array with one non-string member (`["m4-api", 5]`).
+    pub(crate) fn audiences(&self) -> Result<Option<Vec<&str>>, WrongType> {
         match self.claims.get("aud") {
-            Some(Value::String(aud)) => vec![aud.as_str()],
-            Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
+            None => Ok(None),
+            Some(Value::String(aud)) => Ok(Some(vec![aud.as_str()])),
+            Some(Value::Array(auds)) => auds
+                .iter()
+                .map(Value::as_str)
+                .collect::<Option<Vec<_>>>()
+                .map(Some)
+                .ok_or_else(|| wrong_type("aud", AUD_TYPE)),
+            Some(_) => Err(wrong_type("aud", AUD_TYPE)),
         }
     }
 
     /// The scopes: the union of `scope` and `scp`, each a space-separated string or an array
-    /// of strings, read exactly as the verifier reads them.
+    /// of strings, read exactly as the verifier reads them; its message for any other shape.
     ///
     /// Strings split on the space character only (RFC 6749 §3.3: scope tokens are separated
     /// by %x20): a tab or newline is part of a scope, so doctor never reports a scope the
     /// verifier does not see, nor misses one it sees.
-    pub(crate) fn scopes(&self) -> Vec<&str> {
+    pub(crate) fn scopes(&self) -> Result<Vec<&str>, WrongType> {
         let mut scopes = Vec::new();
         for name in ["scope", "scp"] {
             match self.claims.get(name) {
+                None => {}
                 Some(Value::String(s)) => scopes.extend(scope_items(s)),
-                Some(Value::Array(items)) => scopes.extend(
-                    items
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .filter(|s| !s.is_empty()),
-                ),
-                _ => {}
+                Some(Value::Array(items)) => {
+                    for item in items {
+                        match item.as_str() {
+                            Some("") => {}
+                            Some(s) => scopes.push(s),
+                            None => return Err(wrong_type(name, SCOPE_TYPE)),
+                        }
+                    }
+                }
+                Some(_) => return Err(wrong_type(name, SCOPE_TYPE)),
             }
         }
-        scopes
+        Ok(scopes)
+    }
+}
+
+// The types the verifier demands, in its words (m4-jwt-verify `check_claims`); the e2e
+// doctor tests compare doctor's line with the verifier's verdict on the same token.
+const STRING: &str = "a string";
+const NUMERIC_DATE: &str = "a number of seconds since the epoch";
+const AUD_TYPE: &str = "a string or an array of strings";
+const SCOPE_TYPE: &str = "a space-separated string or an array of strings";
+
+/// A claim whose JSON type the verifier refuses (it answers `invalid_claims`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WrongType {
+    /// The claim.
+    pub(crate) claim: &'static str,
+    /// The verifier's message, such as `Token claim "exp" must be a number of seconds since
+    /// the epoch`.
+    pub(crate) message: String,
+}
+
+/// The verifier's message for a claim of the wrong JSON type, rendered by the verifier's own
+/// error type so the wording cannot drift.
+fn wrong_type(claim: &'static str, expected: &'static str) -> WrongType {
+    WrongType {
+        claim,
+        message: JwtError::ClaimType {
+            name: claim,
+            expected,
+        }
+        .to_string(),
     }
 }
 
@@ -169,11 +234,12 @@ mod tests {
             let view = TokenView::decode(&input).unwrap();
             assert_eq!(view.header_str("alg"), Some("RS256"));
             assert_eq!(view.header_str("kid"), Some("k1"));
-            assert_eq!(view.claim_str("sub"), Some("alice"));
-            assert_eq!(view.audiences(), ["a", "b"]);
-            assert_eq!(view.scopes(), ["x", "y", "z"]);
-            assert_eq!(view.claim_time("exp"), Some(100));
-            assert_eq!(view.claim_time("nbf"), None);
+            assert_eq!(view.string_claim("sub"), Ok(Some("alice")));
+            assert_eq!(view.audiences(), Ok(Some(vec!["a", "b"])));
+            assert_eq!(view.scopes(), Ok(vec!["x", "y", "z"]));
+            assert_eq!(view.numeric_date("exp", false), Ok(Some(100)));
+            assert_eq!(view.numeric_date("exp", true), Ok(Some(101)));
+            assert_eq!(view.numeric_date("nbf", true), Ok(None));
         }
     }
 
@@ -223,19 +289,62 @@ mod tests {
     #[test]
     fn audience_and_scope_shapes() {
         let view = |claims: Value| TokenView::decode(&token(&json!({}), &claims)).unwrap();
-        assert_eq!(view(json!({"aud": "m4"})).audiences(), ["m4"]);
-        assert!(view(json!({"aud": 5})).audiences().is_empty());
-        assert!(view(json!({})).scopes().is_empty());
-        assert_eq!(view(json!({"scp": "a b"})).scopes(), ["a", "b"]);
+        assert_eq!(view(json!({"aud": "m4"})).audiences(), Ok(Some(vec!["m4"])));
+        assert_eq!(view(json!({})).audiences(), Ok(None));
+        assert_eq!(view(json!({"aud": []})).audiences(), Ok(Some(vec![])));
+        assert_eq!(view(json!({})).scopes(), Ok(vec![]));
+        assert_eq!(view(json!({"scp": "a b"})).scopes(), Ok(vec!["a", "b"]));
         // Only spaces separate scopes, as in the verifier: a tab is part of one scope.
         assert_eq!(
             view(json!({"scope": " read:x\tadmin  b ", "scp": ["c d"]})).scopes(),
-            ["read:x\tadmin", "b", "c d"]
+            Ok(vec!["read:x\tadmin", "b", "c d"])
         );
         // `scope` may be an array too, as the verifier allows.
         assert_eq!(
             view(json!({"scope": ["a", ""], "scp": "b"})).scopes(),
-            ["a", "b"]
+            Ok(vec!["a", "b"])
+        );
+    }
+
+    #[track_caller]
+    fn check_wrong_type(claims: &Value, read: fn(&TokenView) -> Option<String>, expected: &str) {
+        let view = TokenView::decode(&token(&json!({}), claims)).unwrap();
+        assert_eq!(read(&view).as_deref(), Some(expected), "{claims}");
+    }
+
+    #[test]
+    fn shapes_the_verifier_refuses_are_refused_with_its_message() {
+        let aud = |v: &TokenView| v.audiences().err().map(|e| e.message);
+        let exp = |v: &TokenView| v.numeric_date("exp", false).err().map(|e| e.message);
+        let nbf = |v: &TokenView| v.numeric_date("nbf", true).err().map(|e| e.message);
+        let iss = |v: &TokenView| v.string_claim("iss").err().map(|e| e.message);
+        let scopes = |v: &TokenView| v.scopes().err().map(|e| e.message);
+        let aud_msg = "Token claim \"aud\" must be a string or an array of strings";
+        check_wrong_type(&json!({"aud": ["m4-api", 5]}), aud, aud_msg);
+        check_wrong_type(&json!({"aud": 5}), aud, aud_msg);
+        check_wrong_type(&json!({"aud": null}), aud, aud_msg);
+        let exp_msg = "Token claim \"exp\" must be a number of seconds since the epoch";
+        check_wrong_type(&json!({"exp": "1795000000"}), exp, exp_msg);
+        check_wrong_type(&json!({"exp": null}), exp, exp_msg);
+        check_wrong_type(
+            &json!({"nbf": true}),
+            nbf,
+            "Token claim \"nbf\" must be a number of seconds since the epoch",
+        );
+        check_wrong_type(
+            &json!({"iss": ["https://idp.example.com/"]}),
+            iss,
+            "Token claim \"iss\" must be a string",
+        );
+        check_wrong_type(
+            &json!({"scope": "a", "scp": ["read:mimic-data", 1]}),
+            scopes,
+            "Token claim \"scp\" must be a space-separated string or an array of strings",
+        );
+        check_wrong_type(
+            &json!({"scope": {"read": true}}),
+            scopes,
+            "Token claim \"scope\" must be a space-separated string or an array of strings",
         );
     }
 
