@@ -83,9 +83,7 @@ fn samples() -> Vec<AuthError> {
     };
     #[cfg(not(feature = "redis"))]
     assert_eq!(
-        crate::Authenticator::new(redis.clone())
-            .unwrap_err()
-            .to_string(),
+        crate::Authenticator::new(redis).unwrap_err().to_string(),
         backend.to_string()
     );
     let resource = ProtectedResource::new("http://mcp.example.com/mcp").unwrap_err();
