@@ -8,6 +8,8 @@
 )]
 
 mod cli_common;
+#[path = "../../crates/m4-auth/tests/support/redis_server.rs"]
+mod redis_server;
 
 use std::process::Output;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -143,6 +145,8 @@ fn a_healthy_setup_passes_every_check() {
             "✓ expires in ",
             "✓ aud includes m4-api",
             "✓ scopes include read:mimic-data",
+            "Rate-limit backend (M4_OAUTH2_RATE_LIMIT_BACKEND)",
+            "✓ in-memory (per process)",
             "✓ m4-auth accepts this token (sub alice)",
             "All checks passed (0 warning(s)).",
         ],
@@ -359,7 +363,10 @@ fn json_output_for_scripts() {
         .iter()
         .map(|c| c["section"].as_str().unwrap())
         .collect();
-    assert_eq!(sections, ["configuration", "discovery", "jwks", "token"]);
+    assert_eq!(
+        sections,
+        ["configuration", "discovery", "jwks", "rate-limit", "token"]
+    );
 
     let broken = Idp::start();
     let (output, text) = doctor(&broken, &[], &["--json"]);
@@ -449,4 +456,64 @@ fn keys_that_cannot_verify_the_configured_algorithms_fail() {
     // With ES384 allowed, the same key set passes.
     let (output, text) = doctor(&idp, &[("M4_OAUTH2_ALGORITHMS", "ES384")], &[]);
     assert_eq!(output.status.code(), Some(0), "{text}");
+}
+
+#[test]
+fn a_redis_backend_that_answers_passes_with_its_ping() {
+    let Some(redis) = redis_server::RedisServer::start() else {
+        return;
+    };
+    let idp = Idp::healthy();
+    let good = token(&idp, "rsa-2048", "rsa-2048", &json!({}));
+    let url = redis.url();
+    let (output, text) = doctor(
+        &idp,
+        &[
+            ("M4_OAUTH2_RATE_LIMIT_BACKEND", &url),
+            ("M4_OAUTH2_TOKEN", &good),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    assert_lines(
+        &text,
+        &[
+            &format!("✓ Redis at {url} answers (ping "),
+            " ms)",
+            "✓ m4-auth accepts this token (sub alice)",
+            "All checks passed (0 warning(s)).",
+        ],
+    );
+}
+
+#[test]
+fn a_redis_backend_nobody_listens_on_fails_with_a_fix_and_no_password() {
+    let idp = Idp::healthy();
+    let port = redis_server::free_port(); // nothing listens there
+    let url = format!("redis://:hunter2@127.0.0.1:{port}/0");
+    let (output, text) = doctor(&idp, &[("M4_OAUTH2_RATE_LIMIT_BACKEND", &url)], &[]);
+    assert_eq!(output.status.code(), Some(1), "{text}{}", stderr(&output));
+    assert_lines(
+        &text,
+        &[
+            &format!("✗ Redis at redis://[redacted]@127.0.0.1:{port}/0 is unavailable: "),
+            "fix: start Redis, or check M4_OAUTH2_RATE_LIMIT_BACKEND",
+            "checks fall back to the in-process limiter meanwhile",
+            "1 check(s) failed",
+        ],
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(!stderr(&output).contains("hunter2"));
+
+    // Rate limiting off: nothing to ask, nothing fails.
+    let (output, text) = doctor(
+        &idp,
+        &[
+            ("M4_OAUTH2_RATE_LIMIT_BACKEND", &url),
+            ("M4_OAUTH2_RATE_LIMIT_ENABLED", "false"),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert_lines(&text, &["- off: M4_OAUTH2_RATE_LIMIT_ENABLED=false"]);
 }

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,6 +18,7 @@ use m4_jwks::{JwksCache, JwksOptions};
 use m4_jwt_verify::{JwkSet, KeyResolver, Verifier, VerifierOptions};
 use m4_ratelimit::{MemoryLimiter, RateLimiter};
 
+use crate::backend::RateLimitBackendInfo;
 use crate::cache::{Entry, Key, TokenCache};
 use crate::clock::Clock;
 use crate::error::{AuthError, printable};
@@ -102,10 +103,39 @@ impl Keys {
     }
 }
 
+/// The rate limiter's clock when it must be one type whatever was injected (Redis).
+#[cfg(feature = "redis")]
+type LimiterClock = Arc<dyn m4_ratelimit::Clock>;
+
+/// Which rate limiter `Enabled::limiter` is, kept for [`Authenticator::rate_limit_backend`]
+/// and [`Authenticator::rate_limit_health`].
+enum Backend {
+    Off,
+    Memory,
+    Custom,
+    #[cfg(feature = "redis")]
+    Redis(Arc<m4_ratelimit::RedisLimiter<LimiterClock>>),
+}
+
+impl Backend {
+    fn info(&self) -> RateLimitBackendInfo {
+        match self {
+            Self::Off => RateLimitBackendInfo::Off,
+            Self::Memory => RateLimitBackendInfo::Memory,
+            Self::Custom => RateLimitBackendInfo::Custom,
+            #[cfg(feature = "redis")]
+            Self::Redis(redis) => RateLimitBackendInfo::Redis {
+                url: redis.redacted_url().to_owned(),
+            },
+        }
+    }
+}
+
 struct Enabled {
     verifier: Verifier,
     keys: Keys,
     limiter: Option<Arc<dyn RateLimiter>>,
+    backend: Backend,
     cache: Option<TokenCache>,
     required_scopes: Vec<String>,
     clock: Arc<dyn m4_jwt_verify::Clock>,
@@ -326,7 +356,7 @@ impl Authenticator {
     ///
     /// # Errors
     /// A configuration error (code [`CONFIGURATION_ERROR`](crate::CONFIGURATION_ERROR)), such
-    /// as a Redis rate-limit backend, which this build does not support yet.
+    /// as a Redis rate-limit backend in a build without the `redis` feature.
     pub fn new(config: AuthConfig) -> Result<Self, AuthError> {
         Self::builder(config).build()
     }
@@ -578,6 +608,57 @@ impl Authenticator {
         }
     }
 
+    /// Which rate limiter requests are charged to: off, in-memory, Redis (its URL with the
+    /// password `[redacted]`) or a custom one. Logged at info level when built.
+    ///
+    /// ```
+    /// use m4_auth::{AuthConfig, Authenticator, RateLimitBackendInfo};
+    ///
+    /// let auth = Authenticator::new(AuthConfig::default())?;
+    /// assert_eq!(auth.rate_limit_backend(), RateLimitBackendInfo::Off); // disabled
+    ///
+    /// let config = AuthConfig::from_vars([
+    ///     ("M4_OAUTH2_ENABLED", "true"),
+    ///     ("M4_OAUTH2_ISSUER_URL", "https://idp.example.com/"),
+    ///     ("M4_OAUTH2_AUDIENCE", "m4-api"),
+    /// ])?
+    /// .config;
+    /// let auth = Authenticator::new(config)?;
+    /// assert_eq!(auth.rate_limit_backend().to_string(), "in-memory (per process)");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rate_limit_backend(&self) -> RateLimitBackendInfo {
+        match &self.inner.mode {
+            Mode::Enabled(enabled) => enabled.backend.info(),
+            Mode::Disabled => RateLimitBackendInfo::Off,
+        }
+    }
+
+    /// Pings the rate-limit backend now and returns the round-trip time, when it is a remote
+    /// one (Redis); `None` when it is in-process, custom or off. For `m4-auth doctor` and
+    /// readiness probes: a failure does not stop authentication, whose checks are answered by
+    /// the in-process fallback meanwhile.
+    ///
+    /// ```
+    /// let auth = m4_auth::Authenticator::new(m4_auth::AuthConfig::default())?;
+    /// assert!(auth.rate_limit_health().is_none()); // nothing remote to ask
+    /// # Ok::<(), m4_auth::AuthError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Inside the `Some`: [`m4_ratelimit::Error::RedisUnavailable`], naming the URL (password
+    /// `[redacted]`) and why Redis did not answer.
+    pub fn rate_limit_health(&self) -> Option<Result<Duration, m4_ratelimit::Error>> {
+        match &self.inner.mode {
+            Mode::Enabled(enabled) => match &enabled.backend {
+                #[cfg(feature = "redis")]
+                Backend::Redis(redis) => Some(redis.ping()),
+                Backend::Off | Backend::Memory | Backend::Custom => None,
+            },
+            Mode::Disabled => None,
+        }
+    }
+
     /// The RFC 9728 description of the resource this authenticator protects, identified by
     /// `resource_url`: the configured issuer as authorization server, the required scopes as
     /// supported scopes. See [`ProtectedResource`].
@@ -654,6 +735,7 @@ impl fmt::Debug for Authenticator {
         f.debug_struct("Authenticator")
             .field("enabled", &self.is_enabled())
             .field("keys", &keys)
+            .field("rate_limit", &self.rate_limit_backend().to_string())
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
@@ -765,7 +847,7 @@ impl AuthenticatorBuilder {
     /// A configuration error (code [`CONFIGURATION_ERROR`](crate::CONFIGURATION_ERROR)).
     pub fn build(self) -> Result<Authenticator, AuthError> {
         let config = self.config;
-        log_configuration(&config, self.pinned_keys.is_some());
+        let pinned = self.pinned_keys.is_some();
         let mode = if config.enabled() {
             Mode::Enabled(Box::new(enabled_parts(
                 &config,
@@ -776,6 +858,11 @@ impl AuthenticatorBuilder {
         } else {
             Mode::Disabled
         };
+        if let Mode::Enabled(enabled) = &mode {
+            log_configuration(&config, pinned, &enabled.backend.info());
+        } else {
+            log_configuration(&config, pinned, &RateLimitBackendInfo::Off);
+        }
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 config,
@@ -840,40 +927,14 @@ fn enabled_parts(
         }
     };
 
-    let limiter = match limiter {
-        Some(limiter) => Some(limiter),
-        None if !config.rate_limit_enabled() => None,
-        None => match config.rate_limit_backend() {
-            RateLimitBackend::Memory => {
-                let builder = MemoryLimiter::builder(
-                    u64::from(config.rate_limit_requests()),
-                    config.rate_limit_window(),
-                )
-                .max_users(config.rate_limit_max_users());
-                let limiter: Arc<dyn RateLimiter> = match clock {
-                    Some(c) => Arc::new(
-                        builder
-                            .clock(c.limiter.clone())
-                            .build()
-                            .map_err(AuthError::RateLimiterSetup)?,
-                    ),
-                    None => Arc::new(builder.build().map_err(AuthError::RateLimiterSetup)?),
-                };
-                Some(limiter)
-            }
-            other => {
-                return Err(AuthError::UnsupportedBackend {
-                    backend: other.to_string(),
-                });
-            }
-        },
-    };
+    let (limiter, backend) = rate_limiter(config, clock, limiter)?;
 
     let generation = keys.generation();
     Ok(Enabled {
         verifier,
         keys,
         limiter,
+        backend,
         cache: TokenCache::new(config.token_cache_size()),
         required_scopes: config.required_scopes().to_vec(),
         clock: jwt_clock,
@@ -884,6 +945,57 @@ fn enabled_parts(
     })
 }
 
+/// The rate limiter: the injected one, none when rate limiting is off, else the configured
+/// backend (`M4_OAUTH2_RATE_LIMIT_BACKEND`), on the injected clock when there is one.
+fn rate_limiter(
+    config: &AuthConfig,
+    clock: Option<&Clocks>,
+    injected: Option<Arc<dyn RateLimiter>>,
+) -> Result<(Option<Arc<dyn RateLimiter>>, Backend), AuthError> {
+    if let Some(limiter) = injected {
+        return Ok((Some(limiter), Backend::Custom));
+    }
+    if !config.rate_limit_enabled() {
+        return Ok((None, Backend::Off));
+    }
+    let requests = u64::from(config.rate_limit_requests());
+    let window = config.rate_limit_window();
+    match config.rate_limit_backend() {
+        RateLimitBackend::Memory => {
+            let builder =
+                MemoryLimiter::builder(requests, window).max_users(config.rate_limit_max_users());
+            let limiter: Arc<dyn RateLimiter> = match clock {
+                Some(c) => Arc::new(
+                    builder
+                        .clock(c.limiter.clone())
+                        .build()
+                        .map_err(AuthError::RateLimiterSetup)?,
+                ),
+                None => Arc::new(builder.build().map_err(AuthError::RateLimiterSetup)?),
+            };
+            Ok((Some(limiter), Backend::Memory))
+        }
+        #[cfg(feature = "redis")]
+        RateLimitBackend::Redis(url) => {
+            let clock: LimiterClock = match clock {
+                Some(c) => c.limiter.clone(),
+                None => Arc::new(m4_ratelimit::SystemClock::new()),
+            };
+            let redis = Arc::new(
+                m4_ratelimit::RedisLimiter::builder(url.expose_url(), requests, window)
+                    .max_users(config.rate_limit_max_users())
+                    .clock(clock)
+                    .build()
+                    .map_err(AuthError::RateLimiterSetup)?,
+            );
+            Ok((Some(redis.clone()), Backend::Redis(redis)))
+        }
+        other => Err(AuthError::UnsupportedBackend {
+            backend: other.to_string(),
+        }),
+    }
+}
+
 /// The verifier's algorithm for a configured one, by its JOSE name (both crates name the same
 /// nine algorithms; a test checks every one maps).
 fn jwt_algorithm(alg: m4_auth_config::Algorithm) -> Result<m4_jwt_verify::Algorithm, AuthError> {
@@ -892,7 +1004,9 @@ fn jwt_algorithm(alg: m4_auth_config::Algorithm) -> Result<m4_jwt_verify::Algori
         .map_err(|_| AuthError::UnsupportedAlgorithm { alg: alg.as_str() })
 }
 
-fn log_configuration(config: &AuthConfig, pinned: bool) {
+/// Logs the effective settings once, at info level, when an authenticator is built: the
+/// rate-limit backend included (a Redis URL with its password `[redacted]`).
+fn log_configuration(config: &AuthConfig, pinned: bool, backend: &RateLimitBackendInfo) {
     if !config.enabled() {
         tracing::info!(
             "OAuth2 authentication is disabled (M4_OAUTH2_ENABLED is not true): every tool call is accepted as anonymous"
@@ -919,6 +1033,7 @@ fn log_configuration(config: &AuthConfig, pinned: bool) {
         } else {
             "off".to_owned()
         },
+        rate_limit_backend = %backend,
         token_cache = config.token_cache_size(),
         "OAuth2 authentication configured"
     );

@@ -128,10 +128,12 @@ pub enum AuthError {
         /// The algorithm's JOSE name.
         alg: &'static str,
     },
-    /// A rate-limit backend this build cannot use yet (Redis).
+    /// A rate-limit backend this build cannot use: Redis, in a build without the `redis`
+    /// feature (on by default).
     #[error(
-        "M4_OAUTH2_RATE_LIMIT_BACKEND={backend} is not supported by this build: only the in-memory \
-         backend is available; unset the variable or set it to memory"
+        "M4_OAUTH2_RATE_LIMIT_BACKEND={backend} needs Redis support, but this build was compiled \
+         without the `redis` feature: enable it (it is on by default) or set \
+         M4_OAUTH2_RATE_LIMIT_BACKEND=memory"
     )]
     UnsupportedBackend {
         /// The backend as configured, any password shown as `[redacted]`.

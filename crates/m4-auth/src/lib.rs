@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod authenticator;
+mod backend;
 mod cache;
 mod clock;
 mod error;
@@ -18,6 +19,7 @@ pub use m4_jwt_verify as jwt;
 pub use m4_ratelimit as ratelimit;
 
 pub use authenticator::{Authenticator, AuthenticatorBuilder};
+pub use backend::RateLimitBackendInfo;
 pub use clock::{Clock, ManualClock};
 pub use error::{AuthError, CODES, CONFIGURATION_ERROR};
 pub use m4_auth_config::AuthConfig;

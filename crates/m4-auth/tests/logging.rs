@@ -84,7 +84,10 @@ fn one_warning_per_failure_with_code_kid_alg_and_never_the_token() {
                 .contains("OAuth2 authentication configured")
                 && configured[0]
                     .fields
-                    .contains("issuer=https://idp.example.com/"),
+                    .contains("issuer=https://idp.example.com/")
+                && configured[0]
+                    .fields
+                    .contains("rate_limit_backend=in-memory (per process)"),
             "{configured:?}"
         );
 

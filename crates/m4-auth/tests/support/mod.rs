@@ -9,6 +9,8 @@
     unreachable_pub
 )]
 
+pub mod redis_server;
+
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use m4_auth::{AuthConfig, Authenticator, ManualClock};
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use m4_auth::jwks::Error as JwksError;
-use m4_auth::{AuthError, Authenticator};
+use m4_auth::{AuthError, Authenticator, RateLimitBackendInfo};
 use m4_auth_config::{AuthConfig, ConfigError, Loaded, vars};
 use serde_json::Value;
 
@@ -17,6 +17,7 @@ use crate::{DoctorArgs, Failure};
 const CONFIG: &str = "configuration";
 const DISCOVERY: &str = "discovery";
 const JWKS: &str = "jwks";
+const RATE_LIMIT: &str = "rate-limit";
 const TOKEN: &str = "token";
 
 /// What to do about a key-fetching failure.
@@ -174,6 +175,33 @@ fn key_checks(auth: &Authenticator, config: &AuthConfig) -> (Vec<Check>, Option<
         .filter_map(|k| k.kid().map(str::to_owned))
         .collect();
     (checks, Some(kids))
+}
+
+/// The rate-limit backend step: where requests are counted and, for Redis, whether it answers
+/// a ping now (a failure is a ✗: the deployment asked for a shared limit it does not have).
+fn rate_limit_check(auth: &Authenticator) -> Check {
+    let backend = auth.rate_limit_backend();
+    match auth.rate_limit_health() {
+        Some(Ok(round_trip)) => Check::new(
+            RATE_LIMIT,
+            Status::Pass,
+            format!(
+                "{backend} answers (ping {:.1} ms)",
+                round_trip.as_secs_f64() * 1000.0
+            ),
+        ),
+        Some(Err(error)) => Check::new(RATE_LIMIT, Status::Fail, error.to_string()).fix(format!(
+            "start Redis, or check {} (redis://host:port/db, rediss:// for TLS); checks fall back \
+             to the in-process limiter meanwhile, so each instance allows the full limit on its own",
+            vars::RATE_LIMIT_BACKEND
+        )),
+        None if backend == RateLimitBackendInfo::Off => Check::new(
+            RATE_LIMIT,
+            Status::Skip,
+            format!("off: {}=false", vars::RATE_LIMIT_ENABLED),
+        ),
+        None => Check::new(RATE_LIMIT, Status::Pass, backend.to_string()),
+    }
 }
 
 /// The configuration step: every problem at once, or the effective settings and warnings.
@@ -529,7 +557,7 @@ fn diagnose(loaded: Result<Loaded, ConfigError>, now: i64) -> Report {
     let (checks, config) = config_checks(loaded);
     checks.into_iter().for_each(|c| report.push(c));
     let skip_rest = |report: &mut Report, why: &str| {
-        for section in [DISCOVERY, JWKS, TOKEN] {
+        for section in [DISCOVERY, JWKS, RATE_LIMIT, TOKEN] {
             report.push(Check::new(section, Status::Skip, format!("skipped: {why}")));
         }
     };
@@ -554,6 +582,7 @@ fn diagnose(loaded: Result<Loaded, ConfigError>, now: i64) -> Report {
     };
     let (checks, kids) = key_checks(&auth, &config);
     checks.into_iter().for_each(|c| report.push(c));
+    report.push(rate_limit_check(&auth));
     token_checks(&auth, &config, kids.as_deref(), now)
         .into_iter()
         .for_each(|c| report.push(c));

@@ -38,7 +38,7 @@ impl Status {
 /// One check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Check {
-    /// The step it belongs to (`configuration`, `discovery`, `jwks`, `token`).
+    /// The step it belongs to (`configuration`, `discovery`, `jwks`, `rate-limit`, `token`).
     pub(crate) section: &'static str,
     /// The verdict.
     pub(crate) status: Status,
@@ -169,6 +169,7 @@ fn heading(section: &str) -> String {
         "configuration" => "Configuration (M4_OAUTH2_*)".to_owned(),
         "discovery" => "OIDC discovery".to_owned(),
         "jwks" => "JWKS".to_owned(),
+        "rate-limit" => "Rate-limit backend (M4_OAUTH2_RATE_LIMIT_BACKEND)".to_owned(),
         "token" => "Token (M4_OAUTH2_TOKEN)".to_owned(),
         other => other.to_owned(),
     }
