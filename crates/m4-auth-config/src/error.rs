@@ -52,8 +52,11 @@ pub enum UrlError {
     /// The URL has a `#fragment`.
     #[error("it has a fragment (`#...`), which this URL must not have")]
     Fragment,
-    /// The issuer has a `?query` (OpenID Connect issuers never do).
-    #[error("it has a query (`?...`), which an issuer URL must not have")]
+    /// The issuer or Redis URL has a `?query` (OpenID Connect issuers never do, and the Redis
+    /// backend takes no options from the query).
+    #[error(
+        "it has a query (`?...`), which this URL must not have (an issuer never does; a Redis URL carries only user, password, host, port and database)"
+    )]
     Query,
     /// A character outside the URL alphabet: space, control, non-ASCII, backslash, a bad
     /// `%` escape, brackets or `@` outside the host.

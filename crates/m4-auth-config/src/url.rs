@@ -191,9 +191,13 @@ impl RedisUrl {
     ///
     /// assert!(RedisUrl::parse("redis://127.0.0.1:6379").is_ok());
     /// assert_eq!(RedisUrl::parse("redis://cache/x"), Err(UrlError::InvalidRedisDatabase));
+    /// assert_eq!(RedisUrl::parse("redis://cache/0?protocol=resp3"), Err(UrlError::Query));
     /// ```
     pub fn parse(input: &str) -> Result<Self, UrlError> {
         let parts = parse(input, &["rediss", "redis"], "redis or rediss", true)?;
+        if parts.query.is_some() {
+            return Err(UrlError::Query);
+        }
         let end = parts.query.unwrap_or(input.len());
         let path = input.get(parts.path..end).unwrap_or_default();
         let db = path.strip_prefix('/').unwrap_or(path);
@@ -554,12 +558,13 @@ mod tests {
             "rediss://:pw@cache.internal:6380/15",
             "rediss://user:pw@cache.internal/",
             "redis://[::1]:6379",
-            "redis://cache.internal/?protocol=resp3",
         ] {
             assert!(RedisUrl::parse(ok).is_ok(), "{ok}");
         }
         let cases = [
             ("REDIS://cache", UrlError::UppercaseScheme),
+            // m4-ratelimit takes no options from a query: refused here, at configuration time
+            ("redis://cache.internal/?protocol=resp3", UrlError::Query),
             (
                 "http://cache",
                 UrlError::UnsupportedScheme {
