@@ -14,7 +14,9 @@ use serde_json::{Map, Value};
 pub(crate) enum StrictObject {
     /// A JSON object with unique member names.
     Object(Map<String, Value>),
-    /// A JSON object that repeats this member name (the first repeated one).
+    /// A JSON object that repeats this member name (the first repeated one); outside the tests
+    /// only its absence matters, since [`ParsedClaims`] has already reported duplicates.
+    #[cfg_attr(not(test), allow(dead_code))]
     Duplicate(String),
     /// Not JSON, not UTF-8, or not an object.
     NotAnObject,
@@ -376,5 +378,213 @@ mod header_tests {
         assert_eq!(check(&repeated), "duplicate p3");
         let late = format!("{{{},\"p90\":1}}", names.join(","));
         assert_eq!(check(&late), "duplicate p90");
+    }
+}
+
+/// Any JSON value, parsed exactly as strictly as [`Value`] parses it (numbers in range, string
+/// escapes and surrogates checked, the same nesting limit) but kept nowhere: no allocation.
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+}
+
+/// The registered claims the verifier checks, each as its JSON value if present; every other
+/// claim is parsed (as strictly as [`StrictObject`] would) and skipped without allocation.
+#[derive(Debug, Default)]
+pub(crate) struct Claims {
+    pub(crate) exp: Option<Value>,
+    pub(crate) nbf: Option<Value>,
+    pub(crate) iss: Option<Value>,
+    pub(crate) aud: Option<Value>,
+    pub(crate) sub: Option<Value>,
+    pub(crate) scope: Option<Value>,
+    pub(crate) scp: Option<Value>,
+}
+
+/// The outcome of parsing a JWT payload; accepts and refuses exactly the bytes
+/// [`StrictObject::parse`] does, with the same outcome.
+pub(crate) enum ParsedClaims {
+    /// A JSON object with unique member names.
+    Claims(Claims),
+    /// A JSON object that repeats this member name (the first repeated one).
+    Duplicate(String),
+    /// Not JSON, not UTF-8, or not an object.
+    NotAnObject,
+}
+
+struct ClaimsVisitor;
+
+enum VisitedClaims {
+    Claims(Claims),
+    Duplicate(String),
+}
+
+impl<'de> Visitor<'de> for ClaimsVisitor {
+    type Value = VisitedClaims;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut claims = Claims::default();
+        let mut seen = SeenNames::default();
+        while let Some(Key(name)) = access.next_key::<Key<'de>>()? {
+            if seen.contains(&name) {
+                // As StrictObject: consume the rest so the document is still checked.
+                access.next_value::<IgnoredAny>()?;
+                while access.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                return Ok(VisitedClaims::Duplicate(name.into_owned()));
+            }
+            let slot = match &*name {
+                "exp" => &mut claims.exp,
+                "nbf" => &mut claims.nbf,
+                "iss" => &mut claims.iss,
+                "aud" => &mut claims.aud,
+                "sub" => &mut claims.sub,
+                "scope" => &mut claims.scope,
+                "scp" => &mut claims.scp,
+                _ => {
+                    access.next_value::<Skip>()?;
+                    seen.insert(name);
+                    continue;
+                }
+            };
+            *slot = Some(access.next_value()?);
+            seen.insert(name);
+        }
+        Ok(VisitedClaims::Claims(claims))
+    }
+}
+
+impl ParsedClaims {
+    pub(crate) fn parse(bytes: &[u8]) -> ParsedClaims {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let visited = match (&mut de).deserialize_map(ClaimsVisitor) {
+            Ok(visited) => visited,
+            Err(_) => return ParsedClaims::NotAnObject,
+        };
+        if de.end().is_err() {
+            return ParsedClaims::NotAnObject;
+        }
+        match visited {
+            VisitedClaims::Claims(c) => ParsedClaims::Claims(c),
+            VisitedClaims::Duplicate(name) => ParsedClaims::Duplicate(name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod claims_tests {
+    use super::*;
+
+    /// The typed parse must agree with the `Value` parse on every input: same verdict, and the
+    /// same value for each registered claim.
+    fn agree(input: &[u8]) {
+        match (ParsedClaims::parse(input), StrictObject::parse(input)) {
+            (ParsedClaims::Claims(c), StrictObject::Object(map)) => {
+                for (name, got) in [
+                    ("exp", &c.exp),
+                    ("nbf", &c.nbf),
+                    ("iss", &c.iss),
+                    ("aud", &c.aud),
+                    ("sub", &c.sub),
+                    ("scope", &c.scope),
+                    ("scp", &c.scp),
+                ] {
+                    assert_eq!(got.as_ref(), map.get(name), "{name} in {input:?}");
+                }
+            }
+            (ParsedClaims::Duplicate(a), StrictObject::Duplicate(b)) => assert_eq!(a, b),
+            (ParsedClaims::NotAnObject, StrictObject::NotAnObject) => {}
+            _ => panic!("parsers disagree on {:?}", String::from_utf8_lossy(input)),
+        }
+    }
+
+    #[test]
+    fn typed_claims_parse_agrees_with_the_value_parse() {
+        let deep = format!("{{\"x\":{}1{}}}", "[".repeat(1000), "]".repeat(1000));
+        let ok_deep = format!("{{\"x\":{}1{}}}", "[".repeat(100), "]".repeat(100));
+        let cases: Vec<&[u8]> = vec![
+            br#"{"iss":"i","sub":"s","aud":["a","b"],"exp":1.5,"nbf":2,"scope":"a b","scp":["c"],"x":{"y":[1,null,true]}}"#,
+            br#"{}"#,
+            br#"{"x":1e400}"#,
+            br#"{"x":-1e400}"#,
+            br#"{"exp":1e400}"#,
+            br#"{"x":18446744073709551616}"#,
+            br#"{"x":"\ud800"}"#,
+            br#"{"x":"\ud800\udc00"}"#,
+            br#"{"x":{"\ud800":1}}"#,
+            b"{\"x\":\"\x01\"}",
+            b"{\"x\":\"\xff\"}",
+            b"{\"\xff\":1}",
+            br#"{"x":"\q"}"#,
+            br#"{"x":01}"#,
+            br#"{"x":1.}"#,
+            br#"{"x":[1,]}"#,
+            br#"{"x":{"a":1,"a":2}}"#,
+            br#"{"sub":"a","sub":"b"}"#,
+            br#"{"x":1,"\u0078":2}"#,
+            br#"{"x":1,"x":1e400}"#,
+            br#"{"x":1,"x":2,"y":}"#,
+            br#"{"x":1} x"#,
+            br#"[1]"#,
+            b"",
+            deep.as_bytes(),
+            ok_deep.as_bytes(),
+        ];
+        for case in cases {
+            agree(case);
+        }
+        let names: Vec<String> = (0..100).map(|i| format!("\"p{i}\":0")).collect();
+        agree(format!("{{{}}}", names.join(",")).as_bytes());
+        agree(format!("{{{},\"p90\":1}}", names.join(",")).as_bytes());
     }
 }

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use crate::algorithm::Algorithm;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, KeyLookupError, OptionsError, Segment, printable};
-use crate::json::{ParsedHeader, StrParam, StrictObject};
+use crate::json::{Claims, ParsedClaims, ParsedHeader, StrParam, StrictObject};
 use crate::resolver::KeyResolver;
 
 /// Default clock-skew allowance for `exp` and `nbf`, in seconds.
@@ -337,8 +337,9 @@ impl fmt::Debug for Verifier {
     }
 }
 
-/// A token whose signature and claims were verified. Holds no token text.
-#[derive(Debug, Clone, PartialEq)]
+/// A token whose signature and claims were verified. Holds no token text (only its decoded,
+/// verified payload, from which [`claims`](VerifiedToken::claims) is built on first use).
+#[derive(Clone)]
 pub struct VerifiedToken {
     sub: String,
     scopes: BTreeSet<String>,
@@ -348,7 +349,41 @@ pub struct VerifiedToken {
     nbf: Option<i64>,
     kid: String,
     alg: Algorithm,
-    claims: Value,
+    /// The decoded payload, already parsed once (strictly) by the verifier.
+    payload: Vec<u8>,
+    /// `payload` as a JSON object, built on the first call of [`VerifiedToken::claims`]: most
+    /// callers only read the typed fields, and building it costs allocations for every claim.
+    claims: OnceLock<Value>,
+}
+
+impl fmt::Debug for VerifiedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedToken")
+            .field("sub", &self.sub)
+            .field("scopes", &self.scopes)
+            .field("iss", &self.iss)
+            .field("aud", &self.aud)
+            .field("exp", &self.exp)
+            .field("nbf", &self.nbf)
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("claims", self.claims())
+            .finish()
+    }
+}
+
+impl PartialEq for VerifiedToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.sub == other.sub
+            && self.scopes == other.scopes
+            && self.iss == other.iss
+            && self.aud == other.aud
+            && self.exp == other.exp
+            && self.nbf == other.nbf
+            && self.kid == other.kid
+            && self.alg == other.alg
+            && self.claims() == other.claims()
+    }
 }
 
 impl VerifiedToken {
@@ -398,8 +433,17 @@ impl VerifiedToken {
     }
 
     /// Every claim, as a JSON object, for callers that need custom claims.
+    ///
+    /// Built from the verified payload on the first call (and kept): the payload was already
+    /// parsed by the verifier with the same strict parser, so this cannot fail.
     pub fn claims(&self) -> &Value {
-        &self.claims
+        self.claims
+            .get_or_init(|| match StrictObject::parse(&self.payload) {
+                StrictObject::Object(map) => Value::Object(map),
+                // Unreachable: `verify` accepted these bytes with a parser that accepts exactly
+                // what `StrictObject::parse` accepts (tested in `json::claims_tests`).
+                StrictObject::Duplicate(_) | StrictObject::NotAnObject => Value::Object(Map::new()),
+            })
     }
 }
 
@@ -430,11 +474,11 @@ fn numeric_date(value: &Value, round_up: bool) -> Option<i64> {
 const SCOPE_TYPE: &str = "a space-separated string or an array of strings";
 
 fn add_scopes(
-    claims: &Map<String, Value>,
+    claim: Option<&Value>,
     name: &'static str,
     into: &mut BTreeSet<String>,
 ) -> Result<(), Error> {
-    match claims.get(name) {
+    match claim {
         None => Ok(()),
         Some(Value::String(s)) => {
             into.extend(s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned));
@@ -615,28 +659,29 @@ impl Verifier {
         }
 
         // 9. Claims, authenticated from here on.
-        let claims = match StrictObject::parse(&payload) {
-            StrictObject::Object(map) => map,
-            StrictObject::Duplicate(name) => {
+        let claims = match ParsedClaims::parse(&payload) {
+            ParsedClaims::Claims(claims) => claims,
+            ParsedClaims::Duplicate(name) => {
                 return Err(Error::DuplicateClaim {
                     name: printable(&name),
                 });
             }
-            StrictObject::NotAnObject => return Err(Error::PayloadNotObject),
+            ParsedClaims::NotAnObject => return Err(Error::PayloadNotObject),
         };
-        self.check_claims(claims, kid.to_owned(), alg)
+        self.check_claims(claims, payload, kid.to_owned(), alg)
     }
 
     fn check_claims(
         &self,
-        claims: Map<String, Value>,
+        claims: Claims,
+        payload: Vec<u8>,
         kid: String,
         alg: Algorithm,
     ) -> Result<VerifiedToken, Error> {
         let inner = &*self.inner;
         let now = i128::from(inner.clock.now_unix());
 
-        let exp = match claims.get("exp") {
+        let exp = match &claims.exp {
             None if inner.validate_exp => return Err(Error::MissingClaim { name: "exp" }),
             None => None,
             Some(v) => Some(numeric_date(v, false).ok_or(Error::ClaimType {
@@ -648,7 +693,7 @@ impl Verifier {
             return Err(Error::Expired);
         }
 
-        let nbf = match claims.get("nbf") {
+        let nbf = match &claims.nbf {
             None => None,
             Some(v) => Some(numeric_date(v, true).ok_or(Error::ClaimType {
                 name: "nbf",
@@ -659,9 +704,9 @@ impl Verifier {
             return Err(Error::NotYetValid);
         }
 
-        let iss = match claims.get("iss") {
+        let iss = match claims.iss {
             None => None,
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::String(s)) => Some(s),
             Some(_) => {
                 return Err(Error::ClaimType {
                     name: "iss",
@@ -683,12 +728,16 @@ impl Verifier {
         }
 
         const AUD_TYPE: &str = "a string or an array of strings";
-        let aud: Vec<String> = match claims.get("aud") {
+        let aud_present = claims.aud.is_some();
+        let aud: Vec<String> = match claims.aud {
             None => Vec::new(),
-            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::String(s)) => vec![s],
             Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Some(s),
+                    _ => None,
+                })
                 .collect::<Option<Vec<_>>>()
                 .ok_or(Error::ClaimType {
                     name: "aud",
@@ -702,7 +751,7 @@ impl Verifier {
             }
         };
         if inner.validate_aud {
-            if claims.get("aud").is_none() {
+            if !aud_present {
                 return Err(Error::MissingAudience);
             }
             if !aud.contains(&inner.audience) {
@@ -712,10 +761,10 @@ impl Verifier {
             }
         }
 
-        let sub = match claims.get("sub") {
+        let sub = match claims.sub {
             None => return Err(Error::MissingClaim { name: "sub" }),
             Some(Value::String(s)) if s.is_empty() => return Err(Error::EmptySubject),
-            Some(Value::String(s)) => s.clone(),
+            Some(Value::String(s)) => s,
             Some(_) => {
                 return Err(Error::ClaimType {
                     name: "sub",
@@ -725,8 +774,8 @@ impl Verifier {
         };
 
         let mut scopes = BTreeSet::new();
-        add_scopes(&claims, "scope", &mut scopes)?;
-        add_scopes(&claims, "scp", &mut scopes)?;
+        add_scopes(claims.scope.as_ref(), "scope", &mut scopes)?;
+        add_scopes(claims.scp.as_ref(), "scp", &mut scopes)?;
         let missing: Vec<String> = inner
             .required_scopes
             .iter()
@@ -746,7 +795,8 @@ impl Verifier {
             nbf,
             kid,
             alg,
-            claims: Value::Object(claims),
+            payload,
+            claims: OnceLock::new(),
         })
     }
 }
