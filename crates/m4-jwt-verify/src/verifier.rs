@@ -453,6 +453,34 @@ fn decode_segment(text: &str, segment: Segment) -> Result<Vec<u8>, Error> {
         .map_err(|_| Error::InvalidBase64 { segment })
 }
 
+/// Decodes a segment into `stack` when it fits (no allocation), else into `heap`; as strict as
+/// [`decode_segment`] (same engine), with the same errors.
+fn decode_segment_into<'b>(
+    text: &str,
+    segment: Segment,
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b [u8], Error> {
+    if base64::decoded_len_estimate(text.len()) <= stack.len() {
+        match URL_SAFE_NO_PAD.decode_slice(text, stack) {
+            Ok(len) => return stack.get(..len).ok_or(Error::InvalidBase64 { segment }),
+            Err(base64::DecodeSliceError::DecodeError(_)) => {
+                return Err(Error::InvalidBase64 { segment });
+            }
+            // Cannot happen with the estimate checked above; the heap path below still decodes.
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {}
+        }
+    }
+    *heap = decode_segment(text, segment)?;
+    Ok(heap)
+}
+
+/// Stack room for a decoded header (real ones are well under 200 bytes; longer ones use the heap).
+const HEADER_STACK: usize = 256;
+/// Stack room for a decoded signature: RSA up to 4096 bits and every EC or EdDSA signature
+/// (larger RSA signatures use the heap). Kept small because the buffer is zeroed on every call.
+const SIGNATURE_STACK: usize = 512;
+
 /// A NumericDate (RFC 7519 §2): a JSON number of seconds, possibly fractional. `round_up`
 /// picks the conservative direction (up for `nbf`, down for `exp`).
 fn numeric_date(value: &Value, round_up: bool) -> Option<i64> {
@@ -557,12 +585,25 @@ impl Verifier {
                 found: token.split('.').count(),
             });
         };
-        let header = decode_segment(header_b64, Segment::Header)?;
+        let (mut header_stack, mut header_heap) = ([0u8; HEADER_STACK], Vec::new());
+        let header = decode_segment_into(
+            header_b64,
+            Segment::Header,
+            &mut header_stack,
+            &mut header_heap,
+        )?;
+        // The payload is kept by the VerifiedToken, so it goes to the heap directly.
         let payload = decode_segment(payload_b64, Segment::Payload)?;
-        let signature = decode_segment(signature_b64, Segment::Signature)?;
+        let (mut signature_stack, mut signature_heap) = ([0u8; SIGNATURE_STACK], Vec::new());
+        let signature = decode_segment_into(
+            signature_b64,
+            Segment::Signature,
+            &mut signature_stack,
+            &mut signature_heap,
+        )?;
 
         // 3. The header: a JSON object with unique names.
-        let header = match ParsedHeader::parse(&header) {
+        let header = match ParsedHeader::parse(header) {
             ParsedHeader::Header(h) => h,
             ParsedHeader::Duplicate(name) => {
                 return Err(Error::DuplicateHeaderParameter {
@@ -654,7 +695,7 @@ impl Verifier {
         let signing_input = token
             .get(..header_b64.len() + 1 + payload_b64.len())
             .ok_or(Error::InvalidSignature)?;
-        if !key.verify_signature(alg, signing_input.as_bytes(), &signature) {
+        if !key.verify_signature(alg, signing_input.as_bytes(), signature) {
             return Err(Error::InvalidSignature);
         }
 
