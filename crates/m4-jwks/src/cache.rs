@@ -2,8 +2,11 @@
 //! implementation.
 //!
 //! # The state machine
-//! The served key set lives behind a `RwLock<Option<Arc<Loaded>>>`; a lookup whose kid is in a
-//! fresh set takes the read lock, clones one `Arc`, and returns: no write lock, no allocation.
+//! The served key set lives behind a `RwLock<Option<Arc<Loaded>>>`, and each thread keeps a
+//! snapshot of it (see [`Snapshot`]): a lookup whose kid is in a fresh set reads one shared
+//! counter, finds the thread's snapshot current, clones a key `Arc` private to the thread, and
+//! returns: no lock, no shared write, no allocation. The snapshot is taken again whenever the
+//! served set is replaced or dropped.
 //! Everything else goes through [`JwksCache::refresh`], which enforces two rules under one
 //! mutex:
 //! - **single flight**: at most one fetch runs; a thread that needs its result (cold start,
@@ -16,6 +19,7 @@
 //! max-stale more while refreshes fail, then dropped.
 //! A failed fetch never replaces a good set; neither does a fetched set with no usable key.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -122,6 +126,11 @@ pub struct JwksCache {
     max_stale: Duration,
     clock: Arc<dyn Clock>,
     served: RwLock<Option<Arc<Loaded>>>,
+    /// Bumped after every change of `served` (new set, refreshed times, or dropped), before
+    /// `generation`: a thread's snapshot is current while this has not moved.
+    version: AtomicU64,
+    /// Tells this cache's snapshots from other caches' in a thread's slots; never reused.
+    id: u64,
     generation: AtomicU64,
     state: Mutex<State>,
     fetch_done: Condvar,
@@ -191,6 +200,8 @@ impl JwksCache {
             max_stale: options.max_stale,
             clock: options.clock,
             served: RwLock::new(None),
+            version: AtomicU64::new(0),
+            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
             generation: AtomicU64::new(0),
             state: Mutex::new(state),
             fetch_done: Condvar::new(),
@@ -292,6 +303,55 @@ impl JwksCache {
         self.served.read().clone()
     }
 
+    /// The answer from a fresh served set, or `None` when the slow path must decide (no set,
+    /// an expired one, or an unknown kid). Reads this thread's snapshot, taken again first if
+    /// the served set changed since; falls back to the shared set under the read lock when
+    /// the thread's slots are unavailable (thread teardown, re-entrant call).
+    fn resolve_fresh(
+        &self,
+        kid: &str,
+        alg: Algorithm,
+    ) -> Option<Result<Arc<VerifyingKey>, KeyLookupError>> {
+        let from_snapshot = SNAPSHOTS.try_with(|slots| {
+            let mut slots = slots.try_borrow_mut().ok()?;
+            // Read before the set: a snapshot is never older than the version it is tagged with.
+            let version = self.version.load(Ordering::Acquire);
+            let snapshot = slots.current(self.id, version, || self.current())?;
+            Some(self.answer(snapshot.loaded.as_deref(), kid, alg, |shared| {
+                snapshot.private_copy(shared)
+            }))
+        });
+        match from_snapshot {
+            Ok(Some(answer)) => answer,
+            Ok(None) | Err(_) => {
+                let served = self.served.read();
+                self.answer(served.as_deref(), kid, alg, |_| None)
+            }
+        }
+    }
+
+    /// What a lookup in `loaded` answers if it is fresh and knows the kid; a compatible key
+    /// is returned as its thread-private copy when `private` has one.
+    fn answer(
+        &self,
+        loaded: Option<&Loaded>,
+        kid: &str,
+        alg: Algorithm,
+        private: impl FnOnce(&Arc<VerifyingKey>) -> Option<Arc<VerifyingKey>>,
+    ) -> Option<Result<Arc<VerifyingKey>, KeyLookupError>> {
+        let loaded = loaded.filter(|l| l.is_fresh(self.clock.now()))?;
+        if let Some(shared) = loaded.keys.get(kid)
+            && shared.check_compatible(alg).is_ok()
+            && let Some(copy) = private(shared)
+        {
+            return Some(Ok(copy));
+        }
+        match loaded.keys.resolve(kid, alg) {
+            Err(KeyLookupError::UnknownKid) => None,
+            answer => Some(answer),
+        }
+    }
+
     /// Everything but a hit in a fresh set.
     #[cold]
     fn resolve_slow(&self, kid: &str, alg: Algorithm) -> Result<Arc<VerifyingKey>, KeyLookupError> {
@@ -376,6 +436,7 @@ impl JwksCache {
         if served.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, expired)) {
             *served = None;
             drop(served);
+            self.version.fetch_add(1, Ordering::AcqRel);
             self.generation.fetch_add(1, Ordering::AcqRel);
             tracing::error!(
                 jwks_url = %expired.url,
@@ -522,6 +583,7 @@ impl JwksCache {
                     );
                 }
                 *self.served.write() = Some(Arc::new(loaded));
+                self.version.fetch_add(1, Ordering::AcqRel);
                 if changed {
                     self.generation.fetch_add(1, Ordering::AcqRel);
                 }
@@ -575,23 +637,109 @@ impl Drop for Flight<'_> {
 impl KeyResolver for JwksCache {
     /// The key for `kid`, compatible with `alg`.
     ///
-    /// A hit in a fresh set takes a read lock and allocates nothing. Otherwise: an expired
-    /// set still answers while one thread refreshes it; an unknown kid triggers at most one
-    /// refetch per cooldown; no usable set at all is [`KeyLookupError::Unavailable`], whose
-    /// reason names the URL and the cause.
+    /// A hit in a fresh set reads the calling thread's snapshot of the set, takes no lock,
+    /// writes no memory shared with other threads, and allocates nothing (once the thread has
+    /// its snapshot). Otherwise: an expired set still answers while one thread refreshes it;
+    /// an unknown kid triggers at most one refetch per cooldown; no usable set at all is
+    /// [`KeyLookupError::Unavailable`], whose reason names the URL and the cause.
     fn resolve(&self, kid: &str, alg: Algorithm) -> Result<Arc<VerifyingKey>, KeyLookupError> {
-        {
-            let served = self.served.read();
-            if let Some(loaded) = served.as_deref()
-                && loaded.is_fresh(self.clock.now())
-            {
-                match loaded.keys.resolve(kid, alg) {
-                    Err(KeyLookupError::UnknownKid) => {}
-                    answer => return answer,
-                }
-            }
+        if let Some(answer) = self.resolve_fresh(kid, alg) {
+            return answer;
         }
         self.resolve_slow(kid, alg)
+    }
+}
+
+/// Source of [`JwksCache`] ids.
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(0);
+
+/// Snapshots kept per thread: one per cache the thread uses, up to this many (the oldest is
+/// replaced), so a thread bounds what it holds from caches long dropped.
+const SNAPSHOT_SLOTS: usize = 4;
+
+thread_local! {
+    static SNAPSHOTS: RefCell<Slots> = const { RefCell::new(Slots { slots: Vec::new(), next: 0 }) };
+}
+
+/// One thread's view of one cache's served set.
+///
+/// Two threads that clone the same `Arc` write the same reference count, and two threads that
+/// take the same read lock write the same reader count: either bounces one cache line between
+/// their cores on every lookup. A snapshot avoids both: it holds its own `Arc` of the served
+/// set (cloned once per change) and its own copy of every key, whose `Arc` only this thread
+/// clones.
+struct Snapshot {
+    cache: u64,
+    /// The cache's `version` the snapshot was taken at (or before).
+    version: u64,
+    loaded: Option<Arc<Loaded>>,
+    /// (address of the shared key, this thread's copy of it).
+    private: Vec<(*const VerifyingKey, Arc<VerifyingKey>)>,
+}
+
+impl Snapshot {
+    fn take(cache: u64, version: u64, loaded: Option<Arc<Loaded>>) -> Self {
+        let private = loaded
+            .as_ref()
+            .map(|l| {
+                l.keys
+                    .keys()
+                    .map(|k| (Arc::as_ptr(k), Arc::new(VerifyingKey::clone(k))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            cache,
+            version,
+            loaded,
+            private,
+        }
+    }
+
+    /// This thread's copy of a key of the snapshot's set.
+    fn private_copy(&self, shared: &Arc<VerifyingKey>) -> Option<Arc<VerifyingKey>> {
+        self.private
+            .iter()
+            .find(|(ptr, _)| std::ptr::eq(*ptr, Arc::as_ptr(shared)))
+            .map(|(_, copy)| Arc::clone(copy))
+    }
+}
+
+/// A thread's snapshots, at most [`SNAPSHOT_SLOTS`].
+struct Slots {
+    slots: Vec<Snapshot>,
+    /// The slot to replace next when all are taken.
+    next: usize,
+}
+
+impl Slots {
+    /// The snapshot of cache `cache` at `version`, taken again (with `load`) if missing or
+    /// older.
+    fn current(
+        &mut self,
+        cache: u64,
+        version: u64,
+        load: impl FnOnce() -> Option<Arc<Loaded>>,
+    ) -> Option<&Snapshot> {
+        let at = match self.slots.iter().position(|s| s.cache == cache) {
+            Some(at) => at,
+            None if self.slots.len() < SNAPSHOT_SLOTS => {
+                self.slots.push(Snapshot::take(cache, version, load()));
+                return self.slots.last();
+            }
+            None => {
+                let at = self.next % SNAPSHOT_SLOTS;
+                self.next = at + 1;
+                let slot = self.slots.get_mut(at)?;
+                *slot = Snapshot::take(cache, version, load());
+                return Some(slot);
+            }
+        };
+        let slot = self.slots.get_mut(at)?;
+        if slot.version != version {
+            *slot = Snapshot::take(cache, version, load());
+        }
+        Some(slot)
     }
 }
 
