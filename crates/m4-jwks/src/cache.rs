@@ -812,6 +812,57 @@ mod tests {
         shareable::<Stats>();
     }
 
+    fn loaded() -> Arc<Loaded> {
+        let body = include_bytes!("../../../tests/fixtures/keys/jwks.json").to_vec();
+        Arc::new(Loaded {
+            keys: JwkSet::from_json(&body).unwrap(),
+            url: "https://idp.example.com/keys".to_owned(),
+            body,
+            fetched_at: Instant::now(),
+            fresh_until: None,
+            usable_until: None,
+        })
+    }
+
+    #[test]
+    fn snapshots_are_per_cache_retaken_on_a_new_version_and_bounded() {
+        let mut slots = Slots {
+            slots: Vec::new(),
+            next: 0,
+        };
+        let set = loaded();
+        let shared = set.keys.get("ec-p256").unwrap().clone();
+        let snap = slots.current(7, 1, || Some(Arc::clone(&set))).unwrap();
+        let copy = snap.private_copy(&shared).unwrap();
+        // A copy of the same key, but an `Arc` of this thread's own.
+        assert!(!Arc::ptr_eq(&copy, &shared));
+        assert_eq!(copy.kid(), Some("ec-p256"));
+        assert_eq!(copy.kind(), shared.kind());
+        // Same version: the snapshot is kept (load is not called).
+        let again = slots.current(7, 1, || panic!("reloaded at the same version"));
+        assert!(Arc::ptr_eq(
+            &again.unwrap().private_copy(&shared).unwrap(),
+            &copy
+        ));
+        // New version: taken again (here: the set was dropped).
+        assert!(slots.current(7, 2, || None).unwrap().loaded.is_none());
+        // Other caches get their own slots, at most SNAPSHOT_SLOTS of them.
+        for cache in 100..110 {
+            let snap = slots.current(cache, 0, || Some(Arc::clone(&set))).unwrap();
+            assert_eq!(snap.cache, cache);
+        }
+        assert_eq!(slots.slots.len(), SNAPSHOT_SLOTS);
+        // A key of another set has no private copy here.
+        let other = loaded();
+        assert!(
+            slots
+                .current(109, 0, || panic!("reloaded"))
+                .unwrap()
+                .private_copy(other.keys.get("ec-p256").unwrap())
+                .is_none()
+        );
+    }
+
     #[test]
     fn durations_are_validated() {
         let base = || JwksOptions::new("https://idp.example.com/");
