@@ -2,8 +2,11 @@
 //! implementation.
 //!
 //! # The state machine
-//! The served key set lives behind a `RwLock<Option<Arc<Loaded>>>`; a lookup whose kid is in a
-//! fresh set takes the read lock, clones one `Arc`, and returns: no write lock, no allocation.
+//! The served key set lives behind a `RwLock<Option<Arc<Loaded>>>`, and each thread keeps a
+//! snapshot of it (see [`Snapshot`]): a lookup whose kid is in a fresh set reads one shared
+//! counter, finds the thread's snapshot current, clones a key `Arc` private to the thread, and
+//! returns: no lock, no shared write, no allocation. The snapshot is taken again whenever the
+//! served set is replaced or dropped.
 //! Everything else goes through [`JwksCache::refresh`], which enforces two rules under one
 //! mutex:
 //! - **single flight**: at most one fetch runs; a thread that needs its result (cold start,
@@ -16,6 +19,7 @@
 //! max-stale more while refreshes fail, then dropped.
 //! A failed fetch never replaces a good set; neither does a fetched set with no usable key.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -122,6 +126,11 @@ pub struct JwksCache {
     max_stale: Duration,
     clock: Arc<dyn Clock>,
     served: RwLock<Option<Arc<Loaded>>>,
+    /// Bumped after every change of `served` (new set, refreshed times, or dropped), before
+    /// `generation`: a thread's snapshot is current while this has not moved.
+    version: AtomicU64,
+    /// Tells this cache's snapshots from other caches' in a thread's slots; never reused.
+    id: u64,
     generation: AtomicU64,
     state: Mutex<State>,
     fetch_done: Condvar,
@@ -191,6 +200,8 @@ impl JwksCache {
             max_stale: options.max_stale,
             clock: options.clock,
             served: RwLock::new(None),
+            version: AtomicU64::new(0),
+            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
             generation: AtomicU64::new(0),
             state: Mutex::new(state),
             fetch_done: Condvar::new(),
@@ -292,6 +303,55 @@ impl JwksCache {
         self.served.read().clone()
     }
 
+    /// The answer from a fresh served set, or `None` when the slow path must decide (no set,
+    /// an expired one, or an unknown kid). Reads this thread's snapshot, taken again first if
+    /// the served set changed since; falls back to the shared set under the read lock when
+    /// the thread's slots are unavailable (thread teardown, re-entrant call).
+    fn resolve_fresh(
+        &self,
+        kid: &str,
+        alg: Algorithm,
+    ) -> Option<Result<Arc<VerifyingKey>, KeyLookupError>> {
+        let from_snapshot = SNAPSHOTS.try_with(|slots| {
+            let mut slots = slots.try_borrow_mut().ok()?;
+            // Read before the set: a snapshot is never older than the version it is tagged with.
+            let version = self.version.load(Ordering::Acquire);
+            let snapshot = slots.current(self.id, version, || self.current())?;
+            Some(self.answer(snapshot.loaded.as_deref(), kid, alg, |shared| {
+                snapshot.private_copy(shared)
+            }))
+        });
+        match from_snapshot {
+            Ok(Some(answer)) => answer,
+            Ok(None) | Err(_) => {
+                let served = self.served.read();
+                self.answer(served.as_deref(), kid, alg, |_| None)
+            }
+        }
+    }
+
+    /// What a lookup in `loaded` answers if it is fresh and knows the kid; a compatible key
+    /// is returned as its thread-private copy when `private` has one.
+    fn answer(
+        &self,
+        loaded: Option<&Loaded>,
+        kid: &str,
+        alg: Algorithm,
+        private: impl FnOnce(&Arc<VerifyingKey>) -> Option<Arc<VerifyingKey>>,
+    ) -> Option<Result<Arc<VerifyingKey>, KeyLookupError>> {
+        let loaded = loaded.filter(|l| l.is_fresh(self.clock.now()))?;
+        if let Some(shared) = loaded.keys.get(kid)
+            && shared.check_compatible(alg).is_ok()
+            && let Some(copy) = private(shared)
+        {
+            return Some(Ok(copy));
+        }
+        match loaded.keys.resolve(kid, alg) {
+            Err(KeyLookupError::UnknownKid) => None,
+            answer => Some(answer),
+        }
+    }
+
     /// Everything but a hit in a fresh set.
     #[cold]
     fn resolve_slow(&self, kid: &str, alg: Algorithm) -> Result<Arc<VerifyingKey>, KeyLookupError> {
@@ -376,6 +436,7 @@ impl JwksCache {
         if served.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, expired)) {
             *served = None;
             drop(served);
+            self.version.fetch_add(1, Ordering::AcqRel);
             self.generation.fetch_add(1, Ordering::AcqRel);
             tracing::error!(
                 jwks_url = %expired.url,
@@ -522,6 +583,7 @@ impl JwksCache {
                     );
                 }
                 *self.served.write() = Some(Arc::new(loaded));
+                self.version.fetch_add(1, Ordering::AcqRel);
                 if changed {
                     self.generation.fetch_add(1, Ordering::AcqRel);
                 }
@@ -575,23 +637,109 @@ impl Drop for Flight<'_> {
 impl KeyResolver for JwksCache {
     /// The key for `kid`, compatible with `alg`.
     ///
-    /// A hit in a fresh set takes a read lock and allocates nothing. Otherwise: an expired
-    /// set still answers while one thread refreshes it; an unknown kid triggers at most one
-    /// refetch per cooldown; no usable set at all is [`KeyLookupError::Unavailable`], whose
-    /// reason names the URL and the cause.
+    /// A hit in a fresh set reads the calling thread's snapshot of the set, takes no lock,
+    /// writes no memory shared with other threads, and allocates nothing (once the thread has
+    /// its snapshot). Otherwise: an expired set still answers while one thread refreshes it;
+    /// an unknown kid triggers at most one refetch per cooldown; no usable set at all is
+    /// [`KeyLookupError::Unavailable`], whose reason names the URL and the cause.
     fn resolve(&self, kid: &str, alg: Algorithm) -> Result<Arc<VerifyingKey>, KeyLookupError> {
-        {
-            let served = self.served.read();
-            if let Some(loaded) = served.as_deref()
-                && loaded.is_fresh(self.clock.now())
-            {
-                match loaded.keys.resolve(kid, alg) {
-                    Err(KeyLookupError::UnknownKid) => {}
-                    answer => return answer,
-                }
-            }
+        if let Some(answer) = self.resolve_fresh(kid, alg) {
+            return answer;
         }
         self.resolve_slow(kid, alg)
+    }
+}
+
+/// Source of [`JwksCache`] ids.
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(0);
+
+/// Snapshots kept per thread: one per cache the thread uses, up to this many (the oldest is
+/// replaced), so a thread bounds what it holds from caches long dropped.
+const SNAPSHOT_SLOTS: usize = 4;
+
+thread_local! {
+    static SNAPSHOTS: RefCell<Slots> = const { RefCell::new(Slots { slots: Vec::new(), next: 0 }) };
+}
+
+/// One thread's view of one cache's served set.
+///
+/// Two threads that clone the same `Arc` write the same reference count, and two threads that
+/// take the same read lock write the same reader count: either bounces one cache line between
+/// their cores on every lookup. A snapshot avoids both: it holds its own `Arc` of the served
+/// set (cloned once per change) and its own copy of every key, whose `Arc` only this thread
+/// clones.
+struct Snapshot {
+    cache: u64,
+    /// The cache's `version` the snapshot was taken at (or before).
+    version: u64,
+    loaded: Option<Arc<Loaded>>,
+    /// (address of the shared key, this thread's copy of it).
+    private: Vec<(*const VerifyingKey, Arc<VerifyingKey>)>,
+}
+
+impl Snapshot {
+    fn take(cache: u64, version: u64, loaded: Option<Arc<Loaded>>) -> Self {
+        let private = loaded
+            .as_ref()
+            .map(|l| {
+                l.keys
+                    .keys()
+                    .map(|k| (Arc::as_ptr(k), Arc::new(VerifyingKey::clone(k))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            cache,
+            version,
+            loaded,
+            private,
+        }
+    }
+
+    /// This thread's copy of a key of the snapshot's set.
+    fn private_copy(&self, shared: &Arc<VerifyingKey>) -> Option<Arc<VerifyingKey>> {
+        self.private
+            .iter()
+            .find(|(ptr, _)| std::ptr::eq(*ptr, Arc::as_ptr(shared)))
+            .map(|(_, copy)| Arc::clone(copy))
+    }
+}
+
+/// A thread's snapshots, at most [`SNAPSHOT_SLOTS`].
+struct Slots {
+    slots: Vec<Snapshot>,
+    /// The slot to replace next when all are taken.
+    next: usize,
+}
+
+impl Slots {
+    /// The snapshot of cache `cache` at `version`, taken again (with `load`) if missing or
+    /// older.
+    fn current(
+        &mut self,
+        cache: u64,
+        version: u64,
+        load: impl FnOnce() -> Option<Arc<Loaded>>,
+    ) -> Option<&Snapshot> {
+        let at = match self.slots.iter().position(|s| s.cache == cache) {
+            Some(at) => at,
+            None if self.slots.len() < SNAPSHOT_SLOTS => {
+                self.slots.push(Snapshot::take(cache, version, load()));
+                return self.slots.last();
+            }
+            None => {
+                let at = self.next % SNAPSHOT_SLOTS;
+                self.next = at + 1;
+                let slot = self.slots.get_mut(at)?;
+                *slot = Snapshot::take(cache, version, load());
+                return Some(slot);
+            }
+        };
+        let slot = self.slots.get_mut(at)?;
+        if slot.version != version {
+            *slot = Snapshot::take(cache, version, load());
+        }
+        Some(slot)
     }
 }
 
@@ -662,6 +810,57 @@ mod tests {
         fn shareable<T: Send + Sync + 'static>() {}
         shareable::<JwksCache>();
         shareable::<Stats>();
+    }
+
+    fn loaded() -> Arc<Loaded> {
+        let body = include_bytes!("../../../tests/fixtures/keys/jwks.json").to_vec();
+        Arc::new(Loaded {
+            keys: JwkSet::from_json(&body).unwrap(),
+            url: "https://idp.example.com/keys".to_owned(),
+            body,
+            fetched_at: Instant::now(),
+            fresh_until: None,
+            usable_until: None,
+        })
+    }
+
+    #[test]
+    fn snapshots_are_per_cache_retaken_on_a_new_version_and_bounded() {
+        let mut slots = Slots {
+            slots: Vec::new(),
+            next: 0,
+        };
+        let set = loaded();
+        let shared = set.keys.get("ec-p256").unwrap().clone();
+        let snap = slots.current(7, 1, || Some(Arc::clone(&set))).unwrap();
+        let copy = snap.private_copy(&shared).unwrap();
+        // A copy of the same key, but an `Arc` of this thread's own.
+        assert!(!Arc::ptr_eq(&copy, &shared));
+        assert_eq!(copy.kid(), Some("ec-p256"));
+        assert_eq!(copy.kind(), shared.kind());
+        // Same version: the snapshot is kept (load is not called).
+        let again = slots.current(7, 1, || panic!("reloaded at the same version"));
+        assert!(Arc::ptr_eq(
+            &again.unwrap().private_copy(&shared).unwrap(),
+            &copy
+        ));
+        // New version: taken again (here: the set was dropped).
+        assert!(slots.current(7, 2, || None).unwrap().loaded.is_none());
+        // Other caches get their own slots, at most SNAPSHOT_SLOTS of them.
+        for cache in 100..110 {
+            let snap = slots.current(cache, 0, || Some(Arc::clone(&set))).unwrap();
+            assert_eq!(snap.cache, cache);
+        }
+        assert_eq!(slots.slots.len(), SNAPSHOT_SLOTS);
+        // A key of another set has no private copy here.
+        let other = loaded();
+        assert!(
+            slots
+                .current(109, 0, || panic!("reloaded"))
+                .unwrap()
+                .private_copy(other.keys.get("ec-p256").unwrap())
+                .is_none()
+        );
     }
 
     #[test]
