@@ -382,3 +382,21 @@ fn a_verifier_is_shareable_across_threads() {
         assert_eq!(h.join().unwrap().unwrap(), "user-42");
     }
 }
+
+#[test]
+fn debug_names_custom_claims_but_never_shows_their_values() {
+    let token = mint(
+        "rsa-2048",
+        "RS256",
+        &claims_with(&[("email", json!("patient-contact@example.org"))]),
+    );
+    let verified = accepts(&token);
+    assert_eq!(
+        verified.claims()["email"],
+        json!("patient-contact@example.org")
+    );
+    let debug = format!("{verified:?}");
+    assert!(debug.contains("\"email\""), "{debug}");
+    assert!(!debug.contains("patient-contact"), "{debug}");
+    assert!(!debug.contains(&token), "{debug}");
+}
