@@ -1,9 +1,9 @@
 //! `cargo xtask ci`: every check CI runs, in order, stopping at the first failure.
 //!
-//! Steps: tidy, `cargo fmt --check`, clippy with `-D warnings`, `cargo test --workspace` in
-//! insta check mode (this one run is both the README's test command and the snapshot check,
-//! so the suite is not run twice on a 2-core machine), the snapshot inventory, and
-//! `cargo doc` with warnings denied.
+//! Steps: tidy, `cargo fmt --check`, the dependency audit (`cargo deny check bans licenses
+//! sources`, offline), clippy with `-D warnings`, `cargo test --workspace` in insta check mode
+//! (this one run is both the README's test command and the snapshot check, so the suite is not
+//! run twice on a 2-core machine), the snapshot inventory, and `cargo doc` with warnings denied.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -12,11 +12,12 @@ use crate::{cargo, snapshots, tidy};
 
 type Step = (&'static str, fn(&Path) -> Result<(), String>);
 
-const STEPS: [Step; 6] = [
+const STEPS: [Step; 7] = [
     ("tidy", tidy::run),
     ("fmt --check", |root| {
         cargo(root, &["fmt", "--all", "--", "--check"], &[])
     }),
+    ("deny: bans, licenses, sources", deny),
     ("clippy -D warnings", |root| {
         cargo(
             root,
@@ -55,6 +56,37 @@ const STEPS: [Step; 6] = [
         )
     }),
 ];
+
+/// The cargo-deny version `.ci/run` installs, and the one `deny.toml` was checked with.
+const CARGO_DENY_VERSION: &str = "0.20.2";
+
+/// `cargo deny --offline check bans licenses sources` against `deny.toml`.
+///
+/// Offline, because the RustSec advisory database is fetched from GitHub, which the build
+/// machines cannot reach; the other three checks need only `Cargo.lock` and the registry
+/// cache. Without cargo-deny installed the step says so loudly and passes, except under `CI`,
+/// where it fails: CI must audit what it lands.
+fn deny(root: &Path) -> Result<(), String> {
+    let installed = std::process::Command::new("cargo-deny")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !installed {
+        let install = format!("cargo install cargo-deny --locked --version {CARGO_DENY_VERSION}");
+        if std::env::var_os("CI").is_some() {
+            return Err(format!(
+                "cargo-deny is not installed (CI is set, so this is a failure): run `{install}`"
+            ));
+        }
+        eprintln!("SKIPPED: cargo-deny is not installed; `{install}` to run the audit");
+        return Ok(());
+    }
+    cargo(
+        root,
+        &["deny", "--offline", "check", "bans", "licenses", "sources"],
+        &[],
+    )
+}
 
 /// Run every step; print a summary; fail with the first failing step.
 pub(crate) fn run(root: &Path) -> Result<(), String> {

@@ -15,7 +15,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   snapshots            run every test in insta check mode and list the snapshot files
   snapshots --print    print every committed snapshot, for review (runs nothing)
   tidy                 check source invariants (module docs, no todo!/ignore, forbid(unsafe_code))
-  ci                   tidy, fmt --check, clippy -D warnings, tests + snapshot check, doc -D warnings
+  ci                   tidy, fmt --check, deny, clippy -D warnings, tests + snapshot check, doc -D warnings
   bench [--peers]      short criterion run of the m4-auth benches and the ratio table (docs/performance.md)";
 
 fn main() -> ExitCode {
