@@ -67,8 +67,10 @@ const CARGO_DENY_VERSION: &str = "0.20.2";
 /// cache. Without cargo-deny installed the step says so loudly and passes, except under `CI`,
 /// where it fails: CI must audit what it lands.
 fn deny(root: &Path) -> Result<(), String> {
-    let installed = std::process::Command::new("cargo-deny")
-        .arg("--version")
+    // Through cargo, as the step runs it: cargo also finds subcommands in $CARGO_HOME/bin.
+    let cargo_bin = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let installed = std::process::Command::new(cargo_bin)
+        .args(["deny", "--version"])
         .output()
         .is_ok_and(|out| out.status.success());
     if !installed {
