@@ -49,6 +49,33 @@ fn workspace_root() -> PathBuf {
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
+/// Calls `visit` with every file under `dir` (its path, and its parent folder's name), skipping
+/// build output (`target`, `target-*`) and hidden folders (`.git`, ...).
+fn visit_files(dir: &Path, visit: &mut dyn FnMut(&Path, &str)) -> Result<(), String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let folder = dir
+        .file_name()
+        .map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kind = entry
+            .file_type()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if kind.is_dir() {
+            if name != "target" && !name.starts_with("target-") && !name.starts_with('.') {
+                visit_files(&path, visit)?;
+            }
+        } else if kind.is_file() {
+            visit(&path, &folder);
+        }
+    }
+    Ok(())
+}
+
 /// Run `cargo <args>` in `root` with extra environment; fail with the command line.
 fn cargo(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

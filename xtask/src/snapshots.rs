@@ -87,33 +87,20 @@ fn relative(root: &Path, path: &Path) -> String {
 fn find(root: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
     let mut snaps = Vec::new();
     let mut pending = Vec::new();
-    walk(root, &mut snaps, &mut pending)?;
+    crate::visit_files(root, &mut |path, folder| {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        if name.ends_with(".snap.new") || name.ends_with(".pending-snap") {
+            pending.push(path.to_path_buf());
+        } else if name.ends_with(".snap") && folder == "snapshots" {
+            snaps.push(path.to_path_buf());
+        }
+    })?;
     snaps.sort();
     pending.sort();
     Ok((snaps, pending))
-}
-
-fn walk(dir: &Path, snaps: &mut Vec<PathBuf>, pending: &mut Vec<PathBuf>) -> Result<(), String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let kind = entry
-            .file_type()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if kind.is_dir() {
-            if name != "target" && !name.starts_with("target-") && !name.starts_with('.') {
-                walk(&path, snaps, pending)?;
-            }
-        } else if name.ends_with(".snap.new") || name.ends_with(".pending-snap") {
-            pending.push(path);
-        } else if name.ends_with(".snap") && dir.file_name().is_some_and(|d| d == "snapshots") {
-            snaps.push(path);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

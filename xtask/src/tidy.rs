@@ -6,7 +6,7 @@
 //! - every library crate root (`crates/*/src/lib.rs`, `tests/src/lib.rs`) has
 //!   `#![forbid(unsafe_code)]`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Patterns that must not appear, spelled in pieces so this file does not match itself.
 const FORBIDDEN: [(&str, &str); 4] = [
@@ -31,7 +31,11 @@ const FORBIDDEN: [(&str, &str); 4] = [
 /// Every violation found under `root`, one line each (`path: what`).
 pub(crate) fn check(root: &Path) -> Result<Vec<String>, String> {
     let mut files = Vec::new();
-    collect_rs(root, &mut files)?;
+    crate::visit_files(root, &mut |path, _| {
+        if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path.to_path_buf());
+        }
+    })?;
     files.sort();
     let mut violations = Vec::new();
     for file in &files {
@@ -73,29 +77,6 @@ fn is_library_root(root: &Path, file: &Path) -> bool {
         parts.as_slice(),
         ["crates", _, "src", "lib.rs"] | ["tests", "src", "lib.rs"]
     )
-}
-
-/// All `.rs` files under `dir`, skipping build output, VCS data and hidden directories.
-fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let kind = entry
-            .file_type()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if kind.is_dir() {
-            if name == "target" || name.starts_with("target-") || name.starts_with('.') {
-                continue;
-            }
-            collect_rs(&path, out)?;
-        } else if kind.is_file() && name.ends_with(".rs") {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// `cargo xtask tidy`: print violations and fail if there are any.
