@@ -68,6 +68,11 @@ fn in_real_time(mut scenario: impl FnMut(usize) -> Result<(), TooSlow>) {
     panic!("too slow to judge five times in a row: {stalls:?}");
 }
 
+/// Milliseconds, for timing budgets.
+const fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
 /// `Err(TooSlow)` unless `took` is under `budget`.
 fn within(what: &str, took: Duration, budget: Duration) -> Result<(), TooSlow> {
     if took < budget {
@@ -159,11 +164,7 @@ fn the_window_slides() {
         // First half at about 0 ms: must be done by 100 ms, so that all of it has stopped
         // counting at 1,100 ms.
         let first = allowed(&limiter, &key, 16);
-        within(
-            "the first half",
-            start.elapsed(),
-            Duration::from_millis(100),
-        )?;
+        within("the first half", start.elapsed(), ms(100))?;
         thread::sleep(Duration::from_millis(500).saturating_sub(start.elapsed()));
         // Second half from 500 ms; its oldest group is complete once two requests are in.
         let second = allowed(&limiter, &key, 2);
@@ -171,21 +172,13 @@ fn the_window_slides() {
         let second = second + allowed(&limiter, &key, 14);
         let full = limiter.check(&key);
         // The refusal is judged only while the first half still counts.
-        within(
-            "the second half",
-            start.elapsed(),
-            Duration::from_millis(950),
-        )?;
+        within("the second half", start.elapsed(), ms(950))?;
         // Past the first half's expiry, well before the second half's.
         thread::sleep(Duration::from_millis(1_100).saturating_sub(start.elapsed()));
         let third = allowed(&limiter, &key, 20);
         let before_last = start.elapsed();
         let last = limiter.check(&key);
-        within(
-            "the third round",
-            start.elapsed(),
-            Duration::from_millis(1_450),
-        )?;
+        within("the third round", start.elapsed(), ms(1_450))?;
 
         assert_eq!((first, second), (16, 16));
         assert!(
@@ -279,11 +272,7 @@ fn keys_are_prefixed_and_expire_with_their_last_request() {
         let answers = [short.check(&user), short.check(&user), short.check(&user)];
         let ttl = pttl(&mut client, &format!("m4-test:{user}"));
         // Judged only if all of it happened well inside the 300 ms window.
-        within(
-            "three checks and PTTL",
-            started.elapsed(),
-            Duration::from_millis(200),
-        )?;
+        within("three checks and PTTL", started.elapsed(), ms(200))?;
         let allowed: Vec<bool> = answers.iter().map(|d| d.is_allowed()).collect();
         assert_eq!(allowed, [true, true, false]);
         assert!((1..=300).contains(&ttl), "PTTL {ttl}");
