@@ -81,6 +81,9 @@ fn read_document(body: &[u8], url: &str, issuer: &Issuer) -> Result<(Endpoint, F
         });
     }
     let jwks_uri = Endpoint::parse(member("jwks_uri")?, UrlRole::DiscoveredJwksUri)?;
+    let jwks_uri = issuer
+        .endpoint()
+        .keep_tls(jwks_uri, UrlRole::DiscoveredJwksUri)?;
     Ok((jwks_uri, Found::Document))
 }
 
@@ -119,6 +122,15 @@ mod tests {
             read(r#"{"issuer":"https://idp.example.com/","jwks_uri":"http://evil.example/k"}"#),
             Err(Error::InvalidUrl {
                 role: UrlRole::DiscoveredJwksUri,
+                ..
+            })
+        ));
+        // An https issuer cannot send its keys to plain http, loopback included.
+        assert!(matches!(
+            read(r#"{"issuer":"https://idp.example.com/","jwks_uri":"http://127.0.0.1:8080/k"}"#),
+            Err(Error::InvalidUrl {
+                role: UrlRole::DiscoveredJwksUri,
+                problem: crate::endpoint::UrlProblem::Downgrade,
                 ..
             })
         ));

@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ureq::http::Uri;
 
-use crate::error::Error;
+use crate::error::{Error, shown};
 
 /// Which URL an [`Error::InvalidUrl`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,9 @@ pub enum UrlProblem {
     Fragment,
     /// A `?query` on the issuer, which OIDC forbids.
     IssuerQuery,
+    /// Plain `http` reached from `https`: a redirect, or a discovered `jwks_uri`, that would
+    /// leave TLS (even for a loopback host, whose port any local user may hold).
+    Downgrade,
 }
 
 impl fmt::Display for UrlProblem {
@@ -85,6 +88,10 @@ impl fmt::Display for UrlProblem {
             Self::IssuerQuery => {
                 f.write_str("has a ?query; an OIDC issuer is scheme, host and optional path only")
             }
+            Self::Downgrade => f.write_str(
+                "would move from https to plain http; keys found over https must stay on https \
+                 (serve them over https, or set M4_OAUTH2_JWKS_URL explicitly)",
+            ),
         }
     }
 }
@@ -102,7 +109,8 @@ impl Endpoint {
     pub(crate) fn parse(text: &str, role: UrlRole) -> Result<Self, Error> {
         let invalid = |problem: UrlProblem| Error::InvalidUrl {
             role,
-            url: redact_credentials(text),
+            // The text may come from a provider (a discovered jwks_uri, a Location header).
+            url: shown(&redact_credentials(text)),
             problem,
         };
         let text = text.trim();
@@ -165,6 +173,25 @@ impl Endpoint {
         &self.text
     }
 
+    /// Whether the scheme is `https` (otherwise it is loopback `http`).
+    pub(crate) fn is_https(&self) -> bool {
+        self.uri
+            .scheme_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("https"))
+    }
+
+    /// `Err(Downgrade)` when `next`, reached from this URL in `role`, leaves https.
+    pub(crate) fn keep_tls(&self, next: Self, role: UrlRole) -> Result<Self, Error> {
+        if self.is_https() && !next.is_https() {
+            return Err(Error::InvalidUrl {
+                role,
+                url: shown(next.as_str()),
+                problem: UrlProblem::Downgrade,
+            });
+        }
+        Ok(next)
+    }
+
     /// The parsed URI, for the HTTP client.
     pub(crate) fn uri(&self) -> &Uri {
         &self.uri
@@ -194,7 +221,10 @@ impl Endpoint {
             let dir = path.rfind('/').and_then(|i| path.get(..=i)).unwrap_or("/");
             format!("{}{dir}{location}", self.origin())
         };
-        Self::parse(&absolute, UrlRole::Redirect)
+        self.keep_tls(
+            Self::parse(&absolute, UrlRole::Redirect)?,
+            UrlRole::Redirect,
+        )
     }
 }
 
@@ -221,6 +251,11 @@ impl Issuer {
     /// The issuer exactly as configured: discovery documents must name this string.
     pub(crate) fn as_str(&self) -> &str {
         self.endpoint.as_str()
+    }
+
+    /// The issuer as an endpoint.
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     /// The issuer's path without its terminating slash ("" for a root issuer).
@@ -282,15 +317,16 @@ fn has_scheme(reference: &str) -> bool {
 }
 
 /// Removes `user:password@` from a URL before it is shown anywhere.
-fn redact_credentials(text: &str) -> String {
+pub(crate) fn redact_credentials(text: &str) -> String {
     let Some(scheme_end) = text.find("://") else {
         return text.to_owned();
     };
     let after_scheme = scheme_end + 3;
     let rest = text.get(after_scheme..).unwrap_or("");
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = rest.get(..authority_end).unwrap_or("");
-    match authority.rfind('@') {
+    // Up to the last `@` anywhere: a password may hold `/`, `?` or `#` (the URL is then
+    // refused, and its message must not show them). An `@` in a path is redacted too, which
+    // hides more than needed but never a secret.
+    match rest.rfind('@') {
         Some(at) => format!(
             "{}[redacted]@{}",
             text.get(..after_scheme).unwrap_or(""),
@@ -457,5 +493,53 @@ mod tests {
                 ..
             }
         ));
+        // Loopback http is allowed as configured, never reached from https.
+        for location in ["http://127.0.0.1:8080/keys", "http://localhost/keys"] {
+            assert!(matches!(
+                join(location).unwrap_err(),
+                Error::InvalidUrl {
+                    role: UrlRole::Redirect,
+                    problem: UrlProblem::Downgrade,
+                    ..
+                }
+            ));
+        }
+        // From loopback http, anything the rules allow.
+        let local = Endpoint::parse("http://127.0.0.1:9/keys", UrlRole::JwksUrl).unwrap();
+        assert_eq!(
+            local.join_redirect("/v2").unwrap().as_str(),
+            "http://127.0.0.1:9/v2"
+        );
+        assert!(local.join_redirect("https://idp.example.com/k").is_ok());
+    }
+
+    #[test]
+    fn credentials_never_shown_whatever_the_password_holds() {
+        for url in [
+            "https://alice:pa/ss@idp.example.com/keys",
+            "https://alice:p?ss@idp.example.com/keys",
+            "https://alice:p#ss@idp.example.com/keys",
+            "https://alice:secret@idp.example.com/keys",
+        ] {
+            let message = Endpoint::parse(url, UrlRole::JwksUrl)
+                .unwrap_err()
+                .to_string();
+            assert!(!message.contains("ss@"), "{message}");
+            assert!(!message.contains("secret"), "{message}");
+            assert!(message.contains("[redacted]@idp.example.com"), "{message}");
+        }
+    }
+
+    #[test]
+    fn provider_text_in_url_errors_is_escaped_and_cut() {
+        let hostile = format!("ftp://x/\u{1b}[2J\n{}", "y".repeat(5_000));
+        let message = Endpoint::parse(&hostile, UrlRole::DiscoveredJwksUri)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !message.contains('\u{1b}') && !message.contains('\n'),
+            "{message}"
+        );
+        assert!(message.len() < 600, "{}", message.len());
     }
 }

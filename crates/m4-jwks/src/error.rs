@@ -505,6 +505,7 @@ mod tests {
             UrlProblem::BadPort,
             UrlProblem::Fragment,
             UrlProblem::IssuerQuery,
+            UrlProblem::Downgrade,
         ];
         let mut text = String::new();
         for problem in problems {
@@ -517,6 +518,7 @@ mod tests {
                 UrlProblem::BadPort => "BadPort",
                 UrlProblem::Fragment => "Fragment",
                 UrlProblem::IssuerQuery => "IssuerQuery",
+                UrlProblem::Downgrade => "Downgrade",
             };
             text.push_str(&format!("{label}: {problem}\n"));
         }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
+use crate::endpoint::redact_credentials;
 
 /// Default cache TTL (`M4_OAUTH2_JWKS_CACHE_TTL`): 1 hour.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
@@ -111,8 +112,12 @@ impl JwksOptions {
 impl fmt::Debug for JwksOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwksOptions")
-            .field("issuer", &self.issuer)
-            .field("jwks_url", &self.jwks_url)
+            // As given, so possibly with `user:password@` (refused when the cache is built).
+            .field("issuer", &redact_credentials(&self.issuer))
+            .field(
+                "jwks_url",
+                &self.jwks_url.as_deref().map(redact_credentials),
+            )
             .field("ttl", &self.ttl)
             .field("refresh_cooldown", &self.refresh_cooldown)
             .field("max_stale", &self.max_stale)
