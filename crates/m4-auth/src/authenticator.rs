@@ -168,7 +168,7 @@ impl Enabled {
         };
         // An oversized token cannot be in the cache, and the verifier refuses it before reading
         // it: do not spend a hash of up to whatever the transport let through on it.
-        if token.len() > m4_jwt_verify::DEFAULT_MAX_TOKEN_SIZE {
+        if token.len() > self.verifier.max_token_size() {
             return self.verify_fresh(candidate);
         }
         let key = Key::of(token);

@@ -333,14 +333,15 @@ impl From<ConfigError> for AuthError {
     }
 }
 
-/// Appends `value` as the inside of an HTTP quoted-string.
+/// Appends `value` as the inside of a quoted challenge parameter, in the character set RFC 6750
+/// §3 allows for `error_description` and `scope` (`%x20-21 / %x23-5B / %x5D-7E`): `"` becomes
+/// `'`, and `\` or anything outside printable ASCII becomes `?`. No escape is needed, so strict
+/// clients parse every parameter, and nothing in a message can end or extend the header.
 fn push_quoted(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
+            '"' => out.push('\''),
+            '\\' => out.push('?'),
             ' '..='~' => out.push(c),
             _ => out.push('?'),
         }
@@ -376,6 +377,8 @@ mod tests {
     fn quoted_values_cannot_break_the_header() {
         let mut out = String::new();
         push_quoted(&mut out, "a\"b\\c\r\nd é");
-        assert_eq!(out, "a\\\"b\\\\c??d ?");
+        // RFC 6750 §3: no `"` or `\` at all, escaped or not, in error_description or scope.
+        assert_eq!(out, "a'b?c??d ?");
+        assert!(!out.contains(['"', '\\']));
     }
 }

@@ -10,7 +10,7 @@
 use crate::error::{AuthError, printable};
 
 /// What follows the scheme, before the costlier checks: see [`Candidate::check`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Candidate<'a> {
     /// The token text to verify (or to look up in the token cache).
     pub(crate) token: &'a str,
@@ -54,6 +54,16 @@ pub(crate) fn candidate(value: Option<&str>) -> Result<Candidate<'_>, AuthError>
     })
 }
 
+/// Never the token: its length only.
+impl std::fmt::Debug for Candidate<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Candidate")
+            .field("token_len", &self.token.len())
+            .field("bearer", &self.bearer)
+            .finish()
+    }
+}
+
 impl Candidate<'_> {
     /// The checks that need a scan of the whole token: exactly one item after `Bearer`; for a
     /// value without that scheme, no whitespace at all.
@@ -68,10 +78,10 @@ impl Candidate<'_> {
         if self.bearer {
             return Err(AuthError::ExtraCredentials);
         }
-        // Echo the first word only when it is shaped like a scheme name, never when it could
-        // be the start of a token pasted with a stray space.
+        // Echo the first word only when it is a known scheme name, never when it could be a
+        // token or an API key pasted with a stray space (it would reach logs and replies).
         let scheme = self.token.get(..at).unwrap_or_default();
-        Err(if looks_like_scheme(scheme) {
+        Err(if is_known_scheme(scheme) {
             AuthError::UnsupportedScheme {
                 scheme: printable(scheme),
             }
@@ -90,15 +100,31 @@ fn bearer_token(value: Option<&str>) -> Result<&str, AuthError> {
     Ok(candidate.token)
 }
 
-/// An authentication scheme name as registered ones look: `Basic`, `DPoP`, `SCRAM-SHA-256`.
-/// A word starting with `ey` is never one: it is how every JWT starts (base64url of `{"`), so
-/// a token split by a stray space is not echoed.
-fn looks_like_scheme(word: &str) -> bool {
-    !word.starts_with("ey")
-        && (1..=20).contains(&word.len())
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+/// Authentication schemes other than `Bearer`: the IANA HTTP Authentication Scheme
+/// registry, plus NTLM and `Token`, which clients commonly send. Only these are named back in
+/// an error; any other first word could be a secret and is never echoed.
+const KNOWN_SCHEMES: [&str; 16] = [
+    "Basic",
+    "Concealed",
+    "Digest",
+    "DPoP",
+    "GNAP",
+    "HOBA",
+    "Mutual",
+    "Negotiate",
+    "NTLM",
+    "OAuth",
+    "PrivateToken",
+    "SCRAM-SHA-1",
+    "SCRAM-SHA-256",
+    "Token",
+    "vapid",
+    "AWS4-HMAC-SHA256",
+];
+
+/// Whether `word` names a known authentication scheme (case-insensitively, RFC 7235 §2.1).
+fn is_known_scheme(word: &str) -> bool {
+    KNOWN_SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(word))
 }
 
 #[cfg(test)]
@@ -149,19 +175,32 @@ mod tests {
     }
 
     #[test]
-    fn only_scheme_shaped_words_are_echoed() {
+    fn only_known_scheme_names_are_echoed() {
         let err = bearer_token(Some("Basic dXNlcjpwYXNz")).unwrap_err();
         assert!(matches!(&err, AuthError::UnsupportedScheme { scheme } if scheme == "Basic"));
         assert!(!err.to_string().contains("dXNl"));
+        let err = bearer_token(Some("dpop abc")).unwrap_err();
+        assert!(matches!(&err, AuthError::UnsupportedScheme { scheme } if scheme == "dpop"));
         // A token split by a stray space is never echoed, nor is an odd first word.
         for value in [
             "eyJhbGciOiJSUzI1NiJ9.e30 .sig",
             "eyJ0eXAiOi JKV1Qi.e30.sig",
             "Ba\"sic x",
             &format!("{} x", "A".repeat(21)),
+            // an API key or other secret pasted with trailing text
+            "sk_live_AbC123xyz foo",
+            "ghp_0123456789abcdef x",
         ] {
             let err = bearer_token(Some(value)).unwrap_err();
             assert!(matches!(err, AuthError::ExtraCredentials), "{value}");
         }
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let candidate = candidate(Some("Bearer secret.token.text")).unwrap();
+        let shown = format!("{candidate:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("token_len: 17"), "{shown}");
     }
 }

@@ -546,6 +546,13 @@ fn add_scopes(
 }
 
 impl Verifier {
+    /// The largest token, in bytes, this verifier reads ([`VerifierOptions::max_token_size`]);
+    /// anything longer is refused before it is decoded.
+    #[must_use]
+    pub fn max_token_size(&self) -> usize {
+        self.inner.max_token_size
+    }
+
     /// The allowed algorithms, in [`Algorithm::ALL`] order.
     ///
     /// ```
