@@ -114,19 +114,27 @@ pub struct Merged {
 }
 
 impl Merged {
-    /// The new file with secret values masked, for showing (`--dry-run`).
+    /// The new file for showing (`--dry-run`): every `env` value of every server is masked,
+    /// except the `M4_OAUTH2_*` settings that are not secrets. Other servers' environments
+    /// commonly hold their own tokens (`GITHUB_TOKEN`, API keys), which are not ours to print.
     pub fn masked_text(&self) -> String {
         let Ok(mut json) = serde_json::from_str::<Json>(&self.text) else {
             return String::new();
         };
         if let Json::Object(root) = &mut json
             && let Some(Json::Object(servers)) = ordered::get_mut(root, "mcpServers")
-            && let Some(Json::Object(entry)) = ordered::get_mut(servers, SERVER_NAME)
-            && let Some(Json::Object(env)) = ordered::get_mut(entry, "env")
         {
-            for (name, value) in env.iter_mut() {
-                if SECRET_VARS.contains(&name.as_str()) {
-                    *value = Json::string(MASK);
+            for (_, entry) in servers.iter_mut() {
+                if let Json::Object(entry) = entry
+                    && let Some(Json::Object(env)) = ordered::get_mut(entry, "env")
+                {
+                    for (name, value) in env.iter_mut() {
+                        let shown =
+                            name.starts_with("M4_OAUTH2_") && !SECRET_VARS.contains(&name.as_str());
+                        if !shown {
+                            *value = Json::string(MASK);
+                        }
+                    }
                 }
             }
         }
@@ -375,15 +383,26 @@ pub fn apply(path: &Path, update: &EnvUpdate, dry_run: bool) -> Result<Applied, 
             merged,
         });
     }
+    // A file that holds (or held) a secret is kept readable by its owner only, whatever its
+    // permissions were: group and others lose their bits, on the file and on its backup.
+    let holds_secret = [Some(merged.text.as_str()), existing.as_deref()]
+        .into_iter()
+        .flatten()
+        .any(|text| {
+            SECRET_VARS
+                .iter()
+                .any(|v| text.contains(&format!("\"{v}\"")))
+        });
     let permissions = match &existing {
-        Some(_) => Some(
+        Some(_) => Some(owner_only_if(
             fs::metadata(&path)
                 .map_err(|source| Error::ReadConfig {
                     path: path.clone(),
                     source,
                 })?
                 .permissions(),
-        ),
+            holds_secret,
+        )),
         None => None,
     };
     let backup = match &existing {
@@ -451,6 +470,17 @@ fn write_backup(
         path: sibling(path, ".bak"),
         source: io::ErrorKind::AlreadyExists.into(),
     })
+}
+
+/// `permissions` without the group and other bits when `secret` (on Unix; elsewhere unchanged).
+#[cfg_attr(not(unix), allow(unused_mut, unused_variables))]
+fn owner_only_if(mut permissions: fs::Permissions, secret: bool) -> fs::Permissions {
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::PermissionsExt;
+        permissions.set_mode(permissions.mode() & 0o700);
+    }
+    permissions
 }
 
 /// Creates `path`, failing if it exists; readable by the owner only on Unix.

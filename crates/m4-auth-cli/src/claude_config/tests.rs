@@ -182,6 +182,20 @@ fn secrets_are_written_when_given_but_never_shown() {
             .masked_text()
             .contains(r#""M4_OAUTH2_AUDIENCE": "m4-api""#)
     );
+    // Other servers' environments (and M4's own non-OAuth2 variables) are never printed.
+    let others = r#"{"mcpServers": {"github": {"env": {"GITHUB_TOKEN": "ghp_OTHERSECRET"}},
+        "m4": {"command": "m4", "env": {"M4_DATA_KEY": "k3y"}}}}"#;
+    let merged = merge(Some(others), Path::new(PATH), &with_secrets).unwrap();
+    let masked = merged.masked_text();
+    assert!(merged.text.contains("ghp_OTHERSECRET"), "kept in the file");
+    for secret in ["ghp_OTHERSECRET", "k3y", "s3cr3t-value", "eyJ.token.value"] {
+        assert!(!masked.contains(secret), "{masked}");
+    }
+    assert!(masked.contains(r#""GITHUB_TOKEN": "********""#), "{masked}");
+    assert!(
+        masked.contains(r#""M4_OAUTH2_AUDIENCE": "m4-api""#),
+        "{masked}"
+    );
 }
 
 #[test]
@@ -461,4 +475,33 @@ fn a_failed_write_leaves_the_file_as_it_was() {
     assert!(matches!(err, Error::WriteConfig { .. }), "{err:?}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
     assert!(temp.is_dir(), "what was there is not removed");
+}
+
+/// A config readable by others loses those bits once it holds a secret, and so does its backup.
+#[cfg(unix)]
+#[test]
+fn a_file_that_gets_a_secret_becomes_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("claude_desktop_config.json");
+    std::fs::write(&path, "{\"mcpServers\": {\"m4\": {\"command\": \"m4\"}}}").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+    // No secret: the permissions are the user's choice, kept.
+    apply(&path, &enable(), false).unwrap();
+    assert_eq!(mode(&path), 0o644);
+
+    let mut with_secret = enable();
+    with_secret
+        .env
+        .push(("M4_OAUTH2_CLIENT_SECRET".into(), "s3cr3t-value".into()));
+    let applied = apply(&path, &with_secret, false).unwrap();
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("s3cr3t-value")
+    );
+    assert_eq!(mode(&path), 0o600, "the config now holds a secret");
+    assert_eq!(mode(applied.backup.as_deref().unwrap()), 0o600);
 }

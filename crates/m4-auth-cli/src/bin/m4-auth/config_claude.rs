@@ -136,7 +136,7 @@ pub(crate) fn run(args: &ClaudeArgs) -> Result<ExitCode, Failure> {
     if args.dry_run {
         print!("{}", applied.merged.masked_text());
         eprintln!(
-            "dry run: {} was not changed (secret values are shown masked)",
+            "dry run: {} was not changed (environment values other than non-secret M4_OAUTH2_* settings are shown masked)",
             applied.path.display()
         );
         return Ok(ExitCode::SUCCESS);
