@@ -264,13 +264,16 @@ impl fmt::Debug for RedisUrl {
 /// Replace user information in something that looks like a URL with `[redacted]`, so a
 /// password in a rejected value never reaches an error message.
 ///
-/// Deliberately broad: everything between `://` and the last `@` goes, even an `@` in a path,
-/// because a password with an unencoded `/` would otherwise escape the authority.
+/// Deliberately broad: everything between `://` (or the scheme's `:`, or the start, in a
+/// malformed value) and the last `@` goes, even an `@` in a path, because a password with an
+/// unencoded `/` would otherwise escape the authority.
 pub(crate) fn redact_userinfo(value: &str) -> String {
-    let Some(scheme_end) = value.find("://") else {
-        return value.to_owned();
+    // After `scheme://`, or after `scheme:` in a malformed value (`redis:/:pw@h`), or from the
+    // start: a value that is wrong anyway may lose more than its credentials, never keep them.
+    let authority_start = match value.find("://") {
+        Some(scheme_end) => scheme_end + 3,
+        None => value.find(':').map_or(0, |colon| colon + 1),
     };
-    let authority_start = scheme_end + 3;
     let rest = value.get(authority_start..).unwrap_or_default();
     match rest.rfind('@') {
         Some(at) => format!(
@@ -611,6 +614,10 @@ mod tests {
             "redis://[redacted]@h/0"
         );
         assert_eq!(redact_userinfo("https://h/a"), "https://h/a");
-        assert_eq!(redact_userinfo("no scheme @ all"), "no scheme @ all");
+        // Malformed values are redacted too, more than needed rather than less.
+        assert_eq!(redact_userinfo("redis:/:REDISPW@h"), "redis:[redacted]@h");
+        assert_eq!(redact_userinfo("redis:REDISPW@h"), "redis:[redacted]@h");
+        assert_eq!(redact_userinfo("pw@host"), "[redacted]@host");
+        assert_eq!(redact_userinfo("memory"), "memory");
     }
 }
