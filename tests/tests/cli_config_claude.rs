@@ -392,6 +392,25 @@ fn usage_errors_exit_2_and_write_nothing() {
         ],
         "invalid value 'many'",
     );
+    // A token flag holding nothing is an error, never silently dropped.
+    for token in ["Bearer", "  ", ""] {
+        check_usage_error(
+            &[
+                "config",
+                "claude",
+                "--enable-oauth2",
+                "--oauth2-issuer",
+                ISSUER,
+                "--oauth2-audience",
+                "a",
+                "--server-command",
+                "m4",
+                "--oauth2-token",
+                token,
+            ],
+            "--oauth2-token holds no token",
+        );
+    }
 }
 
 #[test]

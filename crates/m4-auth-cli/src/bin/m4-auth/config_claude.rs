@@ -66,8 +66,16 @@ pub(crate) struct ClaudeArgs {
 
 /// Why the flags do not make a valid configuration.
 #[derive(Debug, thiserror::Error)]
-#[error("these settings would not work; the flags set the variables named below:\n{0}")]
-pub(crate) struct InvalidSettings(pub(crate) m4_auth_config::ConfigError);
+pub(crate) enum InvalidSettings {
+    /// The settings the flags make, refused by m4-auth-config.
+    #[error("these settings would not work; the flags set the variables named below:\n{0}")]
+    Config(m4_auth_config::ConfigError),
+    /// `--oauth2-token` was given but holds nothing to write.
+    #[error(
+        "--oauth2-token holds no token (it is empty or only \"Bearer\"): pass the access token, or leave the flag out"
+    )]
+    EmptyToken,
+}
 
 /// The `M4_OAUTH2_*` variables the arguments ask for: validated as an [`AuthConfig`] first,
 /// then [`AuthConfig::to_env`] (values equal to their default left out), `M4_OAUTH2_ENABLED`
@@ -98,7 +106,12 @@ fn oauth2_env(args: &ClaudeArgs) -> Result<Vec<(String, String)>, InvalidSetting
     if let Some(token) = &args.oauth2_token {
         builder = builder.token(token.clone());
     }
-    let config = builder.build().map_err(InvalidSettings)?.config;
+    let config = builder.build().map_err(InvalidSettings::Config)?.config;
+    // The builder reads an empty or "Bearer"-only token as none; a flag the user passed is
+    // never dropped without a word.
+    if args.oauth2_token.is_some() && config.token().is_none() {
+        return Err(InvalidSettings::EmptyToken);
+    }
     let enabled = (vars::ENABLED.to_owned(), args.enable_oauth2.to_string());
     let rest = config
         .to_env(false)

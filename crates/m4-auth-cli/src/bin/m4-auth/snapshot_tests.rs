@@ -16,11 +16,21 @@ fn command_error_messages() {
         ])
         .unwrap_err()
     };
-    let text = format!(
-        "InvalidSettings: {}\n\nInvalidConfig: {}\n",
-        InvalidSettings(problems()),
-        InvalidConfig(problems())
-    );
+    // Every variant, through a match without a wildcard: a new one fails to compile here.
+    let settings: String = [
+        InvalidSettings::Config(problems()),
+        InvalidSettings::EmptyToken,
+    ]
+    .iter()
+    .map(|e| {
+        let name = match e {
+            InvalidSettings::Config(_) => "Config",
+            InvalidSettings::EmptyToken => "EmptyToken",
+        };
+        format!("InvalidSettings::{name}: {e}\n\n")
+    })
+    .collect();
+    let text = format!("{settings}InvalidConfig: {}\n", InvalidConfig(problems()));
     insta::assert_snapshot!(text);
 }
 
