@@ -542,13 +542,15 @@ impl Reader {
         }
     }
 
-    /// The trimmed value; blank values are a [`Problem::Empty`].
+    /// The value without surrounding ASCII whitespace (a trailing newline from a shell);
+    /// blank values are a [`Problem::Empty`]. Other Unicode spaces (U+00A0, U+3000, ...) stay,
+    /// so the value is refused with them shown rather than silently cleaned.
     fn get(&mut self, var: &'static str) -> Lookup {
         match self.raw(var) {
             None => Lookup::Unset,
             Some(Err(())) => Lookup::Bad,
             Some(Ok(value)) => {
-                let trimmed = value.trim();
+                let trimmed = value.trim_ascii();
                 if trimmed.is_empty() {
                     self.problems.push(Problem::Empty { var });
                     Lookup::Bad
@@ -882,12 +884,12 @@ fn is_forbidden(name: &str) -> bool {
 /// The token without surrounding blanks or a `Bearer ` prefix (any case); `None` if nothing
 /// is left, so an empty token is reported as a missing token where it is used.
 fn token_from(raw: &str) -> Option<Secret> {
-    let trimmed = raw.trim();
+    let trimmed = raw.trim_ascii();
     let without_prefix = match trimmed.get(..6) {
         Some(p) if p.eq_ignore_ascii_case("bearer") => {
             let rest = trimmed.get(6..).unwrap_or_default();
-            if rest.is_empty() || rest.starts_with(char::is_whitespace) {
-                rest.trim_start()
+            if rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_whitespace()) {
+                rest.trim_ascii_start()
             } else {
                 trimmed
             }

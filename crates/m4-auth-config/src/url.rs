@@ -413,7 +413,11 @@ fn check_host(host: &str) -> Result<bool, UrlError> {
         return Err(UrlError::InvalidHost);
     }
     let labels: Vec<&str> = host.split('.').collect();
-    if labels.iter().any(|l| l.is_empty() || l.len() > 63) {
+    // RFC 1123: a label neither starts nor ends with a hyphen (`https://-/`, `xn--idp-.com`).
+    if labels
+        .iter()
+        .any(|l| l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-'))
+    {
         return Err(UrlError::InvalidHost);
     }
     let last = labels.last().copied().unwrap_or_default();
@@ -518,6 +522,13 @@ mod tests {
         check("https://a..example/", Err(InvalidHost));
         check("https://a.example./", Err(InvalidHost));
         check("https://a%2eexample/", Err(InvalidHost));
+        check("https://-/", Err(InvalidHost));
+        check("https://xn--idp-.example.com/", Err(InvalidHost));
+        check("https://idp.-example.com/", Err(InvalidHost));
+        check(
+            "https://my-idp.example.com/",
+            Ok(("my-idp.example.com", false)),
+        );
         check("https://a.example:/", Err(InvalidPort));
         check("https://a.example:0/", Err(InvalidPort));
         check("https://a.example:65536/", Err(InvalidPort));

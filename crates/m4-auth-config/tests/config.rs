@@ -332,7 +332,18 @@ fn booleans_accept_the_documented_words_in_any_case() {
             .config;
         assert_eq!(c.rate_limit_enabled(), expected, "{word:?}");
     }
-    for bad in ["ture", "y", "t", "enable", "10", "truee", "yes please"] {
+    // Only ASCII whitespace is trimmed: a no-break or ideographic space is not cleaned away.
+    for bad in [
+        "ture",
+        "y",
+        "t",
+        "enable",
+        "10",
+        "truee",
+        "yes please",
+        "\u{a0}true",
+        "true\u{3000}",
+    ] {
         assert!(
             AuthConfig::from_vars([(vars::VALIDATE_EXP, bad)]).is_err(),
             "{bad:?}"

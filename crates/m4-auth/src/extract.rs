@@ -26,7 +26,7 @@ pub(crate) struct Candidate<'a> {
 /// before a full verification: a token found in the verified-token cache was verified as this
 /// exact text, so it cannot hold whitespace, and the hit path skips scanning it.
 pub(crate) fn candidate(value: Option<&str>) -> Result<Candidate<'_>, AuthError> {
-    let value = value.map(str::trim).unwrap_or_default();
+    let value = value.map(str::trim_ascii).unwrap_or_default();
     if value.is_empty() {
         return Err(AuthError::MissingToken);
     }
