@@ -139,8 +139,6 @@ struct Enabled {
     cache: Option<TokenCache>,
     required_scopes: Vec<String>,
     clock: Arc<dyn m4_jwt_verify::Clock>,
-    leeway: i128,
-    validate_exp: bool,
     /// The JWKS generation last seen, to log each change once.
     seen_generation: AtomicU64,
     /// The second (verifier clock) in which a cache hit last asked the key set for its key.
@@ -213,12 +211,7 @@ impl Enabled {
         self.note_generation();
         match result {
             Ok(verified) => Ok(Principal::verified(verified)),
-            Err(m4_jwt_verify::Error::MissingScopes { missing }) => {
-                Err(AuthError::InsufficientScope {
-                    missing,
-                    required: self.required_scopes.clone(),
-                })
-            }
+            Err(err @ m4_jwt_verify::Error::MissingScopes { .. }) => Err(self.token_error(err)),
             Err(err) => {
                 if matches!(err.code(), "malformed_token" | "token_too_large") {
                     candidate.check()?;
@@ -254,38 +247,23 @@ impl Enabled {
             self.note_generation();
             return Err(Stale::Reverify);
         }
-        let now = i128::from(now_secs);
-        if self.validate_exp
-            && token
-                .exp()
-                .is_some_and(|exp| now >= i128::from(exp) + self.leeway)
-        {
-            return Err(Stale::Reject(AuthError::Token(
-                m4_jwt_verify::Error::Expired,
-            )));
-        }
-        if token
-            .nbf()
-            .is_some_and(|nbf| now + self.leeway < i128::from(nbf))
-        {
-            return Err(Stale::Reject(AuthError::Token(
-                m4_jwt_verify::Error::NotYetValid,
-            )));
-        }
-        if self.required_scopes.iter().any(|s| !token.has_scope(s)) {
-            let mut missing: Vec<String> = self
-                .required_scopes
-                .iter()
-                .filter(|s| !token.has_scope(s))
-                .cloned()
-                .collect();
-            missing.sort();
-            return Err(Stale::Reject(AuthError::InsufficientScope {
+        // The time and scope checks are the verifier's own, so a hit answers as a fresh
+        // verification would now.
+        self.verifier
+            .recheck(token)
+            .map_err(|err| Stale::Reject(self.token_error(err)))
+    }
+
+    /// A verifier error as the facade reports it: missing scopes carry the required list,
+    /// for the 403 challenge.
+    fn token_error(&self, err: m4_jwt_verify::Error) -> AuthError {
+        match err {
+            m4_jwt_verify::Error::MissingScopes { missing } => AuthError::InsufficientScope {
                 missing,
                 required: self.required_scopes.clone(),
-            }));
+            },
+            err => AuthError::Token(err),
         }
-        Ok(())
     }
 
     /// Logs a change of the JWKS generation once. Only reads the shared word unless the
@@ -938,8 +916,6 @@ fn enabled_parts(
         cache: TokenCache::new(config.token_cache_size()),
         required_scopes: config.required_scopes().to_vec(),
         clock: jwt_clock,
-        leeway: i128::from(config.leeway().as_secs()),
-        validate_exp: config.validate_exp(),
         seen_generation: AtomicU64::new(generation),
         keys_asked_at: AtomicU64::new(u64::MAX),
     })

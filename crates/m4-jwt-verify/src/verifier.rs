@@ -545,7 +545,57 @@ fn add_scopes(
     }
 }
 
+impl Inner {
+    /// `exp` against `now` with the leeway, when expiry is validated.
+    fn check_exp(&self, now: i128, exp: Option<i64>) -> Result<(), Error> {
+        if self.validate_exp && exp.is_some_and(|exp| now >= i128::from(exp) + self.leeway) {
+            return Err(Error::Expired);
+        }
+        Ok(())
+    }
+
+    /// `nbf` against `now` with the leeway.
+    fn check_nbf(&self, now: i128, nbf: Option<i64>) -> Result<(), Error> {
+        if nbf.is_some_and(|nbf| now + self.leeway < i128::from(nbf)) {
+            return Err(Error::NotYetValid);
+        }
+        Ok(())
+    }
+
+    /// Every required scope `has`, or the missing ones (sorted, as the required list is).
+    fn check_scopes(&self, has: impl Fn(&str) -> bool) -> Result<(), Error> {
+        let missing: Vec<String> = self
+            .required_scopes
+            .iter()
+            .filter(|s| !has(s))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::MissingScopes { missing })
+        }
+    }
+}
+
 impl Verifier {
+    /// Re-applies, now, the checks of [`verify`](Self::verify) whose answer can change for a
+    /// token this verifier already verified: `exp` (when validated) and `nbf` against the
+    /// clock with the leeway, then the required scopes, in `verify`'s order and with its
+    /// errors. For caches of verified tokens: with the key still served (the caller's part),
+    /// a hit then answers exactly as a fresh verification would at this instant.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Expired`], [`Error::NotYetValid`] or [`Error::MissingScopes`].
+    pub fn recheck(&self, token: &VerifiedToken) -> Result<(), Error> {
+        let inner = &*self.inner;
+        let now = i128::from(inner.clock.now_unix());
+        inner.check_exp(now, token.exp())?;
+        inner.check_nbf(now, token.nbf())?;
+        inner.check_scopes(|s| token.has_scope(s))
+    }
+
     /// The largest token, in bytes, this verifier reads ([`VerifierOptions::max_token_size`]);
     /// anything longer is refused before it is decoded.
     #[must_use]
@@ -751,9 +801,7 @@ impl Verifier {
                 expected: "a number of seconds since the epoch",
             })?),
         };
-        if inner.validate_exp && exp.is_some_and(|exp| now >= i128::from(exp) + inner.leeway) {
-            return Err(Error::Expired);
-        }
+        inner.check_exp(now, exp)?;
 
         let nbf = match &claims.nbf {
             None => None,
@@ -762,9 +810,7 @@ impl Verifier {
                 expected: "a number of seconds since the epoch",
             })?),
         };
-        if nbf.is_some_and(|nbf| now + inner.leeway < i128::from(nbf)) {
-            return Err(Error::NotYetValid);
-        }
+        inner.check_nbf(now, nbf)?;
 
         let iss = match claims.iss {
             None => None,
@@ -838,15 +884,7 @@ impl Verifier {
         let mut scopes = BTreeSet::new();
         add_scopes(claims.scope.as_ref(), "scope", &mut scopes)?;
         add_scopes(claims.scp.as_ref(), "scp", &mut scopes)?;
-        let missing: Vec<String> = inner
-            .required_scopes
-            .iter()
-            .filter(|s| !scopes.contains(*s))
-            .cloned()
-            .collect();
-        if !missing.is_empty() {
-            return Err(Error::MissingScopes { missing });
-        }
+        inner.check_scopes(|s| scopes.contains(s))?;
 
         Ok(VerifiedToken {
             sub,

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use common::*;
-use m4_jwt_verify::{Algorithm, JwkSet, ManualClock, VerifierOptions};
+use m4_jwt_verify::{Algorithm, Error, JwkSet, ManualClock, VerifierOptions};
 use serde_json::{Value, json};
 
 fn set(scopes: &[&str]) -> BTreeSet<String> {
@@ -256,6 +256,58 @@ fn the_clock_decides_expiry() {
     assert!(v.verify(&token, &keys).is_ok());
     clock.advance(1);
     assert_eq!(v.verify(&token, &keys).unwrap_err().code(), "token_expired");
+}
+
+/// `recheck` gives a verified token the verdict `verify` would give it now.
+#[test]
+fn recheck_agrees_with_a_fresh_verification_over_time() {
+    let clock = Arc::new(ManualClock::new(NOW));
+    let v = options().clock(clock.clone()).build().unwrap();
+    let keys = keys();
+    let token = mint(
+        "rsa-2048",
+        "RS256",
+        &claims_with(&[("nbf", json!(NOW + 100))]),
+    );
+    // Not valid until NOW + 100 - 60 s of leeway.
+    clock.set(NOW + 40);
+    let verified = v.verify(&token, &keys).unwrap();
+    for at in [
+        NOW,
+        NOW + 39,
+        NOW + 40,
+        NOW + 3600 + 59,
+        NOW + 3600 + 60,
+        NOW + 9999,
+    ] {
+        clock.set(at);
+        let fresh = v.verify(&token, &keys).map(|_| ()).map_err(|e| e.code());
+        let again = v.recheck(&verified).map_err(|e| e.code());
+        assert_eq!(again, fresh, "at NOW + {}", at - NOW);
+    }
+    clock.set(NOW);
+    assert_eq!(
+        v.recheck(&verified).unwrap_err().code(),
+        "token_not_yet_valid"
+    );
+    clock.set(NOW + 3600 + 60);
+    assert_eq!(v.recheck(&verified).unwrap_err().code(), "token_expired");
+
+    // Scopes are this verifier's: another one requiring more refuses the same token.
+    let stricter = options()
+        .required_scopes(["read:mimic-data", "write:notes"])
+        .clock(Arc::new(ManualClock::new(NOW + 50)))
+        .build()
+        .unwrap();
+    clock.set(NOW + 50);
+    assert_eq!(
+        stricter
+            .recheck(&v.verify(&token, &keys).unwrap())
+            .unwrap_err(),
+        Error::MissingScopes {
+            missing: vec!["write:notes".into()]
+        }
+    );
 }
 
 #[test]
