@@ -128,8 +128,11 @@ pub(crate) enum StrParam<'a> {
     NotAString,
 }
 
-/// The JWS protected header parameters the verifier looks at; all others are skipped unread
-/// (but still checked to be well-formed JSON and not repeated).
+/// The JWS protected header parameters the verifier looks at; all others are skipped unread:
+/// their names must not repeat, and their values are skipped by the JSON grammar only (a
+/// string value's bytes and escapes, such as invalid UTF-8 or a lone surrogate, and a number's
+/// range are not checked). The header is signed, so this is laxness about what the issuer
+/// wrote, never a way around a check.
 #[derive(Debug)]
 pub(crate) struct Header<'a> {
     pub(crate) alg: StrParam<'a>,
