@@ -125,6 +125,26 @@ fn merges_into_the_m4_entry_keeps_the_rest_and_backs_up() {
 }
 
 #[test]
+fn a_number_that_would_change_is_refused_and_left_alone() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("claude_desktop_config.json");
+    let original = "{\"mcpServers\": {\"m4\": {\"command\": \"m4\"}}, \"big\": 123456789012345678901234567890}\n";
+    fs::write(&path, original).unwrap();
+    let output = run(m4_auth(
+        home.path(),
+        &config_claude(path.to_str().unwrap(), &[]),
+    ));
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("holds the number 123456789012345678901234567890, which this tool cannot rewrite exactly"),
+        "{message}"
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), original);
+    assert_eq!(file_names(home.path()), ["claude_desktop_config.json"]);
+}
+
+#[test]
 fn a_corrupt_file_is_refused_and_left_alone() {
     let home = tempfile::tempdir().unwrap();
     let path = home.path().join("claude_desktop_config.json");

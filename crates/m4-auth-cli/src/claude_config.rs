@@ -199,12 +199,21 @@ pub fn merge(existing: Option<&str>, path: &Path, update: &EnvUpdate) -> Result<
     let mut root = match existing {
         None => Json::Object(Vec::new()),
         Some(text) => {
-            serde_json::from_str::<Json>(text).map_err(|source| Error::ConfigNotJson {
-                path: path.to_owned(),
-                line: source.line(),
-                column: source.column(),
-                source,
-            })?
+            let json =
+                serde_json::from_str::<Json>(text).map_err(|source| Error::ConfigNotJson {
+                    path: path.to_owned(),
+                    line: source.line(),
+                    column: source.column(),
+                    source,
+                })?;
+            // Never change a value the user wrote elsewhere in the file.
+            if let Some(number) = ordered::inexact_number(text) {
+                return Err(Error::InexactNumber {
+                    path: path.to_owned(),
+                    number: number.chars().take(40).collect(),
+                });
+            }
+            json
         }
     };
     let found = root.kind();

@@ -142,6 +142,18 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// The config holds a number that a rewrite could not keep exactly; it is left untouched.
+    #[error(
+        "{} holds the number {number}, which this tool cannot rewrite exactly (it keeps numbers as 64-bit integers or doubles); it was left untouched: set the M4_OAUTH2_* variables by hand, or write that number as a string if its program allows",
+        path.display()
+    )]
+    InexactNumber {
+        /// The file.
+        path: PathBuf,
+        /// The number as written in the file (cut to 40 characters).
+        number: String,
+    },
+
     /// A part of the Claude Desktop config that must be a JSON object is something else.
     #[error(
         "`{member}` in {} is {found}, not a JSON object; it was left untouched: fix that member by hand",
@@ -214,6 +226,7 @@ mod tests {
             Error::NoDefaultConfigPath { .. } => "NoDefaultConfigPath",
             Error::ReadConfig { .. } => "ReadConfig",
             Error::ConfigNotJson { .. } => "ConfigNotJson",
+            Error::InexactNumber { .. } => "InexactNumber",
             Error::ConfigShape { .. } => "ConfigShape",
             Error::NoServerEntry { .. } => "NoServerEntry",
             Error::EmptyServerCommand => "EmptyServerCommand",
@@ -222,7 +235,7 @@ mod tests {
         }
     }
 
-    const VARIANTS: usize = 19;
+    const VARIANTS: usize = 20;
 
     fn samples() -> Vec<Error> {
         let addr: SocketAddr = "127.0.0.1:8414".parse().unwrap();
@@ -277,6 +290,10 @@ mod tests {
                 line: 2,
                 column: 8,
                 source: json_error,
+            },
+            Error::InexactNumber {
+                path: path.clone(),
+                number: "123456789012345678901234567890".into(),
             },
             Error::ConfigShape {
                 path: path.clone(),

@@ -152,6 +152,77 @@ impl<'de> Deserialize<'de> for Json {
     }
 }
 
+/// The first number in the JSON `text` whose value a parse and rewrite would change: an
+/// integer beyond 64 bits, or a decimal a double cannot hold exactly. Numbers here become
+/// i64, u64 or f64 (serde_json's `arbitrary_precision` would keep them, but it changes number
+/// parsing for every crate in the build, the verifier's included).
+pub(crate) fn inexact_number(text: &str) -> Option<&str> {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut start = None;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        if let Some(from) = start {
+            if c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-') {
+                continue;
+            }
+            start = None;
+            let token = text.get(from..i).unwrap_or_default();
+            let kept = serde_json::from_str::<Value>(token).map(|v| v.to_string());
+            if kept.map_or(true, |kept| decimal(&kept) != decimal(token)) {
+                return Some(token);
+            }
+        }
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c == '-' || c.is_ascii_digit() {
+            start = Some(i);
+        }
+    }
+    None
+}
+
+/// A JSON number's exact value as (negative, significant digits, power of ten), so that two
+/// spellings of one value compare equal (`1.50e1` and `15.0`); zero is `(false, "", 0)`.
+fn decimal(number: &str) -> Option<(bool, String, i64)> {
+    let (negative, unsigned) = match number.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, number),
+    };
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (
+            unsigned.get(..at)?,
+            unsigned
+                .get(at + 1..)?
+                .trim_start_matches('+')
+                .parse::<i64>()
+                .ok()?,
+        ),
+        None => (unsigned, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits: String = whole.chars().chain(fraction.chars()).collect();
+    let mut power = exponent.checked_sub(i64::try_from(fraction.len()).ok()?)?;
+    while digits.ends_with('0') {
+        digits.pop();
+        power = power.checked_add(1)?;
+    }
+    let digits = digits.trim_start_matches('0').to_owned();
+    if digits.is_empty() {
+        return Some((false, digits, 0));
+    }
+    Some((negative, digits, power))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +279,30 @@ mod tests {
         assert_eq!(names, ["a", "b", "c"]);
         assert_eq!(members[0].1.as_str(), Some("9"));
         assert_eq!(get_mut(&mut members, "zz"), None);
+    }
+
+    #[test]
+    fn numbers_that_would_change_are_found() {
+        for exact in [
+            r#"{"a": 1, "b": -2, "c": 0.1, "d": 1e3, "e": 1.50E+1, "f": -0.0, "g": 18446744073709551615}"#,
+            r#"{"s": "123456789012345678901234567890 and 1.0000000000000000001 in a string \" 9"}"#,
+            r#"[9007199254740993, -9223372036854775808, 2.5e-7, 0]"#,
+        ] {
+            assert_eq!(inexact_number(exact), None, "{exact}");
+        }
+        for (text, number) in [
+            (
+                r#"{"big": 123456789012345678901234567890}"#,
+                "123456789012345678901234567890",
+            ),
+            (r#"{"f": 1.0000000000000000001}"#, "1.0000000000000000001"),
+            (r#"[1, 18446744073709551616]"#, "18446744073709551616"),
+            (
+                r#"{"x": "\\", "y": 0.30000000000000000001}"#,
+                "0.30000000000000000001",
+            ),
+        ] {
+            assert_eq!(inexact_number(text), Some(number), "{text}");
+        }
     }
 }
