@@ -124,47 +124,45 @@ fn merges_into_the_m4_entry_keeps_the_rest_and_backs_up() {
     );
 }
 
-#[test]
-fn a_number_that_would_change_is_refused_and_left_alone() {
+/// `config claude` on a file holding `content`: exit 2, a message containing `expected(path)`,
+/// and the file exactly as it was, with no backup or temporary file beside it.
+#[track_caller]
+fn refused_and_left_alone(content: &str, expected: impl Fn(&Path) -> String) {
     let home = tempfile::tempdir().unwrap();
     let path = home.path().join("claude_desktop_config.json");
-    let original = "{\"mcpServers\": {\"m4\": {\"command\": \"m4\"}}, \"big\": 123456789012345678901234567890}\n";
-    fs::write(&path, original).unwrap();
+    fs::write(&path, content).unwrap();
     let output = run(m4_auth(
         home.path(),
         &config_claude(path.to_str().unwrap(), &[]),
     ));
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
-    assert!(
-        message.contains("holds the number 123456789012345678901234567890, which this tool cannot rewrite exactly"),
-        "{message}"
-    );
-    assert_eq!(fs::read_to_string(&path).unwrap(), original);
+    assert!(message.contains(&expected(&path)), "{message}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), content);
     assert_eq!(file_names(home.path()), ["claude_desktop_config.json"]);
 }
 
 #[test]
-fn a_corrupt_file_is_refused_and_left_alone() {
-    let home = tempfile::tempdir().unwrap();
-    let path = home.path().join("claude_desktop_config.json");
-    let corrupt = "{\n  \"mcpServers\": {\n    \"m4\": {\"command\": \"m4\",}\n  }\n}\n";
-    fs::write(&path, corrupt).unwrap();
-    let output = run(m4_auth(
-        home.path(),
-        &config_claude(path.to_str().unwrap(), &[]),
-    ));
-    assert_eq!(output.status.code(), Some(2));
-    let message = stderr(&output);
-    assert!(
-        message.contains(&format!(
-            "{} is not valid JSON (line 3, column 28); it was left untouched",
-            path.display()
-        )),
-        "{message}"
+fn a_number_that_would_change_is_refused_and_left_alone() {
+    refused_and_left_alone(
+        "{\"mcpServers\": {\"m4\": {\"command\": \"m4\"}}, \"big\": 123456789012345678901234567890}\n",
+        |_| {
+            "holds the number 123456789012345678901234567890, which this tool cannot rewrite exactly".into()
+        },
     );
-    assert_eq!(fs::read_to_string(&path).unwrap(), corrupt);
-    assert_eq!(file_names(home.path()), ["claude_desktop_config.json"]);
+}
+
+#[test]
+fn a_corrupt_file_is_refused_and_left_alone() {
+    refused_and_left_alone(
+        "{\n  \"mcpServers\": {\n    \"m4\": {\"command\": \"m4\",}\n  }\n}\n",
+        |path| {
+            format!(
+                "{} is not valid JSON (line 3, column 28); it was left untouched",
+                path.display()
+            )
+        },
+    );
 }
 
 #[test]
