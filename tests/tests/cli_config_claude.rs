@@ -380,8 +380,9 @@ fn usage_errors_exit_2_and_write_nothing() {
         ],
         "cannot be used with",
     );
-    check_usage_error(
-        &[
+    // Valid settings, then one bad flag.
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        let base = [
             "config",
             "claude",
             "--enable-oauth2",
@@ -389,43 +390,21 @@ fn usage_errors_exit_2_and_write_nothing() {
             ISSUER,
             "--oauth2-audience",
             "a",
-            "--server-command",
-            "python",
-            "-m",
-            "x",
-        ],
+        ];
+        base.iter().chain(extra).copied().collect()
+    };
+    check_usage_error(
+        &with(&["--server-command", "python", "-m", "x"]),
         "unexpected argument '-m'",
     );
     check_usage_error(
-        &[
-            "config",
-            "claude",
-            "--enable-oauth2",
-            "--oauth2-issuer",
-            ISSUER,
-            "--oauth2-audience",
-            "a",
-            "--rate-limit-requests",
-            "many",
-        ],
+        &with(&["--rate-limit-requests", "many"]),
         "invalid value 'many'",
     );
     // A token flag holding nothing is an error, never silently dropped.
     for token in ["Bearer", "  ", ""] {
         check_usage_error(
-            &[
-                "config",
-                "claude",
-                "--enable-oauth2",
-                "--oauth2-issuer",
-                ISSUER,
-                "--oauth2-audience",
-                "a",
-                "--server-command",
-                "m4",
-                "--oauth2-token",
-                token,
-            ],
+            &with(&["--server-command", "m4", "--oauth2-token", token]),
             "--oauth2-token holds no token",
         );
     }
