@@ -500,6 +500,10 @@ pub(crate) struct Claims {
 
 /// The outcome of parsing a JWT payload; accepts and refuses exactly the bytes
 /// [`StrictObject::parse`] does, with the same outcome.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built and matched once per verification on the stack; boxing the claims would add an allocation to every verification"
+)]
 pub(crate) enum ParsedClaims {
     /// A JSON object with unique member names.
     Claims(Claims),
@@ -511,6 +515,10 @@ pub(crate) enum ParsedClaims {
 
 struct ClaimsVisitor;
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "as ParsedClaims: moved once, boxing would allocate"
+)]
 enum VisitedClaims {
     Claims(Claims),
     Duplicate(String),
