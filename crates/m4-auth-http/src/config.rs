@@ -190,8 +190,10 @@ impl McpAuthBuilder {
         tool: &str,
         scopes: impl IntoIterator<Item = S>,
     ) -> Self {
-        self.tool_scopes
-            .push((tool.to_owned(), scopes.into_iter().map(Into::into).collect()));
+        self.tool_scopes.push((
+            tool.to_owned(),
+            scopes.into_iter().map(Into::into).collect(),
+        ));
         self
     }
 

@@ -39,10 +39,14 @@ pub enum Error {
         scope: String,
     },
     /// A tool name that is empty.
-    #[error("a per-tool scope was given for an empty tool name: name the tool, such as execute_query")]
+    #[error(
+        "a per-tool scope was given for an empty tool name: name the tool, such as execute_query"
+    )]
     EmptyToolName,
     /// A body limit of 0.
-    #[error("the request body limit must be at least 1 byte (got 0); the default is {default} bytes")]
+    #[error(
+        "the request body limit must be at least 1 byte (got 0); the default is {default} bytes"
+    )]
     ZeroBodyLimit {
         /// The default limit.
         default: usize,
@@ -75,13 +79,19 @@ pub enum Rejection {
     )]
     FormBody,
     /// More than one `Authorization` header.
-    #[error("more than one Authorization header: send exactly one, \"Authorization: Bearer <token>\"")]
+    #[error(
+        "more than one Authorization header: send exactly one, \"Authorization: Bearer <token>\""
+    )]
     RepeatedAuthorization,
     /// An `Authorization` header with bytes outside visible ASCII.
-    #[error("the Authorization header is not visible ASCII: send \"Authorization: Bearer <token>\"")]
+    #[error(
+        "the Authorization header is not visible ASCII: send \"Authorization: Bearer <token>\""
+    )]
     AuthorizationNotAscii,
     /// A `Content-Length` or a body larger than the limit.
-    #[error("request body larger than {limit} bytes: MCP requests this server accepts are at most {limit} bytes")]
+    #[error(
+        "request body larger than {limit} bytes: MCP requests this server accepts are at most {limit} bytes"
+    )]
     BodyTooLarge {
         /// The limit in bytes.
         limit: usize,
@@ -105,7 +115,9 @@ pub enum Rejection {
     #[error("tools/call without a tool name: params.name must be a string")]
     MissingToolName,
     /// An `Mcp-Method` / `Mcp-Name` header that contradicts the body, or is malformed.
-    #[error("Header mismatch: {header} header value '{header_value}' does not match body value '{body_value}'")]
+    #[error(
+        "Header mismatch: {header} header value '{header_value}' does not match body value '{body_value}'"
+    )]
     HeaderMismatch {
         /// `Mcp-Method` or `Mcp-Name`.
         header: &'static str,

@@ -261,11 +261,14 @@ fn single_header<'a>(
             body_value: "(one value)".to_owned(),
         });
     }
-    value.to_str().map(Some).map_err(|_| Rejection::HeaderMismatch {
-        header: shown,
-        header_value: "(not visible ASCII)".to_owned(),
-        body_value: "(a header-safe or =?base64?...?= value)".to_owned(),
-    })
+    value
+        .to_str()
+        .map(Some)
+        .map_err(|_| Rejection::HeaderMismatch {
+            header: shown,
+            header_value: "(not visible ASCII)".to_owned(),
+            body_value: "(a header-safe or =?base64?...?= value)".to_owned(),
+        })
 }
 
 /// `=?base64?<b64>?=` decoded as UTF-8; any other value as it is. `None` for a sentinel that

@@ -121,7 +121,10 @@ where
 }
 
 /// Everything before the inner service: the request to pass on, or the answer to give.
-async fn gate<B>(shared: &Shared, req: Request<B>) -> Result<Request<Full<Bytes>>, Response<Full<Bytes>>>
+async fn gate<B>(
+    shared: &Shared,
+    req: Request<B>,
+) -> Result<Request<Full<Bytes>>, Response<Full<Bytes>>>
 where
     B: Body + Send + 'static,
     B::Data: Send,
@@ -137,7 +140,9 @@ where
         .await?
         .map_err(|err| reply::auth_error(shared, &err, &shared.required))?;
 
-    let bytes = read_body(shared, &parts.headers, body).await.map_err(refuse)?;
+    let bytes = read_body(shared, &parts.headers, body)
+        .await
+        .map_err(refuse)?;
     let message = if parts.method == Method::POST {
         let message = inspect::parse_message(&bytes).map_err(refuse)?;
         inspect::check_headers(&parts.headers, &message)
@@ -180,9 +185,7 @@ async fn verify(
 
 /// Charges one tool call: inline for the in-memory limiter, on the blocking pool when the
 /// limiter may wait on the network (Redis, custom).
-async fn charge(
-    verified: Verified,
-) -> Result<Result<Principal, AuthError>, Response<Full<Bytes>>> {
+async fn charge(verified: Verified) -> Result<Result<Principal, AuthError>, Response<Full<Bytes>>> {
     if !verified.charge_may_block() {
         return Ok(verified.charge());
     }
@@ -205,7 +208,11 @@ async fn off_runtime<T: Send + 'static>(
 
 /// Reads the whole body, refusing more than the limit: first by `Content-Length` (nothing
 /// read), then while reading (reading stops at the limit).
-async fn read_body<B>(shared: &Shared, headers: &http::HeaderMap, body: B) -> Result<Bytes, Rejection>
+async fn read_body<B>(
+    shared: &Shared,
+    headers: &http::HeaderMap,
+    body: B,
+) -> Result<Bytes, Rejection>
 where
     B: Body + Send + 'static,
     B::Data: Send,

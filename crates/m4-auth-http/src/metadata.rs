@@ -85,7 +85,10 @@ impl MetadataService {
                     HeaderValue::from_static("public, max-age=3600"),
                 );
                 if *method == Method::HEAD {
-                    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(self.shared.metadata.len()));
+                    headers.insert(
+                        header::CONTENT_LENGTH,
+                        HeaderValue::from(self.shared.metadata.len()),
+                    );
                 }
             }
             StatusCode::NO_CONTENT => {

@@ -19,7 +19,11 @@ const EXPOSE: HeaderValue = HeaderValue::from_static("WWW-Authenticate");
 /// The answer for a token the facade refused: its status, its challenge (with every scope the
 /// operation needs), `Retry-After` when rate limited, and
 /// `{"error", "error_description", "code"}`.
-pub(crate) fn auth_error(shared: &Shared, err: &AuthError, scopes: &[String]) -> Response<Full<Bytes>> {
+pub(crate) fn auth_error(
+    shared: &Shared,
+    err: &AuthError,
+    scopes: &[String],
+) -> Response<Full<Bytes>> {
     let status = err.http_status();
     let error = match status {
         401 => "invalid_token",
@@ -87,9 +91,13 @@ pub(crate) fn internal(what: &str) -> Response<Full<Bytes>> {
 /// A JSON answer with `Cache-Control: no-store` and the CORS header exposing the challenge.
 fn json_response(status: u16, body: &serde_json::Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSE);
     response

@@ -10,8 +10,8 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use m4_jwks::JwksCache;
 use m4_jwt_verify::{Algorithm, KeyLookupError, KeyResolver, VerifyingKey};
