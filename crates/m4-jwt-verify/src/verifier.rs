@@ -23,7 +23,7 @@ use crate::error::{Error, KeyLookupError, OptionsError, Segment, printable};
 use crate::json::{Claims, ParsedClaims, ParsedHeader, StrParam, StrictObject};
 use crate::resolver::KeyResolver;
 
-/// Default clock-skew allowance for `exp` and `nbf`, in seconds.
+/// Default clock-skew allowance for `exp`, `nbf` and `iat`, in seconds.
 pub const DEFAULT_LEEWAY_SECS: u64 = 60;
 /// Largest accepted leeway, in seconds.
 pub const MAX_LEEWAY_SECS: u64 = 600;
@@ -131,7 +131,7 @@ impl VerifierOptions {
         self
     }
 
-    /// Clock-skew allowance for `exp` and `nbf`, in seconds (default 60, at most 600).
+    /// Clock-skew allowance for `exp`, `nbf` and `iat`, in seconds (default 60, at most 600).
     ///
     /// ```
     /// let options = m4_jwt_verify::VerifierOptions::new("https://idp", "api").leeway(0);
@@ -155,7 +155,7 @@ impl VerifierOptions {
         self
     }
 
-    /// The clock used for `exp` and `nbf` (default [`SystemClock`]).
+    /// The clock used for `exp`, `nbf` and `iat` (default [`SystemClock`]).
     ///
     /// ```
     /// use std::sync::Arc;
