@@ -84,7 +84,10 @@ fn gate() -> McpAuth {
     .unwrap()
     .config;
     let keys = m4_auth::jwt::JwkSet::from_json(fixture("jwks.json").as_bytes()).unwrap();
-    let auth = Authenticator::builder(config).pinned_keys(keys).build().unwrap();
+    let auth = Authenticator::builder(config)
+        .pinned_keys(keys)
+        .build()
+        .unwrap();
     McpAuth::new(Arc::new(auth)).unwrap()
 }
 
@@ -97,7 +100,10 @@ impl tower::Service<Request<Full<Bytes>>> for Echo {
     type Error = Infallible;
     type Future = std::future::Ready<Result<Response<Full<Bytes>>, Infallible>>;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
         std::task::Poll::Ready(Ok(()))
     }
 
@@ -185,7 +191,10 @@ where
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// The four single-thread cases, checked to succeed before anything is timed.
@@ -253,7 +262,11 @@ fn threaded(threads: usize, iters: u64) -> Duration {
             })
         })
         .collect();
-    handles.into_iter().map(|h| h.join().unwrap()).max().unwrap()
+    handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .max()
+        .unwrap()
 }
 
 fn criterion_benches(c: &mut Criterion) {
@@ -265,7 +278,9 @@ fn criterion_benches(c: &mut Criterion) {
     group.finish();
     let mut group = c.benchmark_group("gated_threads");
     for threads in [1, 2] {
-        group.bench_function(threads.to_string(), |b| b.iter_custom(|iters| threaded(threads, iters)));
+        group.bench_function(threads.to_string(), |b| {
+            b.iter_custom(|iters| threaded(threads, iters))
+        });
     }
     group.finish();
 }
