@@ -97,7 +97,7 @@ async fn missing_required_scope_is_403_listing_the_required_scopes() {
     let token = sign("rsa-2048", &claims("alice", "profile"));
     let answer = send(
         gated(&gate),
-        post(Some(&token), &rpc("tools/list", json!({})), &[]),
+        post(Some(&token), &rpc("tools/list", &json!({})), &[]),
     )
     .await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
@@ -118,7 +118,7 @@ async fn a_tool_scope_missing_is_one_403_with_every_scope_then_step_up_succeeds(
     let gate = gate(&[]);
     let basic = token("alice", &[]);
     // Other tools and other methods need only the configured scope.
-    for body in [call("whoami"), rpc("tools/list", json!({}))] {
+    for body in [call("whoami"), rpc("tools/list", &json!({}))] {
         let answer = send(gated(&gate), post(Some(&basic), &body, &[])).await;
         assert_eq!(answer.status, StatusCode::OK, "{body}");
     }
@@ -279,14 +279,14 @@ async fn the_rate_limit_charges_tool_calls_only() {
     let gate = gate(&[("M4_OAUTH2_RATE_LIMIT_REQUESTS", "2")]);
     let good = token("alice", &[]);
     let free = [
-        rpc("server/discover", json!({})),
+        rpc("server/discover", &json!({})),
         rpc(
             "initialize",
-            json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+            &json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
         ),
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
-        rpc("tools/list", json!({})),
-        rpc("ping", json!({})),
+        rpc("tools/list", &json!({})),
+        rpc("ping", &json!({})),
         // a response to a server request carries no method
         json!({"jsonrpc": "2.0", "id": 7, "result": {}}).to_string(),
     ];
@@ -321,13 +321,13 @@ async fn the_rate_limit_charges_tool_calls_only() {
     // Free messages still pass (still authenticated: a bad token is still refused).
     let answer = send(
         gated(&gate),
-        post(Some(&good), &rpc("tools/list", json!({})), &[]),
+        post(Some(&good), &rpc("tools/list", &json!({})), &[]),
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK);
     let answer = send(
         gated(&gate),
-        post(Some("junk"), &rpc("tools/list", json!({})), &[]),
+        post(Some("junk"), &rpc("tools/list", &json!({})), &[]),
     )
     .await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
@@ -350,8 +350,8 @@ async fn requests_the_gate_cannot_read_safely_are_400() {
         ("not JSON", "{\"jsonrpc\": \"2.0\", ".to_owned()),
         ("duplicate method", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"method\":\"tools/call\",\"params\":{\"name\":\"execute_query\"}}".to_owned()),
         ("duplicate tool name", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"whoami\",\"name\":\"execute_query\"}}".to_owned()),
-        ("tools/call without a name", rpc("tools/call", json!({"arguments": {}}))),
-        ("tools/call with a numeric name", rpc("tools/call", json!({"name": 5}))),
+        ("tools/call without a name", rpc("tools/call", &json!({"arguments": {}}))),
+        ("tools/call with a numeric name", rpc("tools/call", &json!({"name": 5}))),
     ];
     for (what, body) in cases {
         let answer = send(gated(&gate), post(Some(&good), &body, &[])).await;

@@ -197,13 +197,13 @@ where
 }
 
 /// A JSON-RPC request body.
-pub fn rpc(method: &str, params: Value) -> String {
+pub fn rpc(method: &str, params: &Value) -> String {
     json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string()
 }
 
 /// A `tools/call` body for `tool`.
 pub fn call(tool: &str) -> String {
-    rpc("tools/call", json!({"name": tool, "arguments": {}}))
+    rpc("tools/call", &json!({"name": tool, "arguments": {}}))
 }
 
 /// A POST to `/mcp` with `body`, the token (when given) and extra headers.
