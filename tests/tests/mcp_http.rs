@@ -636,7 +636,11 @@ fn bad_configuration_and_usage_exit_2_with_a_clear_message() {
             &["--http", "127.0.0.1:0", "--tool-scope", "exec_query=x"],
             "unknown tool `exec_query`",
         ),
-        (vec![], &["--stdio", "--tool-scope", "whoami=x"], "--http"),
+        (
+            vec![],
+            &["--stdio", "--tool-scope", "whoami=x"],
+            "cannot be used with",
+        ),
         (vec![], &[], "--http"),
     ];
     for (env, args, mentions) in cases {

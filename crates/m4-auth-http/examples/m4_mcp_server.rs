@@ -48,7 +48,7 @@ struct Args {
     #[arg(long, conflicts_with = "http")]
     stdio: bool,
     /// Require these scopes, besides M4_OAUTH2_REQUIRED_SCOPES, to call TOOL (repeatable)
-    #[arg(long, value_name = "TOOL=SCOPE[,SCOPE...]", value_parser = parse_tool_scope, requires = "http")]
+    #[arg(long, value_name = "TOOL=SCOPE[,SCOPE...]", value_parser = parse_tool_scope, conflicts_with = "stdio")]
     tool_scope: Vec<ToolScope>,
 }
 
@@ -133,7 +133,9 @@ impl M4Server {
         json!(["mimic-iv-demo", "mimic-iv", "mimic-iv-note"]).to_string()
     }
 
-    #[tool(description = "Run a read-only SQL query on MIMIC-IV (this example answers a canned result)")]
+    #[tool(
+        description = "Run a read-only SQL query on MIMIC-IV (this example answers a canned result)"
+    )]
     async fn execute_query(
         &self,
         Parameters(Query { sql_query }): Parameters<Query>,
@@ -154,8 +156,9 @@ impl M4Server {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for M4Server {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("m4-mcp-server", env!("CARGO_PKG_VERSION")))
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(
+            Implementation::new("m4-mcp-server", env!("CARGO_PKG_VERSION")),
+        )
     }
 }
 
@@ -189,12 +192,20 @@ async fn serve_http(
     let public: Uri = resource_url
         .parse()
         .map_err(|err| fail(2, &format!("M4_OAUTH2_RESOURCE_URL: {err}")))?;
-    let (scheme, host) = (public.scheme_str().unwrap_or("http"), public.host().unwrap_or(""));
-    let port = public.port_u16().unwrap_or(if scheme == "https" { 443 } else { 80 });
+    let (scheme, host) = (
+        public.scheme_str().unwrap_or("http"),
+        public.host().unwrap_or(""),
+    );
+    let port = public
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
     let authority = public.authority().map_or(host, |a| a.as_str());
     let transport = StreamableHttpServerConfig::default()
         .with_allowed_hosts([local.to_string(), authority.to_owned()])
-        .with_allowed_origins([format!("http://{local}"), format!("{scheme}://{host}:{port}")])
+        .with_allowed_origins([
+            format!("http://{local}"),
+            format!("{scheme}://{host}:{port}"),
+        ])
         .enforce_origin_validation();
 
     let server = M4Server::new(auth, false);

@@ -25,7 +25,8 @@ use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig, ProtocolV
 use rmcp::service::{ClientInitializeError, RoleClient, RunningService, ServiceError};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::{
-    AuthRequiredError, HttpStatusError, InsufficientScopeError, StreamableHttpClientTransportConfig,
+    AuthRequiredError, HttpStatusError, InsufficientScopeError,
+    StreamableHttpClientTransportConfig, StreamableHttpError,
 };
 use rmcp::{ClientLifecycleMode, ClientServiceExt};
 use serde_json::{Value, json};
@@ -307,7 +308,16 @@ pub fn refusal(error: &(dyn std::error::Error + 'static)) -> Option<Refusal> {
         if let Some(e) = current.downcast_ref::<InsufficientScopeError>() {
             return Some(Refusal::Forbidden(e.www_authenticate_header.clone()));
         }
-        if let Some(e) = current.downcast_ref::<HttpStatusError>() {
+        // `StreamableHttpError::HttpStatus` is `#[error(transparent)]`: its source skips the
+        // HttpStatusError, so look inside the transport's own error type too.
+        let status =
+            current.downcast_ref::<HttpStatusError>().or_else(|| {
+                match current.downcast_ref::<StreamableHttpError<reqwest::Error>>() {
+                    Some(StreamableHttpError::HttpStatus(e)) => Some(e),
+                    _ => None,
+                }
+            });
+        if let Some(e) = status {
             return Some(Refusal::Status(e.status, e.retry_after.clone()));
         }
         source = current.source();
