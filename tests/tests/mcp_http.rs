@@ -20,21 +20,30 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use m4_auth_cli::dev_issuer::MintRequest;
 use mcp_support::{
     ERAS, Refusal, Server, call, call_refusal, connect, env, get, issuer, mint, modern_meta, param,
-    post, run_to_exit, startup_refusal, text, token, try_connect, whoami,
+    post, refused_startup, run_to_exit, text, token, whoami,
 };
 use serde_json::{Value, json};
 
 const METADATA_PATH: &str = "/.well-known/oauth-protected-resource/mcp";
 const ROOT_METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
+/// A hand-written `tools/list` POST with `headers`.
+fn tools_list(url: &str, headers: &[(&str, &str)]) -> mcp_support::Answer {
+    post(
+        url,
+        headers,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    )
+}
+
 #[tokio::test]
 async fn no_token_gets_a_challenge_that_leads_to_the_metadata_and_the_issuer() {
     let issuer = issuer();
     let server = Server::start(&env(&issuer, &[]), &[]);
     for era in ERAS {
-        let err = try_connect(&server.url, None, era).await.err().unwrap();
-        let Refusal::Unauthorized(challenge) = startup_refusal(&err) else {
-            panic!("{era:?}: expected 401, got {err}");
+        let refusal = refused_startup(&server.url, None, era).await;
+        let Refusal::Unauthorized(challenge) = refusal else {
+            panic!("{era:?}: expected 401, got {refusal:?}");
         };
         assert!(challenge.starts_with("Bearer "), "{challenge}");
         assert_eq!(param(&challenge, "error"), None, "no token, no error code");
@@ -84,11 +93,7 @@ async fn no_token_gets_a_challenge_that_leads_to_the_metadata_and_the_issuer() {
     }
 
     // The same 401 by hand: status, challenge, an OAuth-style JSON body.
-    let answer = post(
-        &server.url,
-        &[],
-        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-    );
+    let answer = tools_list(&server.url, &[]);
     assert_eq!(answer.status, 401);
     assert!(
         answer
@@ -175,12 +180,9 @@ async fn wrong_audience_expired_and_tampered_tokens_get_401() {
         ("tampered", tampered),
     ] {
         for era in ERAS {
-            let err = try_connect(&server.url, Some(&bad), era)
-                .await
-                .err()
-                .unwrap();
-            let Refusal::Unauthorized(challenge) = startup_refusal(&err) else {
-                panic!("{name} {era:?}: expected 401, got {err}");
+            let refusal = refused_startup(&server.url, Some(&bad), era).await;
+            let Refusal::Unauthorized(challenge) = refusal else {
+                panic!("{name} {era:?}: expected 401, got {refusal:?}");
             };
             assert_eq!(
                 param(&challenge, "error").as_deref(),
@@ -200,11 +202,7 @@ async fn wrong_audience_expired_and_tampered_tokens_get_401() {
                 "{name}: the token is never echoed"
             );
         }
-        let answer = post(
-            &server.url,
-            &[("authorization", &format!("Bearer {bad}"))],
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-        );
+        let answer = tools_list(&server.url, &[("authorization", &format!("Bearer {bad}"))]);
         assert_eq!(answer.status, 401, "{name}");
         assert_eq!(answer.json()["error"], "invalid_token", "{name}");
         assert!(
@@ -220,12 +218,9 @@ async fn a_token_without_the_required_scope_gets_403_naming_it() {
     let server = Server::start(&env(&issuer, &[]), &[]);
     let token = token(&issuer, "alice", &["profile"]);
     for era in ERAS {
-        let err = try_connect(&server.url, Some(&token), era)
-            .await
-            .err()
-            .unwrap();
-        let Refusal::Forbidden(challenge) = startup_refusal(&err) else {
-            panic!("{era:?}: expected 403, got {err}");
+        let refusal = refused_startup(&server.url, Some(&token), era).await;
+        let Refusal::Forbidden(challenge) = refusal else {
+            panic!("{era:?}: expected 403, got {refusal:?}");
         };
         assert_eq!(
             param(&challenge, "error").as_deref(),
@@ -401,11 +396,7 @@ async fn an_explicit_resource_url_names_the_metadata_and_the_challenge_and_binds
         ),
         &[],
     );
-    let answer = post(
-        &server.url,
-        &[],
-        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-    );
+    let answer = tools_list(&server.url, &[]);
     assert_eq!(answer.status, 401);
     assert_eq!(
         param(
@@ -438,13 +429,10 @@ async fn an_explicit_resource_url_names_the_metadata_and_the_challenge_and_binds
         let client = connect(&server.url, Some(&for_this_resource), era).await;
         assert_eq!(whoami(&client).await["sub"], "erin");
         client.cancel().await.unwrap();
-        let err = try_connect(&server.url, Some(&for_another_api), era)
-            .await
-            .err()
-            .unwrap();
+        let refusal = refused_startup(&server.url, Some(&for_another_api), era).await;
         assert!(
-            matches!(startup_refusal(&err), Refusal::Unauthorized(c) if c.contains("invalid_token")),
-            "{era:?}: {err}"
+            matches!(&refusal, Refusal::Unauthorized(c) if c.contains("invalid_token")),
+            "{era:?}: {refusal:?}"
         );
     }
 }
@@ -453,10 +441,7 @@ async fn an_explicit_resource_url_names_the_metadata_and_the_challenge_and_binds
 #[test]
 fn sessionless_era_by_hand() {
     let issuer = issuer();
-    let server = Server::start(
-        &env(&issuer, &[("M4_OAUTH2_RATE_LIMIT_REQUESTS", "2")]),
-        &[],
-    );
+    let server = limited_server(&issuer, 2);
     let auth = format!("Bearer {}", token(&issuer, "carol", &["read:mimic-data"]));
     let headers = |method: &'static str, name: Option<&'static str>| {
         let mut headers = vec![
@@ -546,10 +531,7 @@ fn sessionless_era_by_hand() {
 #[test]
 fn session_era_by_hand() {
     let issuer = issuer();
-    let server = Server::start(
-        &env(&issuer, &[("M4_OAUTH2_RATE_LIMIT_REQUESTS", "1")]),
-        &[],
-    );
+    let server = limited_server(&issuer, 1);
     let auth = format!("Bearer {}", token(&issuer, "dave", &["read:mimic-data"]));
     let initialize = post(
         &server.url,

@@ -88,6 +88,19 @@ pub(crate) fn clean_command(program: &Path, home: &Path, args: &[&str]) -> Comma
     command
 }
 
+/// `vars` (for example a dev issuer's `env()`) plus `extra`, as owned pairs for `Command::envs`.
+pub(crate) fn with_vars(
+    mut vars: Vec<(String, String)>,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    vars.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    vars
+}
+
 /// Runs the command and returns its output (status, stdout, stderr).
 pub(crate) fn run(mut command: Command) -> Output {
     command.output().expect("running m4-auth")

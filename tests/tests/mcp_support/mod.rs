@@ -66,13 +66,7 @@ pub fn issuer() -> DevIssuer {
 
 /// The issuer's `M4_OAUTH2_*` settings plus `extra`.
 pub fn env(issuer: &DevIssuer, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut env = issuer.env();
-    env.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    env
+    cli_common::with_vars(issuer.env(), extra)
 }
 
 /// A valid token for `sub` with `scopes`.
@@ -323,6 +317,14 @@ pub fn refusal(error: &(dyn std::error::Error + 'static)) -> Option<Refusal> {
         source = current.source();
     }
     None
+}
+
+/// Starts rmcp's client as [`try_connect`] does; the HTTP refusal that must stop it.
+pub async fn refused_startup(url: &str, token: Option<&str>, era: Era) -> Refusal {
+    match try_connect(url, token, era).await {
+        Ok(_) => panic!("{era:?}: start-up succeeded; expected a refusal"),
+        Err(error) => startup_refusal(&error),
+    }
 }
 
 /// The refusal that made start-up fail.
