@@ -20,13 +20,7 @@ use serde_json::json;
 use Expect::{Code, Ok, Prefix};
 
 fn env(issuer: &DevIssuer, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut vars = issuer.env();
-    vars.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    vars
+    cli_common::with_vars(issuer.env(), extra)
 }
 
 fn mint(issuer: &DevIssuer, sub: &str) -> String {

@@ -1,8 +1,10 @@
-//! Running the built `m4-auth` binary from the end-to-end tests.
+//! Running the built `m4-auth` binary (and the `m4_mcp_server` example) from the end-to-end
+//! tests.
 //!
-//! Cargo only hands `CARGO_BIN_EXE_*` to tests of the binary's own package, so this helper
-//! builds `m4-auth` once per test process with the same cargo, target directory and profile
-//! (an up-to-date build is a no-op) and returns its path.
+//! Cargo only hands `CARGO_BIN_EXE_*` to tests of the binary's own package, and nothing to
+//! tests of another package's examples, so [`build`] builds the program once per test process
+//! with the same cargo, target directory and profile (an up-to-date build is a no-op) and
+//! returns its path.
 //! Every run gets a clean environment: no inherited `M4_OAUTH2_*`, no proxy variables, and a
 //! throw-away HOME, so a test can never read the developer's settings or write their files.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -15,10 +17,12 @@ use std::sync::OnceLock;
 /// The `m4-auth` binary, built on first use.
 pub(crate) fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(build)
+    BINARY.get_or_init(|| build("m4-auth-cli", "--bin", "m4-auth"))
 }
 
-fn build() -> PathBuf {
+/// Builds `package`'s `kind` (`--bin` or `--example`) `name` with the cargo, target directory
+/// and profile of this test binary (an up-to-date build is a no-op); returns its path.
+pub(crate) fn build(package: &str, kind: &str, name: &str) -> PathBuf {
     // <target>/<profile dir>/deps/<this test binary>
     let exe = std::env::current_exe().expect("current test executable");
     let profile_dir = exe
@@ -37,25 +41,37 @@ fn build() -> PathBuf {
             "build",
             "--quiet",
             "-p",
-            "m4-auth-cli",
-            "--bin",
-            "m4-auth",
+            package,
+            kind,
+            name,
             "--profile",
             profile,
         ])
         .arg("--target-dir")
         .arg(target_dir)
         .status()
-        .expect("running cargo build for m4-auth");
-    assert!(status.success(), "cargo build -p m4-auth-cli failed");
-    let binary = profile_dir.join(format!("m4-auth{}", std::env::consts::EXE_SUFFIX));
+        .expect("running cargo build");
+    assert!(
+        status.success(),
+        "cargo build -p {package} {kind} {name} failed"
+    );
+    let dir = match kind {
+        "--example" => profile_dir.join("examples"),
+        _ => profile_dir.to_owned(),
+    };
+    let binary = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(binary.is_file(), "{} was not built", binary.display());
     binary
 }
 
 /// A command for `m4-auth args...` with a clean environment and a throw-away HOME.
 pub(crate) fn m4_auth(home: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(binary());
+    clean_command(binary(), home, args)
+}
+
+/// A command for `program args...` with a clean environment and a throw-away HOME.
+pub(crate) fn clean_command(program: &Path, home: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(program);
     command.env_clear();
     for keep in ["PATH", "SYSTEMROOT", "TMPDIR"] {
         if let Some(value) = std::env::var_os(keep) {
@@ -70,6 +86,19 @@ pub(crate) fn m4_auth(home: &Path, args: &[&str]) -> Command {
         .args(args)
         .stdin(Stdio::null());
     command
+}
+
+/// `vars` (for example a dev issuer's `env()`) plus `extra`, as owned pairs for `Command::envs`.
+pub(crate) fn with_vars(
+    mut vars: Vec<(String, String)>,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    vars.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    vars
 }
 
 /// Runs the command and returns its output (status, stdout, stderr).
