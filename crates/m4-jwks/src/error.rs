@@ -164,6 +164,18 @@ pub enum Error {
         /// The `jwks.json` fallback tried.
         fallback: String,
     },
+    /// Neither discovery document exists, and provider metadata (token endpoints) was asked
+    /// for.
+    #[error(
+        "found no OpenID configuration at {oidc} and no OAuth server metadata at {oauth} (each \
+         answered 404); check the issuer URL (M4_OAUTH2_ISSUER_URL)"
+    )]
+    NoMetadata {
+        /// The OIDC discovery URL tried.
+        oidc: String,
+        /// The RFC 8414 metadata URL tried.
+        oauth: String,
+    },
     /// The JWKS document as a whole is unusable.
     #[error("the JWKS at {url} is unusable: {problem}")]
     JwksDocument {
@@ -242,6 +254,35 @@ impl Error {
             Self::InvalidOption { .. } => true,
             _ => false,
         }
+    }
+
+    /// For a failed request (timeout, connection, TLS, proxy, status, body size, redirects),
+    /// what went wrong without the leading `GET <url>`: callers that POST through
+    /// [`HttpClient`](crate::HttpClient) name the request themselves. `None` for other errors.
+    ///
+    /// ```
+    /// let err = m4_jwks::Error::HttpStatus { url: "https://idp.example.com/x".into(), status: 503 };
+    /// assert_eq!(err.request_failure().as_deref(), Some("answered HTTP 503"));
+    /// ```
+    pub fn request_failure(&self) -> Option<String> {
+        let url = match self {
+            Self::Timeout { url, .. }
+            | Self::Connect { url, .. }
+            | Self::Tls { url, .. }
+            | Self::Certificate { url, .. }
+            | Self::Proxy { url, .. }
+            | Self::HttpStatus { url, .. }
+            | Self::BodyTooLarge { url, .. }
+            | Self::TooManyRedirects { url, .. }
+            | Self::BadRedirect { url, .. } => url,
+            _ => return None,
+        };
+        let text = self.to_string();
+        Some(
+            text.strip_prefix(&format!("GET {url} "))
+                .unwrap_or(&text)
+                .to_owned(),
+        )
     }
 
     /// Whether the server said the resource does not exist (404 or 410).
@@ -410,6 +451,10 @@ mod tests {
                 oauth: "https://idp.example.com/.well-known/oauth-authorization-server/t".into(),
                 fallback: "https://idp.example.com/t/.well-known/jwks.json".into(),
             },
+            Error::NoMetadata {
+                oidc: "https://idp.example.com/t/.well-known/openid-configuration".into(),
+                oauth: "https://idp.example.com/.well-known/oauth-authorization-server/t".into(),
+            },
             Error::JwksDocument {
                 url: "https://idp.example.com/keys".into(),
                 problem: JwksDocumentError::MissingKeys,
@@ -466,6 +511,7 @@ mod tests {
             Error::DiscoveryMissingMember { .. } => "DiscoveryMissingMember",
             Error::IssuerMismatch { .. } => "IssuerMismatch",
             Error::NothingDiscovered { .. } => "NothingDiscovered",
+            Error::NoMetadata { .. } => "NoMetadata",
             Error::JwksDocument { .. } => "JwksDocument",
             Error::NoUsableKeys { .. } => "NoUsableKeys",
             Error::TooStale { .. } => "TooStale",
@@ -527,12 +573,14 @@ mod tests {
             UrlRole::JwksUrl,
             UrlRole::DiscoveredJwksUri,
             UrlRole::Redirect,
+            UrlRole::OAuthEndpoint,
         ] {
             let label = match role {
                 UrlRole::Issuer => "Issuer",
                 UrlRole::JwksUrl => "JwksUrl",
                 UrlRole::DiscoveredJwksUri => "DiscoveredJwksUri",
                 UrlRole::Redirect => "Redirect",
+                UrlRole::OAuthEndpoint => "OAuthEndpoint",
             };
             text.push_str(&format!("{label}: {role}\n"));
         }
