@@ -145,6 +145,9 @@ fn a_bad_value_for_every_variable() {
         check(RATE_LIMIT_BACKEND, "redis://:hunter2@", "no host"),
         check(TOKEN_CACHE_SIZE, "-1", "is not a whole number"),
         check(TOKEN_CACHE_SIZE, "1000001", "expected 0 to 1000000 entries"),
+        check(CREDENTIALS_FILE, "/tmp/a\u{7}b", "control character"),
+        check(AUDIENCE_PARAMETER, "aud", "is not a known choice"),
+        check(AUDIENCE_PARAMETER, " ", "is set but empty"),
     ];
     // TOKEN takes any value (the verifier judges it); its one bad form is a duplicate.
     let err = AuthConfig::from_vars([(vars::TOKEN, "a"), (vars::TOKEN, "b")]).unwrap_err();
@@ -218,6 +221,7 @@ fn every_variable_parses_with_its_default_written_out() {
         (vars::RATE_LIMIT_MAX_USERS, "10000"),
         (vars::RATE_LIMIT_BACKEND, "memory"),
         (vars::TOKEN_CACHE_SIZE, "4096"),
+        (vars::AUDIENCE_PARAMETER, "audience"),
     ];
     let loaded = AuthConfig::from_vars(explicit).unwrap();
     assert_eq!(loaded.config, AuthConfig::default());
@@ -240,6 +244,10 @@ fn every_variable_parses_with_its_default_written_out() {
         (vars::CLIENT_ID, "m4-client"),
         (vars::CLIENT_SECRET, " s3cret "),
         (vars::TOKEN, "Bearer eyJ.x.y"),
+        (
+            vars::CREDENTIALS_FILE,
+            "/home/me/.config/m4-auth/credentials.json",
+        ),
     ]);
     assert_eq!(all.len(), vars::ALL.len());
     let c = AuthConfig::from_vars(all).unwrap().config;
@@ -254,6 +262,12 @@ fn every_variable_parses_with_its_default_written_out() {
         "secrets kept verbatim"
     );
     assert_eq!(c.token().unwrap().expose_secret(), "eyJ.x.y");
+    assert_eq!(
+        c.credentials_file(),
+        Some(std::path::Path::new(
+            "/home/me/.config/m4-auth/credentials.json"
+        ))
+    );
 }
 
 #[test]
