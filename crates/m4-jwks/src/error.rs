@@ -330,8 +330,14 @@ impl fmt::Display for Human {
 /// Longest untrusted string (an issuer or a kid from a document) echoed in a message.
 const SHOWN_MAX: usize = 200;
 
-/// An untrusted string made safe to show: control characters escaped, length bounded.
-pub(crate) fn shown(text: &str) -> String {
+/// An untrusted string (from a provider's document or answer) made safe to show in a
+/// message: control characters, `"` and `\` escaped, cut after 200 characters with `...`.
+///
+/// ```
+/// assert_eq!(m4_jwks::shown("bad\n\u{1b}[2J"), "bad\\n\\u{1b}[2J");
+/// assert_eq!(m4_jwks::shown(&"x".repeat(500)).len(), 203);
+/// ```
+pub fn shown(text: &str) -> String {
     let mut out = String::new();
     for (i, c) in text.chars().enumerate() {
         if i == SHOWN_MAX {
