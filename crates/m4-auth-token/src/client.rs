@@ -237,7 +237,7 @@ impl TokenClient {
         push_scope(&mut form, scope);
         self.push_audience(&mut form);
         let answer = self.post_token(client_id, form)?;
-        self.token_answer(answer)
+        self.token_answer(&answer)
     }
 
     /// Refresh token grant (RFC 6749 §6). `invalid_grant` becomes [`Error::LoginExpired`].
@@ -255,7 +255,7 @@ impl TokenClient {
             Err(Error::Refused {
                 error, description, ..
             }) if error == "invalid_grant" => Err(Error::LoginExpired { error, description }),
-            other => self.token_answer(other?),
+            other => self.token_answer(&other?),
         }
     }
 
@@ -282,21 +282,21 @@ impl TokenClient {
         self.push_audience(&mut form);
         let kind = EndpointKind::DeviceAuthorization;
         let response = self.post(kind, &url, client_id, form)?;
-        let body = success_body(kind, response, false)?;
-        let string = |name: &'static str| required_string(kind, &url, &body, name);
+        let body = &success_body(kind, response, false)?;
+        let string = |name: &'static str| required_string(kind, &url, body, name);
         let device_code = Secret::new(string("device_code")?);
         let user_code = string("user_code")?;
         // Google and older drafts say `verification_url`.
-        let verification_uri = required_string(kind, &url, &body, "verification_uri")
-            .or_else(|e| required_string(kind, &url, &body, "verification_url").map_err(|_| e))?;
-        let expires_in = seconds(kind, &url, &body, "expires_in")?.ok_or_else(|| {
+        let verification_uri = required_string(kind, &url, body, "verification_uri")
+            .or_else(|e| required_string(kind, &url, body, "verification_url").map_err(|_| e))?;
+        let expires_in = seconds(kind, &url, body, "expires_in")?.ok_or_else(|| {
             bad(
                 kind,
                 &url,
                 "the answer has no \"expires_in\" number".to_owned(),
             )
         })?;
-        let interval = seconds(kind, &url, &body, "interval")?.unwrap_or(Duration::from_secs(5));
+        let interval = seconds(kind, &url, body, "interval")?.unwrap_or(Duration::from_secs(5));
         Ok(DeviceAuthorization {
             user_code: shown(&user_code),
             verification_uri: shown(&verification_uri),
@@ -318,7 +318,7 @@ impl TokenClient {
             ("device_code", device.device_code.expose_secret().to_owned()),
         ];
         match self.post_token(client_id, form) {
-            Ok(answer) => Ok(Poll::Done(Box::new(self.token_answer(answer)?))),
+            Ok(answer) => Ok(Poll::Done(Box::new(self.token_answer(&answer)?))),
             Err(Error::Refused { error, .. }) if error == "authorization_pending" => {
                 Ok(Poll::Pending)
             }
@@ -455,10 +455,10 @@ impl TokenClient {
         Ok((url.to_owned(), response))
     }
 
-    fn token_answer(&self, body: Map<String, Value>) -> Result<TokenResponse, Error> {
+    fn token_answer(&self, body: &Map<String, Value>) -> Result<TokenResponse, Error> {
         let kind = EndpointKind::Token;
         let url = self.endpoints()?.token.unwrap_or_default();
-        let access_token = Secret::new(required_string(kind, &url, &body, "access_token")?);
+        let access_token = Secret::new(required_string(kind, &url, body, "access_token")?);
         match body.get("token_type").and_then(Value::as_str) {
             Some(t) if t.eq_ignore_ascii_case("bearer") => {}
             Some(t) => {
@@ -478,7 +478,7 @@ impl TokenClient {
         }
         Ok(TokenResponse {
             access_token,
-            expires_in: seconds(kind, &url, &body, "expires_in")?,
+            expires_in: seconds(kind, &url, body, "expires_in")?,
             refresh_token: match body.get("refresh_token") {
                 Some(Value::String(s)) if !s.is_empty() => Some(Secret::new(s.clone())),
                 None | Some(Value::Null) => None,

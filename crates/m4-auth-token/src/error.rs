@@ -279,7 +279,7 @@ impl Error {
 fn described(description: &Option<String>) -> String {
     description
         .as_deref()
-        .map(|d| format!(" ({d})"))
+        .map(|d| format!(": \"{d}\""))
         .unwrap_or_default()
 }
 

@@ -23,9 +23,11 @@ pub const OFFLINE_ACCESS: &str = "offline_access";
 /// let options = TokenOptions::new("https://tenant.example.com/", "/tmp/m4-credentials.json")
 ///     .audience("m4-api")
 ///     .scopes(["read:mimic-data"])
-///     .client_id("m4-cli");
+///     .client_id("m4-cli")
+///     .client_secret(m4_auth_config::Secret::new("s3cr3t"));
 /// assert_eq!(options.issuer(), "https://tenant.example.com/");
-/// assert!(!format!("{options:?}").contains("secret"));
+/// assert!(options.has_client_credentials());
+/// assert!(!format!("{options:?}").contains("s3cr3t"));
 /// ```
 #[derive(Clone)]
 pub struct TokenOptions {
