@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use m4_auth_cli::dev_issuer::{
+use m4_dev_issuer::{
     DEFAULT_AUDIENCE, DEFAULT_PORT, DEFAULT_SCOPE, DevIssuer, DevIssuerOptions, MintRequest,
     OldKeys, RequestLog, SigningAlg, SystemClock, mint_remote, rotate_remote,
 };
@@ -78,9 +78,9 @@ pub(crate) struct RotateArgs {
     issuer_url: String,
 }
 
-fn issuer_failure(e: m4_auth_cli::Error) -> Failure {
+fn issuer_failure(e: m4_dev_issuer::Error) -> Failure {
     match e {
-        m4_auth_cli::Error::IssuerUrlNotLoopback { .. } => Failure::usage(e),
+        m4_dev_issuer::Error::IssuerUrlNotLoopback { .. } => Failure::usage(e),
         other => Failure::failed(other),
     }
 }

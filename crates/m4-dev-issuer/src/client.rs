@@ -35,7 +35,7 @@ impl std::fmt::Debug for MintedToken {
 /// Whether `url` is `http://` on a loopback host (`127.0.0.0/8`, `[::1]`, `localhost`).
 ///
 /// ```
-/// use m4_auth_cli::dev_issuer::is_loopback_http_url;
+/// use m4_dev_issuer::is_loopback_http_url;
 /// assert!(is_loopback_http_url("http://127.0.0.1:8414"));
 /// assert!(is_loopback_http_url("http://[::1]:8414/"));
 /// assert!(!is_loopback_http_url("http://auth.example.com"));
@@ -120,13 +120,13 @@ fn post_json(
 /// 10-second timeout, and no proxy is used.
 ///
 /// ```
-/// use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions, MintRequest, mint_remote};
+/// use m4_dev_issuer::{DevIssuer, DevIssuerOptions, MintRequest, mint_remote};
 ///
 /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
 /// let minted = mint_remote(issuer.issuer_url(), &MintRequest::default())?;
 /// assert_eq!(minted.expires_in, 3600);
 /// assert_eq!(issuer.served("/mint"), 1);
-/// # Ok::<(), m4_auth_cli::Error>(())
+/// # Ok::<(), m4_dev_issuer::Error>(())
 /// ```
 pub fn mint_remote(issuer_url: &str, request: &MintRequest) -> Result<MintedToken, Error> {
     let mut body = Map::new();
@@ -182,12 +182,12 @@ pub fn mint_remote(issuer_url: &str, request: &MintRequest) -> Result<MintedToke
 /// returns the new kids, RS256 first. Same URL rules as [`mint_remote`].
 ///
 /// ```
-/// use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions, OldKeys, rotate_remote};
+/// use m4_dev_issuer::{DevIssuer, DevIssuerOptions, OldKeys, rotate_remote};
 ///
 /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
 /// let kids = rotate_remote(issuer.issuer_url(), OldKeys::Remove)?;
 /// assert_eq!(kids, issuer.kids());
-/// # Ok::<(), m4_auth_cli::Error>(())
+/// # Ok::<(), m4_dev_issuer::Error>(())
 /// ```
 pub fn rotate_remote(issuer_url: &str, old: OldKeys) -> Result<Vec<String>, Error> {
     let old = match old {

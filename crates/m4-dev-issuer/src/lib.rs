@@ -1,40 +1,8 @@
-//! A local OpenID Connect issuer for development and tests: **test-only infrastructure**.
-//!
-//! [`DevIssuer::start`] generates fresh RS256 (RSA-2048) and ES256 (P-256) signing keys, binds a
-//! small synchronous HTTP server on a loopback address and serves:
-//!
-//! | path | what |
-//! | --- | --- |
-//! | `GET /.well-known/openid-configuration` | discovery: `issuer`, `jwks_uri`, algorithms |
-//! | `GET /.well-known/oauth-authorization-server` | the same document (RFC 8414 clients) |
-//! | `GET /jwks.json` | the public halves of the current keys |
-//! | `POST /mint` | signs a token from a JSON request (see [`DevIssuer::mint`]) |
-//! | `POST /rotate` | replaces the keys, `{"old": "keep"}` or `{"old": "remove"}` (see [`DevIssuer::rotate`]) |
-//!
-//! Guarantees: it binds only loopback addresses (anything else is refused with
-//! [`Error::NonLoopbackBind`]), request bodies are bounded ([`MAX_BODY_BYTES`]), private keys
-//! never leave the process (no endpoint, no `Debug`, no log shows them), and the server thread
-//! stops on [`DevIssuer::shutdown`] or on drop.
-//!
-//! It deliberately does not authenticate anyone: any local process can mint any token.
-//! That is what makes it useful for tests and the demo, and why it must never face a network.
-//!
-//! ```
-//! use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions, MintRequest, SigningAlg};
-//!
-//! let issuer = DevIssuer::start(DevIssuerOptions::default())?;
-//! assert!(issuer.issuer_url().starts_with("http://127.0.0.1:"));
-//! let token = issuer.mint(&MintRequest {
-//!     sub: "alice".into(),
-//!     alg: SigningAlg::Es256,
-//!     ..MintRequest::default()
-//! })?;
-//! assert_eq!(token.split('.').count(), 3);
-//! issuer.shutdown();
-//! # Ok::<(), m4_auth_cli::Error>(())
-//! ```
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
 
 mod client;
+mod error;
 mod keys;
 mod server;
 
@@ -50,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Map, Value, json};
 
-use crate::Error;
+pub use error::Error;
 use keys::SigningKey;
 
 pub use client::{MintedToken, is_loopback_http_url, mint_remote, rotate_remote};
@@ -82,7 +50,7 @@ impl SigningAlg {
     /// The JOSE name: `RS256` or `ES256`.
     ///
     /// ```
-    /// use m4_auth_cli::dev_issuer::SigningAlg;
+    /// use m4_dev_issuer::SigningAlg;
     /// assert_eq!(SigningAlg::Es256.as_str(), "ES256");
     /// ```
     pub fn as_str(self) -> &'static str {
@@ -112,10 +80,10 @@ impl FromStr for SigningAlg {
     /// Parses `RS256` or `ES256` (case-insensitive).
     ///
     /// ```
-    /// use m4_auth_cli::dev_issuer::SigningAlg;
+    /// use m4_dev_issuer::SigningAlg;
     /// assert_eq!("es256".parse::<SigningAlg>()?, SigningAlg::Es256);
     /// assert!("HS256".parse::<SigningAlg>().is_err());
-    /// # Ok::<(), m4_auth_cli::Error>(())
+    /// # Ok::<(), m4_dev_issuer::Error>(())
     /// ```
     fn from_str(s: &str) -> Result<Self, Error> {
         SigningAlg::ALL
@@ -416,13 +384,13 @@ impl DevIssuer {
     /// Refuses any address that is not loopback with [`Error::NonLoopbackBind`].
     ///
     /// ```
-    /// use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions};
+    /// use m4_dev_issuer::{DevIssuer, DevIssuerOptions};
     ///
     /// let refused = DevIssuer::start(DevIssuerOptions {
     ///     host: "0.0.0.0".parse().unwrap(),
     ///     ..DevIssuerOptions::default()
     /// });
-    /// assert!(matches!(refused, Err(m4_auth_cli::Error::NonLoopbackBind { .. })));
+    /// assert!(matches!(refused, Err(m4_dev_issuer::Error::NonLoopbackBind { .. })));
     /// ```
     pub fn start(options: DevIssuerOptions) -> Result<DevIssuer, Error> {
         let requested = SocketAddr::new(options.host, options.port);
@@ -501,11 +469,11 @@ impl DevIssuer {
     /// (`M4_OAUTH2_ENABLED`, `M4_OAUTH2_ISSUER_URL`, `M4_OAUTH2_AUDIENCE`).
     ///
     /// ```
-    /// # use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions};
+    /// # use m4_dev_issuer::{DevIssuer, DevIssuerOptions};
     /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
     /// let env = issuer.env();
     /// assert_eq!(env[0], ("M4_OAUTH2_ENABLED".to_owned(), "true".to_owned()));
-    /// # Ok::<(), m4_auth_cli::Error>(())
+    /// # Ok::<(), m4_dev_issuer::Error>(())
     /// ```
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
@@ -524,7 +492,7 @@ impl DevIssuer {
     /// Signs a token as described by `request` (see [`MintRequest`] for the claims).
     ///
     /// ```
-    /// use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions, KidOverride, MintRequest};
+    /// use m4_dev_issuer::{DevIssuer, DevIssuerOptions, KidOverride, MintRequest};
     ///
     /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
     /// let unknown_kid = issuer.mint(&MintRequest {
@@ -532,7 +500,7 @@ impl DevIssuer {
     ///     ..MintRequest::default()
     /// })?;
     /// assert!(!unknown_kid.is_empty());
-    /// # Ok::<(), m4_auth_cli::Error>(())
+    /// # Ok::<(), m4_dev_issuer::Error>(())
     /// ```
     pub fn mint(&self, request: &MintRequest) -> Result<String, Error> {
         self.shared.mint(request)
@@ -571,13 +539,13 @@ impl DevIssuer {
     /// or disappear from the JWKS as `old` says. Returns the new kids, RS256 first.
     ///
     /// ```
-    /// # use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions, OldKeys};
+    /// # use m4_dev_issuer::{DevIssuer, DevIssuerOptions, OldKeys};
     /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
     /// let before = issuer.kids();
     /// let after = issuer.rotate(OldKeys::Keep)?;
     /// assert_ne!(before, after);
     /// assert_eq!(issuer.jwks()["keys"].as_array().map(Vec::len), Some(4));
-    /// # Ok::<(), m4_auth_cli::Error>(())
+    /// # Ok::<(), m4_dev_issuer::Error>(())
     /// ```
     pub fn rotate(&self, old: OldKeys) -> Result<Vec<String>, Error> {
         self.shared.rotate(old)
@@ -587,10 +555,10 @@ impl DevIssuer {
     /// the query string is not part of the path).
     ///
     /// ```
-    /// # use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions};
+    /// # use m4_dev_issuer::{DevIssuer, DevIssuerOptions};
     /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
     /// assert_eq!(issuer.served("/jwks.json"), 0);
-    /// # Ok::<(), m4_auth_cli::Error>(())
+    /// # Ok::<(), m4_dev_issuer::Error>(())
     /// ```
     pub fn served(&self, path: &str) -> u64 {
         let served = self
