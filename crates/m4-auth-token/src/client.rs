@@ -105,6 +105,31 @@ impl fmt::Debug for DeviceAuthorization {
     }
 }
 
+/// A [`DeviceAuthorization`] as a provider would answer it, with a placeholder device code,
+/// for tests of what a program shows the user. It cannot complete a login.
+///
+/// ```
+/// use std::time::Duration;
+/// let device = m4_auth_token::testing_device_authorization(
+///     "ABCD-EFGH", "https://idp.example.com/activate", None, Duration::from_secs(600));
+/// assert_eq!(device.interval, Duration::from_secs(5));
+/// ```
+pub fn testing_device_authorization(
+    user_code: &str,
+    verification_uri: &str,
+    verification_uri_complete: Option<&str>,
+    expires_in: Duration,
+) -> DeviceAuthorization {
+    DeviceAuthorization {
+        user_code: user_code.to_owned(),
+        verification_uri: verification_uri.to_owned(),
+        verification_uri_complete: verification_uri_complete.map(str::to_owned),
+        expires_in,
+        interval: Duration::from_secs(5),
+        device_code: Secret::new("placeholder"),
+    }
+}
+
 /// One answer to a device-code poll (RFC 8628 §3.5).
 #[derive(Debug)]
 pub(crate) enum Poll {

@@ -10,7 +10,10 @@ mod snapshot_tests;
 mod source;
 mod store;
 
-pub use client::{ClientAuthMethod, DeviceAuthorization, Endpoints, TokenClient, TokenResponse};
+pub use client::{
+    ClientAuthMethod, DeviceAuthorization, Endpoints, TokenClient, TokenResponse,
+    testing_device_authorization,
+};
 pub use error::{EndpointKind, Error};
 pub use login::{LogoutOutcome, SLOW_DOWN_STEP, finish_login, logout};
 pub use options::{OFFLINE_ACCESS, TokenOptions};

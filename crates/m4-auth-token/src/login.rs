@@ -68,6 +68,17 @@ pub struct LogoutOutcome {
     pub revocation_note: Option<String>,
 }
 
+impl LogoutOutcome {
+    /// An outcome (for callers that report one they did not get from [`logout`], and tests).
+    pub fn new(removed: bool, revoked: bool, revocation_note: Option<String>) -> Self {
+        Self {
+            removed,
+            revoked,
+            revocation_note,
+        }
+    }
+}
+
 /// Forgets the stored login: revokes its refresh token when the provider has a revocation
 /// endpoint, then deletes the file (also when revocation fails: the note says so).
 ///
