@@ -145,24 +145,21 @@ pub(crate) fn credential_checks(auth: &Authenticator, config: &AuthConfig) -> Ve
     let source = match TokenSource::detect(options) {
         Ok(Some(source)) => source,
         Ok(None) => {
-            return vec![
-                Check::new(
-                    CREDENTIALS,
-                    Status::Warn,
-                    format!(
-                        "no credentials for the stdio path: {} is unset, no stored login at {}, \
-                         no client credentials",
-                        vars::TOKEN,
-                        path.display()
-                    ),
-                )
-                .fix(format!(
-                    "run `m4-auth login`, or set {} and {}, or set {} (docs/credentials.md)",
+            // Not a warning: an HTTP deployment gets its tokens from requests.
+            return vec![Check::new(
+                CREDENTIALS,
+                Status::Skip,
+                format!(
+                    "none: {} is unset, there is no stored login at {}, and no client \
+                     credentials are set; over stdio M4 would answer missing_token (run \
+                     `m4-auth login`, or set {} and {}, or {})",
+                    vars::TOKEN,
+                    path.display(),
                     vars::CLIENT_ID,
                     vars::CLIENT_SECRET,
                     vars::TOKEN
-                )),
-            ];
+                ),
+            )];
         }
         Err(error) => {
             return vec![
