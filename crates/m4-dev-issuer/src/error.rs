@@ -96,6 +96,24 @@ pub enum Error {
         description: String,
     },
 
+    /// No device login has this user code.
+    #[error(
+        "no device login has user code {user_code}: check the code the login command printed (it is case-insensitive), or start the login again"
+    )]
+    UnknownUserCode {
+        /// The code given (escaped, cut to 64 characters).
+        user_code: String,
+    },
+
+    /// The device login with this user code can no longer be approved or denied.
+    #[error("the device login {user_code} cannot be decided: {why}")]
+    DeviceLoginNotPending {
+        /// The user code.
+        user_code: String,
+        /// Why: expired, already approved, denied, or its tokens issued.
+        why: &'static str,
+    },
+
     /// The answer was not what a dev issuer sends (not a dev issuer at that URL?).
     #[error("unexpected answer from {url}: {what}")]
     IssuerResponse {
@@ -126,10 +144,12 @@ mod tests {
             Error::IssuerUnreachable { .. } => "IssuerUnreachable",
             Error::IssuerRejected { .. } => "IssuerRejected",
             Error::IssuerResponse { .. } => "IssuerResponse",
+            Error::UnknownUserCode { .. } => "UnknownUserCode",
+            Error::DeviceLoginNotPending { .. } => "DeviceLoginNotPending",
         }
     }
 
-    const VARIANTS: usize = 11;
+    const VARIANTS: usize = 13;
 
     fn samples() -> Vec<Error> {
         let addr: SocketAddr = "127.0.0.1:8414".parse().unwrap();
@@ -171,6 +191,13 @@ mod tests {
             Error::IssuerResponse {
                 url: "http://127.0.0.1:8414".into(),
                 what: "the answer has no access_token".into(),
+            },
+            Error::UnknownUserCode {
+                user_code: "BCDF-GHJK".into(),
+            },
+            Error::DeviceLoginNotPending {
+                user_code: "BCDF-GHJK".into(),
+                why: "it expired",
             },
         ]
     }

@@ -8,8 +8,10 @@ use serde_json::{Map, Value, json};
 use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
 
 use super::{KidOverride, MintRequest, OldKeys, RequestLog, Shared, SigningAlg};
+use crate::form::{Form, shown};
+use crate::oauth::{self, OAuthError};
 
-/// The largest request body the dev issuer reads (`POST /mint`); larger ones get 413.
+/// The largest request body the dev issuer reads (every POST); larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Answers requests until `stopping` is set (and the server unblocked).
@@ -30,10 +32,17 @@ fn json_reply(status: u16, body: &Value) -> Reply {
     if let Ok(header) = Header::from_bytes("Content-Type", "application/json") {
         reply.add_header(header);
     }
-    if let Ok(header) = Header::from_bytes("Cache-Control", "no-store") {
-        reply.add_header(header);
-    }
+    no_store(&mut reply);
     reply
+}
+
+/// RFC 6749 §5.1: answers carrying tokens (and so every answer here) are not cached.
+fn no_store(reply: &mut Reply) {
+    for (name, value) in [("Cache-Control", "no-store"), ("Pragma", "no-cache")] {
+        if let Ok(header) = Header::from_bytes(name, value) {
+            reply.add_header(header);
+        }
+    }
 }
 
 fn error_reply(status: u16, error: &str, description: &str) -> Reply {
@@ -41,6 +50,17 @@ fn error_reply(status: u16, error: &str, description: &str) -> Reply {
         status,
         &json!({ "error": error, "error_description": description }),
     )
+}
+
+/// An RFC 6749 §5.2 error, with `WWW-Authenticate: Basic` when the client used Basic.
+fn oauth_error_reply(e: &OAuthError) -> Reply {
+    let mut reply = error_reply(e.status, e.error, &e.description);
+    if e.basic_challenge
+        && let Ok(header) = Header::from_bytes("WWW-Authenticate", "Basic realm=\"m4-dev-issuer\"")
+    {
+        reply.add_header(header);
+    }
+    reply
 }
 
 fn handle(shared: &Shared, mut request: Request) {
@@ -76,9 +96,24 @@ fn handle(shared: &Shared, mut request: Request) {
     }
 }
 
+/// Every path the issuer serves, and the one method each answers.
+const ROUTES: &[(&str, Method)] = &[
+    ("/.well-known/openid-configuration", Method::Get),
+    ("/.well-known/oauth-authorization-server", Method::Get),
+    ("/jwks.json", Method::Get),
+    ("/mint", Method::Post),
+    ("/rotate", Method::Post),
+    ("/token", Method::Post),
+    ("/device_authorization", Method::Post),
+    ("/revoke", Method::Post),
+    ("/device", Method::Get),
+    ("/device/approve", Method::Post),
+    ("/device/deny", Method::Post),
+];
+
 fn route(shared: &Shared, path: &str, request: &mut Request) -> Reply {
     let method = request.method().clone();
-    match (path, method) {
+    match (path, &method) {
         (
             "/.well-known/openid-configuration" | "/.well-known/oauth-authorization-server",
             Method::Get,
@@ -93,34 +128,179 @@ fn route(shared: &Shared, path: &str, request: &mut Request) -> Reply {
         }
         ("/mint", Method::Post) => mint(shared, request),
         ("/rotate", Method::Post) => rotate(shared, request),
-        (
-            "/.well-known/openid-configuration"
-            | "/.well-known/oauth-authorization-server"
-            | "/jwks.json",
-            _,
-        ) => error_reply(405, "invalid_request", "this endpoint answers GET only"),
-        ("/mint" | "/rotate", _) => {
-            error_reply(405, "invalid_request", "this endpoint answers POST only")
+        ("/token", Method::Post) => oauth_endpoint(shared, request, |client, form| {
+            oauth::token(shared, client, form).map(|answer| json_reply(200, &answer))
+        }),
+        ("/device_authorization", Method::Post) => {
+            oauth_endpoint(shared, request, |client, form| {
+                oauth::device_authorization(shared, client, form)
+                    .map(|answer| json_reply(200, &answer))
+            })
         }
-        _ => error_reply(
-            404,
-            "not_found",
-            "the dev issuer serves /.well-known/openid-configuration, /jwks.json, POST /mint and POST /rotate",
+        ("/revoke", Method::Post) => oauth_endpoint(shared, request, |client, form| {
+            let Some(token) = form.get("token") else {
+                return Err(OAuthError::invalid_request("token is missing"));
+            };
+            oauth::revoke(shared, Some(client), token).map(|_| {
+                // RFC 7009 §2.2: 200 whether or not the token was known; no body needed.
+                let mut reply = Response::from_data(Vec::new());
+                no_store(&mut reply);
+                reply
+            })
+        }),
+        ("/device", Method::Get) => device_page(shared, request.url()),
+        ("/device/approve", Method::Post) => decide(shared, request, true),
+        ("/device/deny", Method::Post) => decide(shared, request, false),
+        _ => match ROUTES.iter().find(|(known, _)| *known == path) {
+            Some((_, allowed)) => error_reply(
+                405,
+                "invalid_request",
+                &format!("this endpoint answers {allowed} only"),
+            ),
+            None => {
+                let known: Vec<String> = ROUTES
+                    .iter()
+                    .map(|(path, method)| format!("{method} {path}"))
+                    .collect();
+                error_reply(
+                    404,
+                    "not_found",
+                    &format!("the dev issuer serves {}", known.join(", ")),
+                )
+            }
+        },
+    }
+}
+
+/// Reads a form body: bounded, `application/x-www-form-urlencoded`, strictly parsed.
+fn read_form(request: &mut Request) -> Result<Form, Reply> {
+    let content_type = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Content-Type"))
+        .map(|h| h.value.as_str().to_owned());
+    let is_form = content_type.as_deref().is_some_and(|ct| {
+        ct.split(';').next().is_some_and(|t| {
+            t.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+    });
+    if !is_form {
+        return Err(error_reply(
+            400,
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded (RFC 6749 §3.2)",
+        ));
+    }
+    let body = read_body(request)?;
+    Form::parse(&body).map_err(|e| error_reply(400, "invalid_request", &e))
+}
+
+/// The shape of the token, device authorization and revocation endpoints: read the form,
+/// authenticate the client (RFC 6749 §2.3), then answer.
+fn oauth_endpoint(
+    shared: &Shared,
+    request: &mut Request,
+    answer: impl FnOnce(&crate::DevClient, &Form) -> Result<Reply, OAuthError>,
+) -> Reply {
+    let form = match read_form(request) {
+        Ok(form) => form,
+        Err(reply) => return reply,
+    };
+    let mut authorization = request
+        .headers()
+        .iter()
+        .filter(|h| h.field.equiv("Authorization"))
+        .map(|h| h.value.as_str().to_owned());
+    let header = authorization.next();
+    if authorization.next().is_some() {
+        return error_reply(400, "invalid_request", "more than one Authorization header");
+    }
+    let outcome = oauth::authenticate(&shared.settings, header.as_deref(), &form)
+        .and_then(|client| answer(client, &form));
+    match outcome {
+        Ok(reply) => reply,
+        Err(e) => oauth_error_reply(&e),
+    }
+}
+
+/// `GET /device[?user_code=..]`: the verification page, saying how to approve (test-only).
+fn device_page(shared: &Shared, url: &str) -> Reply {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let user_code = Form::parse(query.as_bytes())
+        .ok()
+        .and_then(|f| f.get("user_code").map(|c| html_escape(&shown(c))))
+        .unwrap_or_default();
+    let issuer = html_escape(&shared.issuer_url);
+    let page = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>m4 dev issuer: device login</title></head>\n\
+         <body>\n<h1>m4 dev issuer: device login (TEST-ONLY)</h1>\n\
+         <p>This issuer authenticates no one: approving here stands in for signing in at a real identity provider.</p>\n\
+         <form method=\"post\" action=\"/device/approve\">\n\
+         <label>User code <input name=\"user_code\" value=\"{user_code}\"></label>\n\
+         <button type=\"submit\">Approve</button>\n\
+         <button type=\"submit\" formaction=\"/device/deny\">Deny</button>\n</form>\n\
+         <p>Or from a terminal: <code>m4-auth dev-issuer approve --issuer-url {issuer} {user_code}</code> \
+         (add <code>--deny</code> to refuse).</p>\n</body></html>\n"
+    );
+    let mut reply = Response::from_data(page.into_bytes());
+    if let Ok(header) = Header::from_bytes("Content-Type", "text/html; charset=utf-8") {
+        reply.add_header(header);
+    }
+    no_store(&mut reply);
+    reply
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// `POST /device/approve` and `/device/deny` with a form `user_code=..` (test-only).
+fn decide(shared: &Shared, request: &mut Request, approve: bool) -> Reply {
+    let form = match read_form(request) {
+        Ok(form) => form,
+        Err(reply) => return reply,
+    };
+    let Some(user_code) = form.get("user_code") else {
+        return error_reply(400, "invalid_request", "user_code is missing");
+    };
+    match oauth::decide(shared, user_code, approve) {
+        Ok(()) => json_reply(
+            200,
+            &json!({
+                "user_code": oauth::normalize_user_code(user_code),
+                "decision": if approve { "approved" } else { "denied" },
+            }),
         ),
+        Err(e) => error_reply(400, "invalid_request", &e.to_string()),
     }
 }
 
 fn discovery(shared: &Shared) -> Value {
     let issuer = &shared.issuer_url;
+    let methods: Vec<&str> = shared
+        .settings
+        .auth_methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
     json!({
         "issuer": issuer,
         "jwks_uri": format!("{issuer}/jwks.json"),
-        "token_endpoint": format!("{issuer}/mint"),
+        "token_endpoint": format!("{issuer}/token"),
+        "device_authorization_endpoint": format!("{issuer}/device_authorization"),
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "grant_types_supported": oauth::GRANT_TYPES,
+        "token_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint_auth_methods_supported": methods,
         "response_types_supported": ["token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-        "token_endpoint_auth_methods_supported": ["none"],
-        "scopes_supported": [super::DEFAULT_SCOPE],
+        "scopes_supported": shared.settings.scopes,
     })
 }
 

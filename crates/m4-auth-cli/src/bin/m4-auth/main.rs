@@ -123,7 +123,7 @@ struct DevIssuerArgs {
 
 #[derive(Debug, Subcommand)]
 enum DevIssuerCommand {
-    /// Serve discovery, a JWKS and POST /mint on loopback until Ctrl-C (TEST-ONLY)
+    /// Serve discovery, a JWKS, POST /mint and a token endpoint on loopback until Ctrl-C (TEST-ONLY)
     ///
     /// Fresh RS256 (RSA-2048) and ES256 (P-256) keys are generated at start and never
     /// leave the process. Anyone on this machine can mint tokens: never expose it.
@@ -132,6 +132,11 @@ enum DevIssuerCommand {
     Mint(dev_issuer_cmd::MintArgs),
     /// Make a running dev issuer replace its keys (new kids); prints the new kids
     Rotate(dev_issuer_cmd::RotateArgs),
+    /// Approve (or --deny) a pending device login at a running dev issuer (TEST-ONLY)
+    ///
+    /// Stands in for the user signing in at a real identity provider: after
+    /// `m4-auth login` prints a user code, this lets its next poll get tokens.
+    Approve(dev_issuer_cmd::ApproveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +179,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Some(DevIssuerCommand::Serve(serve)) => dev_issuer_cmd::serve(&serve),
             Some(DevIssuerCommand::Mint(mint)) => dev_issuer_cmd::mint(&mint),
             Some(DevIssuerCommand::Rotate(rotate)) => dev_issuer_cmd::rotate(&rotate),
+            Some(DevIssuerCommand::Approve(approve)) => dev_issuer_cmd::approve(&approve),
         },
         Command::Verify(args) => verify::run(&args),
         Command::Doctor(args) => doctor::run(&args),
