@@ -50,6 +50,9 @@ pub const RATE_LIMIT_MAX_USERS: &str = "M4_OAUTH2_RATE_LIMIT_MAX_USERS";
 pub const RATE_LIMIT_BACKEND: &str = "M4_OAUTH2_RATE_LIMIT_BACKEND";
 /// `M4_OAUTH2_TOKEN_CACHE_SIZE`: verified-token cache entries (`0` disables the cache).
 pub const TOKEN_CACHE_SIZE: &str = "M4_OAUTH2_TOKEN_CACHE_SIZE";
+/// `M4_OAUTH2_RESOURCE_URL`: the public URL of the MCP endpoint as clients reach it (the RFC
+/// 9728 `resource`, used by m4-auth-http).
+pub const RESOURCE_URL: &str = "M4_OAUTH2_RESOURCE_URL";
 
 /// `M4_OAUTH2_CREDENTIALS_FILE`: where `m4-auth login` keeps the stored login (default: the
 /// user's configuration directory, see docs/credentials.md).
@@ -63,7 +66,7 @@ pub const AUDIENCE_PARAMETER: &str = "M4_OAUTH2_AUDIENCE_PARAMETER";
 /// [`ConfigError`](crate::ConfigError)).
 ///
 /// ```
-/// assert_eq!(m4_auth_config::vars::ALL.len(), 25);
+/// assert_eq!(m4_auth_config::vars::ALL.len(), 26);
 /// assert!(m4_auth_config::vars::ALL.iter().all(|v| v.starts_with("M4_OAUTH2_")));
 /// ```
 pub const ALL: &[&str] = &[
@@ -90,6 +93,7 @@ pub const ALL: &[&str] = &[
     RATE_LIMIT_MAX_USERS,
     RATE_LIMIT_BACKEND,
     TOKEN_CACHE_SIZE,
+    RESOURCE_URL,
     CREDENTIALS_FILE,
     AUDIENCE_PARAMETER,
 ];
@@ -256,6 +260,12 @@ pub(crate) const SPECS: &[Spec] = &[
         default: Some("4096"),
         expected: "a whole number of entries from 0 (cache off) to 1000000",
         unit: "entries",
+    },
+    Spec {
+        name: RESOURCE_URL,
+        default: None,
+        expected: "the public URL of your MCP endpoint as clients reach it, such as https://m4.example.org/mcp (http only for loopback hosts: 127.0.0.0/8, ::1, localhost)",
+        unit: "",
     },
     Spec {
         name: CREDENTIALS_FILE,

@@ -145,6 +145,8 @@ fn a_bad_value_for_every_variable() {
         check(RATE_LIMIT_BACKEND, "redis://:hunter2@", "no host"),
         check(TOKEN_CACHE_SIZE, "-1", "is not a whole number"),
         check(TOKEN_CACHE_SIZE, "1000001", "expected 0 to 1000000 entries"),
+        check(RESOURCE_URL, "http://m4.example.org/mcp", "not loopback"),
+        check(RESOURCE_URL, "https://m4.example.org/mcp#x", "fragment"),
         check(CREDENTIALS_FILE, "/tmp/a\u{7}b", "control character"),
         check(AUDIENCE_PARAMETER, "aud", "is not a known choice"),
         check(AUDIENCE_PARAMETER, " ", "is set but empty"),
@@ -244,6 +246,7 @@ fn every_variable_parses_with_its_default_written_out() {
         (vars::CLIENT_ID, "m4-client"),
         (vars::CLIENT_SECRET, " s3cret "),
         (vars::TOKEN, "Bearer eyJ.x.y"),
+        (vars::RESOURCE_URL, "https://m4.example.org/mcp"),
         (
             vars::CREDENTIALS_FILE,
             "/home/me/.config/m4-auth/credentials.json",
@@ -262,6 +265,10 @@ fn every_variable_parses_with_its_default_written_out() {
         "secrets kept verbatim"
     );
     assert_eq!(c.token().unwrap().expose_secret(), "eyJ.x.y");
+    assert_eq!(
+        c.resource_url().unwrap().as_str(),
+        "https://m4.example.org/mcp"
+    );
     assert_eq!(
         c.credentials_file(),
         Some(std::path::Path::new(

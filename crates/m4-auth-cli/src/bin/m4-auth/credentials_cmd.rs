@@ -33,7 +33,10 @@ fn options_from_env() -> Result<(AuthConfig, TokenOptions), Failure> {
     for warning in &loaded.warnings {
         // Obtaining a token uses the issuer whether or not verification is enabled, so
         // "these settings have no effect" would be wrong here.
-        if !matches!(warning, m4_auth_config::Warning::IgnoredWhileDisabled { .. }) {
+        if !matches!(
+            warning,
+            m4_auth_config::Warning::IgnoredWhileDisabled { .. }
+        ) {
             eprintln!("m4-auth: warning: {warning}");
         }
     }
