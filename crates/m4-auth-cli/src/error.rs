@@ -1,110 +1,21 @@
-//! The one error type of m4-auth-cli's library: dev issuer and Claude Desktop config failures.
+//! The one error type of m4-auth-cli's library: Claude Desktop config failures, and the dev
+//! issuer's errors wrapped.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::dev_issuer::SigningAlg;
-
-/// Everything the dev issuer and the Claude Desktop config writer can fail with.
+/// Everything the Claude Desktop config writer can fail with, and the dev issuer's errors.
 ///
 /// Each message says what went wrong and what to do about it; none contains a token, a client
 /// secret or a private key.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The dev issuer was asked to listen on an address that is not loopback.
-    #[error(
-        "refusing to listen on {addr}: the dev issuer is test-only and binds loopback addresses only (use 127.0.0.1 or ::1)"
-    )]
-    NonLoopbackBind {
-        /// The refused address.
-        addr: SocketAddr,
-    },
-
-    /// The dev issuer could not listen on its address (port in use, permissions).
-    #[error("could not listen on {addr}: pick another port, or 0 for any free one")]
-    Bind {
-        /// The address it tried.
-        addr: SocketAddr,
-        /// Why the operating system refused.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-
-    /// The crypto library failed to generate a signing key.
-    #[error("could not generate a fresh {alg} signing key")]
-    KeyGeneration {
-        /// The algorithm of the key.
-        alg: SigningAlg,
-    },
-
-    /// The system random number generator failed.
-    #[error("the system random number generator failed")]
-    Random,
-
-    /// Signing a token failed.
-    #[error("could not sign the token with the {alg} key")]
-    Signing {
-        /// The algorithm used.
-        alg: SigningAlg,
-    },
-
-    /// No current key signs this algorithm (a dev issuer bug).
-    #[error("the dev issuer has no current {alg} signing key")]
-    NoSigningKey {
-        /// The algorithm asked for.
-        alg: SigningAlg,
-    },
-
-    /// A signing algorithm the dev issuer does not have keys for.
-    #[error("unsupported signing algorithm '{alg}': the dev issuer signs with RS256 or ES256")]
-    UnsupportedAlgorithm {
-        /// The name that was given.
-        alg: String,
-    },
-
-    /// `dev-issuer mint`/`rotate` was pointed at something other than a loopback http URL.
-    #[error(
-        "refusing to talk to '{url}' as a dev issuer: the dev issuer runs on loopback, so give an http://127.0.0.1:PORT or http://localhost:PORT URL"
-    )]
-    IssuerUrlNotLoopback {
-        /// The URL that was given.
-        url: String,
-    },
-
-    /// The dev issuer did not answer (not running, wrong port).
-    #[error(
-        "could not reach a dev issuer at {url}: start one with `m4-auth dev-issuer serve`, or pass --issuer-url"
-    )]
-    IssuerUnreachable {
-        /// The issuer URL.
-        url: String,
-        /// The HTTP client's error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-
-    /// The dev issuer answered a request with an error.
-    #[error("the dev issuer at {url} refused to {action} (HTTP {status}): {description}")]
-    IssuerRejected {
-        /// The issuer URL.
-        url: String,
-        /// What was asked ("mint a token", "rotate its keys").
-        action: &'static str,
-        /// The HTTP status.
-        status: u16,
-        /// The issuer's `error_description`.
-        description: String,
-    },
-
-    /// The answer was not what a dev issuer sends (not a dev issuer at that URL?).
-    #[error("unexpected answer from {url}: {what}")]
-    IssuerResponse {
-        /// The issuer URL.
-        url: String,
-        /// What was wrong.
-        what: String,
-    },
+    /// The dev issuer failed (start, mint, rotate, or talking to a running one).
+    ///
+    /// Transparent: its message and causes are the dev issuer's own, snapshotted in
+    /// m4-dev-issuer.
+    #[error(transparent)]
+    DevIssuer(#[from] m4_dev_issuer::Error),
 
     /// No `--config-path` and the operating system's default location is unknown.
     #[error(
@@ -212,17 +123,7 @@ mod tests {
     /// named here (and then it must get a sample below for the count to match).
     fn name(error: &Error) -> &'static str {
         match error {
-            Error::NonLoopbackBind { .. } => "NonLoopbackBind",
-            Error::Bind { .. } => "Bind",
-            Error::KeyGeneration { .. } => "KeyGeneration",
-            Error::Random => "Random",
-            Error::Signing { .. } => "Signing",
-            Error::NoSigningKey { .. } => "NoSigningKey",
-            Error::UnsupportedAlgorithm { .. } => "UnsupportedAlgorithm",
-            Error::IssuerUrlNotLoopback { .. } => "IssuerUrlNotLoopback",
-            Error::IssuerUnreachable { .. } => "IssuerUnreachable",
-            Error::IssuerRejected { .. } => "IssuerRejected",
-            Error::IssuerResponse { .. } => "IssuerResponse",
+            Error::DevIssuer(_) => "DevIssuer",
             Error::NoDefaultConfigPath { .. } => "NoDefaultConfigPath",
             Error::ReadConfig { .. } => "ReadConfig",
             Error::ConfigNotJson { .. } => "ConfigNotJson",
@@ -235,51 +136,16 @@ mod tests {
         }
     }
 
-    const VARIANTS: usize = 20;
+    const VARIANTS: usize = 10;
 
     fn samples() -> Vec<Error> {
-        let addr: SocketAddr = "127.0.0.1:8414".parse().unwrap();
         let path = PathBuf::from("/home/ann/.config/Claude/claude_desktop_config.json");
         let io = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
         let json_error = serde_json::from_str::<serde_json::Value>("{\n  \"a\": ,\n}").unwrap_err();
         vec![
-            Error::NonLoopbackBind {
-                addr: "0.0.0.0:8414".parse().unwrap(),
-            },
-            Error::Bind {
-                addr,
-                source: Box::new(io()),
-            },
-            Error::KeyGeneration {
-                alg: SigningAlg::Rs256,
-            },
-            Error::Random,
-            Error::Signing {
-                alg: SigningAlg::Es256,
-            },
-            Error::NoSigningKey {
-                alg: SigningAlg::Es256,
-            },
-            Error::UnsupportedAlgorithm {
-                alg: "HS256".into(),
-            },
-            Error::IssuerUrlNotLoopback {
+            Error::DevIssuer(m4_dev_issuer::Error::IssuerUrlNotLoopback {
                 url: "https://auth.example.com".into(),
-            },
-            Error::IssuerUnreachable {
-                url: "http://127.0.0.1:8414".into(),
-                source: Box::new(io()),
-            },
-            Error::IssuerRejected {
-                url: "http://127.0.0.1:8414".into(),
-                action: "mint a token",
-                status: 400,
-                description: "unknown field `role`".into(),
-            },
-            Error::IssuerResponse {
-                url: "http://127.0.0.1:8414".into(),
-                what: "the answer has no access_token".into(),
-            },
+            }),
             Error::NoDefaultConfigPath { var: "HOME" },
             Error::ReadConfig {
                 path: path.clone(),

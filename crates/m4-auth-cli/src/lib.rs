@@ -2,7 +2,9 @@
 #![forbid(unsafe_code)]
 
 pub mod claude_config;
-pub mod dev_issuer;
 mod error;
 
 pub use error::Error;
+
+/// The dev issuer, which has its own crate now; this path keeps working for existing code.
+pub use m4_dev_issuer as dev_issuer;

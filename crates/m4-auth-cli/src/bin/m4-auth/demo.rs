@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use m4_auth::{AuthConfig, Authenticator};
-use m4_auth_cli::dev_issuer::{
-    DevIssuer, DevIssuerOptions, KidOverride, MintRequest, OldKeys, SigningAlg,
-};
+use m4_dev_issuer::{DevIssuer, DevIssuerOptions, KidOverride, MintRequest, OldKeys, SigningAlg};
 use serde_json::{Value, json};
 
 use crate::output::Style;

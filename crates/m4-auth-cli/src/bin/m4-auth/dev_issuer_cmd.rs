@@ -1,14 +1,16 @@
-//! `m4-auth dev-issuer serve` and `m4-auth dev-issuer mint`.
+//! `m4-auth dev-issuer serve|mint|rotate|approve`.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
-use m4_auth_cli::dev_issuer::{
-    DEFAULT_AUDIENCE, DEFAULT_PORT, DEFAULT_SCOPE, DevIssuer, DevIssuerOptions, MintRequest,
-    OldKeys, RequestLog, SigningAlg, SystemClock, mint_remote, rotate_remote,
+use m4_dev_issuer::{
+    DEFAULT_AUDIENCE, DEFAULT_CLIENT_SECRET, DEFAULT_CONFIDENTIAL_CLIENT_ID, DEFAULT_PORT,
+    DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_SCOPE, DevIssuer, DevIssuerOptions, DeviceDecision,
+    MintRequest, OldKeys, RequestLog, SigningAlg, decide_device_remote, mint_remote, rotate_remote,
 };
 use serde_json::json;
 
@@ -26,6 +28,30 @@ pub(crate) struct ServeArgs {
     /// The audience (aud) of minted tokens
     #[arg(long, value_name = "AUD", default_value = DEFAULT_AUDIENCE)]
     audience: String,
+    /// Lifetime of access tokens from the token endpoint, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    access_token_ttl: u64,
+    /// Minimum seconds between polls of a device login (RFC 8628 interval)
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    device_interval: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApproveArgs {
+    /// The user code `m4-auth login` printed (case-insensitive, dash optional)
+    #[arg(value_name = "USER_CODE")]
+    user_code: String,
+    /// Deny the login instead of approving it
+    #[arg(long)]
+    deny: bool,
+    /// The running dev issuer (loopback http only)
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "M4_OAUTH2_ISSUER_URL",
+        default_value_t = format!("http://127.0.0.1:{DEFAULT_PORT}")
+    )]
+    issuer_url: String,
 }
 
 #[derive(Debug, Args)]
@@ -78,9 +104,9 @@ pub(crate) struct RotateArgs {
     issuer_url: String,
 }
 
-fn issuer_failure(e: m4_auth_cli::Error) -> Failure {
+fn issuer_failure(e: m4_dev_issuer::Error) -> Failure {
     match e {
-        m4_auth_cli::Error::IssuerUrlNotLoopback { .. } => Failure::usage(e),
+        m4_dev_issuer::Error::IssuerUrlNotLoopback { .. } => Failure::usage(e),
         other => Failure::failed(other),
     }
 }
@@ -96,15 +122,32 @@ pub(crate) fn rotate(args: &RotateArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub(crate) fn approve(args: &ApproveArgs) -> Result<ExitCode, Failure> {
+    let decision = if args.deny {
+        DeviceDecision::Deny
+    } else {
+        DeviceDecision::Approve
+    };
+    decide_device_remote(&args.issuer_url, &args.user_code, decision).map_err(issuer_failure)?;
+    let done = if args.deny { "denied" } else { "approved" };
+    println!("device login {} {done}", args.user_code.trim());
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
     let issuer = DevIssuer::start(DevIssuerOptions {
         host: args.host,
         port: args.port,
         audience: args.audience.clone(),
-        clock: Arc::new(SystemClock),
+        // The request log names method, path and status only: never a token or secret.
         on_request: Some(Arc::new(|log: &RequestLog| {
             eprintln!("{} {} -> {}", log.method, log.path, log.status);
         })),
+        // The default clients: DEFAULT_CONFIDENTIAL_CLIENT_ID with DEFAULT_CLIENT_SECRET and
+        // the public DEFAULT_PUBLIC_CLIENT_ID, as the banner says.
+        access_token_ttl: Duration::from_secs(args.access_token_ttl),
+        device_interval: Duration::from_secs(args.device_interval),
+        ..DevIssuerOptions::default()
     })
     .map_err(Failure::usage)?;
     let style = Style::stdout();
@@ -120,11 +163,18 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
          \x20 discovery  {url}/.well-known/openid-configuration\n\
          \x20 jwks       {}\n\
          \x20 keys       {}\n\
+         \x20 token      {} (client_credentials, device_code, refresh_token)\n\
+         \x20 device     {}\n\
+         \x20 revoke     {}\n\
+         \x20 clients    {DEFAULT_CONFIDENTIAL_CLIENT_ID} (confidential), {DEFAULT_PUBLIC_CLIENT_ID} (public)\n\
          \n\
          Point M4 at it:\n",
         style.warn("TEST-ONLY: anyone on this machine can mint tokens here; never expose it."),
         issuer.jwks_url(),
         kids.join(", "),
+        issuer.token_endpoint(),
+        issuer.device_authorization_endpoint(),
+        issuer.revocation_endpoint(),
     );
     let mut text = banner;
     for (name, value) in issuer.env() {
@@ -133,6 +183,16 @@ pub(crate) fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
     text.push_str(&format!(
         "\nMint a token:\n\
          export M4_OAUTH2_TOKEN=\"$(m4-auth dev-issuer mint --issuer-url {url} --sub alice --scope {DEFAULT_SCOPE})\"\n\
+         \n\
+         Or get tokens that stay fresh, as a service (client credentials; this secret is a\n\
+         published test-only constant: the dev issuer protects nothing):\n\
+         export M4_OAUTH2_CLIENT_ID={DEFAULT_CONFIDENTIAL_CLIENT_ID}\n\
+         export M4_OAUTH2_CLIENT_SECRET={DEFAULT_CLIENT_SECRET}\n\
+         m4-auth token\n\
+         \n\
+         Or as a person (device login with the public client; approve the code it prints):\n\
+         M4_OAUTH2_CLIENT_ID={DEFAULT_PUBLIC_CLIENT_ID} m4-auth login\n\
+         m4-auth dev-issuer approve --issuer-url {url} USER_CODE\n\
          \n\
          {}\n",
         style.dim("Press Ctrl-C to stop."),

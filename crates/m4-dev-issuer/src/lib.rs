@@ -1,41 +1,11 @@
-//! A local OpenID Connect issuer for development and tests: **test-only infrastructure**.
-//!
-//! [`DevIssuer::start`] generates fresh RS256 (RSA-2048) and ES256 (P-256) signing keys, binds a
-//! small synchronous HTTP server on a loopback address and serves:
-//!
-//! | path | what |
-//! | --- | --- |
-//! | `GET /.well-known/openid-configuration` | discovery: `issuer`, `jwks_uri`, algorithms |
-//! | `GET /.well-known/oauth-authorization-server` | the same document (RFC 8414 clients) |
-//! | `GET /jwks.json` | the public halves of the current keys |
-//! | `POST /mint` | signs a token from a JSON request (see [`DevIssuer::mint`]) |
-//! | `POST /rotate` | replaces the keys, `{"old": "keep"}` or `{"old": "remove"}` (see [`DevIssuer::rotate`]) |
-//!
-//! Guarantees: it binds only loopback addresses (anything else is refused with
-//! [`Error::NonLoopbackBind`]), request bodies are bounded ([`MAX_BODY_BYTES`]), private keys
-//! never leave the process (no endpoint, no `Debug`, no log shows them), and the server thread
-//! stops on [`DevIssuer::shutdown`] or on drop.
-//!
-//! It deliberately does not authenticate anyone: any local process can mint any token.
-//! That is what makes it useful for tests and the demo, and why it must never face a network.
-//!
-//! ```
-//! use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions, MintRequest, SigningAlg};
-//!
-//! let issuer = DevIssuer::start(DevIssuerOptions::default())?;
-//! assert!(issuer.issuer_url().starts_with("http://127.0.0.1:"));
-//! let token = issuer.mint(&MintRequest {
-//!     sub: "alice".into(),
-//!     alg: SigningAlg::Es256,
-//!     ..MintRequest::default()
-//! })?;
-//! assert_eq!(token.split('.').count(), 3);
-//! issuer.shutdown();
-//! # Ok::<(), m4_auth_cli::Error>(())
-//! ```
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
 
 mod client;
+mod error;
+mod form;
 mod keys;
+mod oauth;
 mod server;
 
 use std::collections::HashMap;
@@ -45,15 +15,19 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Map, Value, json};
 
-use crate::Error;
+pub use error::Error;
 use keys::SigningKey;
 
-pub use client::{MintedToken, is_loopback_http_url, mint_remote, rotate_remote};
+pub use client::{
+    DeviceDecision, MintedToken, decide_device_remote, is_loopback_http_url, mint_remote,
+    rotate_remote,
+};
+pub use oauth::{DEVICE_CODE_GRANT, GRANT_TYPES, SLOW_DOWN_STEP};
 pub use server::MAX_BODY_BYTES;
 
 /// The audience tokens carry unless a [`MintRequest`] says otherwise.
@@ -64,6 +38,23 @@ pub const DEFAULT_SCOPE: &str = "read:mimic-data";
 
 /// The port `m4-auth dev-issuer serve` listens on, and `mint` talks to, when none is given.
 pub const DEFAULT_PORT: u16 = 8414;
+
+/// The id of the default confidential client (client credentials grant).
+pub const DEFAULT_CONFIDENTIAL_CLIENT_ID: &str = "m4-dev-service";
+
+/// The secret of the default confidential client.
+///
+/// A published constant on purpose: the dev issuer authenticates no one anyway (any local
+/// process can mint any token over `POST /mint`), so this secret protects nothing, and
+/// `m4-auth dev-issuer serve` prints it so a person can try the client credentials grant.
+/// Pass your own in [`DevIssuerOptions::clients`] to test secrets that are not printed.
+pub const DEFAULT_CLIENT_SECRET: &str = "m4-dev-secret-not-for-production";
+
+/// The id of the default public client (device login, no secret).
+pub const DEFAULT_PUBLIC_CLIENT_ID: &str = "m4-dev-cli";
+
+/// The `sub` of tokens obtained through an approved device login, unless set otherwise.
+pub const DEFAULT_DEVICE_SUBJECT: &str = "dev-user";
 
 /// A signing algorithm the dev issuer has keys for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -82,7 +73,7 @@ impl SigningAlg {
     /// The JOSE name: `RS256` or `ES256`.
     ///
     /// ```
-    /// use m4_auth_cli::dev_issuer::SigningAlg;
+    /// use m4_dev_issuer::SigningAlg;
     /// assert_eq!(SigningAlg::Es256.as_str(), "ES256");
     /// ```
     pub fn as_str(self) -> &'static str {
@@ -112,10 +103,10 @@ impl FromStr for SigningAlg {
     /// Parses `RS256` or `ES256` (case-insensitive).
     ///
     /// ```
-    /// use m4_auth_cli::dev_issuer::SigningAlg;
+    /// use m4_dev_issuer::SigningAlg;
     /// assert_eq!("es256".parse::<SigningAlg>()?, SigningAlg::Es256);
     /// assert!("HS256".parse::<SigningAlg>().is_err());
-    /// # Ok::<(), m4_auth_cli::Error>(())
+    /// # Ok::<(), m4_dev_issuer::Error>(())
     /// ```
     fn from_str(s: &str) -> Result<Self, Error> {
         SigningAlg::ALL
@@ -131,6 +122,13 @@ impl FromStr for SigningAlg {
 pub trait Clock: Send + Sync + fmt::Debug {
     /// Seconds since the Unix epoch.
     fn now_unix(&self) -> i64;
+
+    /// Milliseconds since the Unix epoch: device-code lifetimes and polling intervals, and
+    /// refresh-token expiry, are measured with it. The default is [`now_unix`](Clock::now_unix)
+    /// times 1000, so a clock that only counts seconds still works.
+    fn now_millis(&self) -> i64 {
+        self.now_unix().saturating_mul(1000)
+    }
 }
 
 /// The system's wall clock.
@@ -142,6 +140,89 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+
+    fn now_millis(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+}
+
+/// How a client proves who it is at the token endpoint (RFC 6749 §2.3, the names of
+/// RFC 8414's `token_endpoint_auth_methods_supported`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAuthMethod {
+    /// `client_secret_basic`: `Authorization: Basic base64(id:secret)`.
+    ClientSecretBasic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// `none`: a public client sends only `client_id`.
+    None,
+}
+
+impl ClientAuthMethod {
+    /// All three, in the order discovery lists them by default.
+    pub const ALL: [ClientAuthMethod; 3] = [
+        ClientAuthMethod::ClientSecretBasic,
+        ClientAuthMethod::ClientSecretPost,
+        ClientAuthMethod::None,
+    ];
+
+    /// The registered name.
+    ///
+    /// ```
+    /// use m4_dev_issuer::ClientAuthMethod;
+    /// assert_eq!(ClientAuthMethod::ClientSecretPost.as_str(), "client_secret_post");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
+            ClientAuthMethod::ClientSecretPost => "client_secret_post",
+            ClientAuthMethod::None => "none",
+        }
+    }
+}
+
+/// A client registered at the dev issuer: confidential (with a secret) or public.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DevClient {
+    /// The `client_id`.
+    pub id: String,
+    /// The secret of a confidential client; `None` for a public client.
+    pub secret: Option<String>,
+}
+
+impl DevClient {
+    /// A confidential client (client credentials grant, device login with its secret).
+    ///
+    /// ```
+    /// let client = m4_dev_issuer::DevClient::confidential("svc", "s3cr3t");
+    /// assert!(!format!("{client:?}").contains("s3cr3t"));
+    /// ```
+    pub fn confidential(id: impl Into<String>, secret: impl Into<String>) -> Self {
+        DevClient {
+            id: id.into(),
+            secret: Some(secret.into()),
+        }
+    }
+
+    /// A public client: no secret, so no client credentials grant (device login only).
+    pub fn public(id: impl Into<String>) -> Self {
+        DevClient {
+            id: id.into(),
+            secret: None,
+        }
+    }
+}
+
+impl fmt::Debug for DevClient {
+    // Never show the secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DevClient")
+            .field("id", &self.id)
+            .field("confidential", &self.secret.is_some())
+            .finish()
     }
 }
 
@@ -172,6 +253,33 @@ pub struct DevIssuerOptions {
     pub clock: Arc<dyn Clock>,
     /// Called on the server thread after each answered request (`serve` logs them).
     pub on_request: Option<RequestObserver>,
+    /// The registered clients. Default: the confidential [`DEFAULT_CONFIDENTIAL_CLIENT_ID`]
+    /// with [`DEFAULT_CLIENT_SECRET`], and the public [`DEFAULT_PUBLIC_CLIENT_ID`].
+    pub clients: Vec<DevClient>,
+    /// The client authentication methods advertised in discovery and accepted; a request
+    /// authenticated another way gets `invalid_client` (401). Default: all three.
+    pub auth_methods: Vec<ClientAuthMethod>,
+    /// The scopes advertised (`scopes_supported`) and the only ones granted; a request for
+    /// another gets `invalid_scope`. A request naming no scope gets all of them but
+    /// `offline_access`. Default: [`DEFAULT_SCOPE`] and `offline_access`.
+    pub scopes: Vec<String>,
+    /// Lifetime of access tokens from the token endpoint (whole seconds; `expires_in`).
+    /// Default one hour.
+    pub access_token_ttl: Duration,
+    /// Lifetime of each refresh token (a rotated one gets a fresh lifetime). Default 30 days.
+    pub refresh_token_ttl: Duration,
+    /// Lifetime of device codes (RFC 8628 `expires_in`, rounded up to whole seconds in the
+    /// answer, measured in milliseconds on [`clock`](DevIssuerOptions::clock)). Default 10
+    /// minutes.
+    pub device_code_ttl: Duration,
+    /// The minimum time between polls of one device code (RFC 8628 `interval`). Millisecond
+    /// granularity, and zero is allowed, so tests need not wait: the answer states it rounded
+    /// up to whole seconds (a client that honours it is never too fast), while polls are
+    /// checked against the exact value; a faster poll gets `slow_down` and raises it by
+    /// 5 s. Default 5 seconds.
+    pub device_interval: Duration,
+    /// The `sub` of tokens from an approved device login. Default [`DEFAULT_DEVICE_SUBJECT`].
+    pub device_subject: String,
 }
 
 impl fmt::Debug for DevIssuerOptions {
@@ -182,12 +290,21 @@ impl fmt::Debug for DevIssuerOptions {
             .field("audience", &self.audience)
             .field("clock", &self.clock)
             .field("on_request", &self.on_request.as_ref().map(|_| "Fn"))
+            .field("clients", &self.clients)
+            .field("auth_methods", &self.auth_methods)
+            .field("scopes", &self.scopes)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("device_code_ttl", &self.device_code_ttl)
+            .field("device_interval", &self.device_interval)
+            .field("device_subject", &self.device_subject)
             .finish()
     }
 }
 
 impl Default for DevIssuerOptions {
-    /// `127.0.0.1`, an ephemeral port, audience [`DEFAULT_AUDIENCE`], the system clock.
+    /// `127.0.0.1`, an ephemeral port, audience [`DEFAULT_AUDIENCE`], the system clock, the
+    /// two default clients, every auth method, and the lifetimes documented on each field.
     fn default() -> Self {
         DevIssuerOptions {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -195,6 +312,17 @@ impl Default for DevIssuerOptions {
             audience: DEFAULT_AUDIENCE.to_owned(),
             clock: Arc::new(SystemClock),
             on_request: None,
+            clients: vec![
+                DevClient::confidential(DEFAULT_CONFIDENTIAL_CLIENT_ID, DEFAULT_CLIENT_SECRET),
+                DevClient::public(DEFAULT_PUBLIC_CLIENT_ID),
+            ],
+            auth_methods: ClientAuthMethod::ALL.to_vec(),
+            scopes: vec![DEFAULT_SCOPE.to_owned(), "offline_access".to_owned()],
+            access_token_ttl: Duration::from_secs(3600),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            device_code_ttl: Duration::from_secs(600),
+            device_interval: Duration::from_secs(5),
+            device_subject: DEFAULT_DEVICE_SUBJECT.to_owned(),
         }
     }
 }
@@ -313,6 +441,8 @@ struct Shared {
     keys: RwLock<KeySet>,
     served: Mutex<HashMap<String, u64>>,
     on_request: Option<RequestObserver>,
+    settings: oauth::Settings,
+    oauth: Mutex<oauth::State>,
 }
 
 impl fmt::Debug for Shared {
@@ -416,13 +546,13 @@ impl DevIssuer {
     /// Refuses any address that is not loopback with [`Error::NonLoopbackBind`].
     ///
     /// ```
-    /// use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions};
+    /// use m4_dev_issuer::{DevIssuer, DevIssuerOptions};
     ///
     /// let refused = DevIssuer::start(DevIssuerOptions {
     ///     host: "0.0.0.0".parse().unwrap(),
     ///     ..DevIssuerOptions::default()
     /// });
-    /// assert!(matches!(refused, Err(m4_auth_cli::Error::NonLoopbackBind { .. })));
+    /// assert!(matches!(refused, Err(m4_dev_issuer::Error::NonLoopbackBind { .. })));
     /// ```
     pub fn start(options: DevIssuerOptions) -> Result<DevIssuer, Error> {
         let requested = SocketAddr::new(options.host, options.port);
@@ -450,6 +580,17 @@ impl DevIssuer {
             }),
             served: Mutex::new(HashMap::new()),
             on_request: options.on_request,
+            settings: oauth::Settings {
+                clients: options.clients,
+                auth_methods: options.auth_methods,
+                scopes: options.scopes,
+                access_token_ttl: options.access_token_ttl,
+                refresh_token_ttl: options.refresh_token_ttl,
+                device_code_ttl: options.device_code_ttl,
+                device_interval: options.device_interval,
+                device_subject: options.device_subject,
+            },
+            oauth: Mutex::new(oauth::State::default()),
         });
         let server = Arc::new(server);
         let stopping = Arc::new(AtomicBool::new(false));
@@ -501,11 +642,11 @@ impl DevIssuer {
     /// (`M4_OAUTH2_ENABLED`, `M4_OAUTH2_ISSUER_URL`, `M4_OAUTH2_AUDIENCE`).
     ///
     /// ```
-    /// # use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions};
+    /// # use m4_dev_issuer::{DevIssuer, DevIssuerOptions};
     /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
     /// let env = issuer.env();
     /// assert_eq!(env[0], ("M4_OAUTH2_ENABLED".to_owned(), "true".to_owned()));
-    /// # Ok::<(), m4_auth_cli::Error>(())
+    /// # Ok::<(), m4_dev_issuer::Error>(())
     /// ```
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
@@ -524,7 +665,7 @@ impl DevIssuer {
     /// Signs a token as described by `request` (see [`MintRequest`] for the claims).
     ///
     /// ```
-    /// use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions, KidOverride, MintRequest};
+    /// use m4_dev_issuer::{DevIssuer, DevIssuerOptions, KidOverride, MintRequest};
     ///
     /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
     /// let unknown_kid = issuer.mint(&MintRequest {
@@ -532,7 +673,7 @@ impl DevIssuer {
     ///     ..MintRequest::default()
     /// })?;
     /// assert!(!unknown_kid.is_empty());
-    /// # Ok::<(), m4_auth_cli::Error>(())
+    /// # Ok::<(), m4_dev_issuer::Error>(())
     /// ```
     pub fn mint(&self, request: &MintRequest) -> Result<String, Error> {
         self.shared.mint(request)
@@ -571,13 +712,13 @@ impl DevIssuer {
     /// or disappear from the JWKS as `old` says. Returns the new kids, RS256 first.
     ///
     /// ```
-    /// # use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions, OldKeys};
+    /// # use m4_dev_issuer::{DevIssuer, DevIssuerOptions, OldKeys};
     /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
     /// let before = issuer.kids();
     /// let after = issuer.rotate(OldKeys::Keep)?;
     /// assert_ne!(before, after);
     /// assert_eq!(issuer.jwks()["keys"].as_array().map(Vec::len), Some(4));
-    /// # Ok::<(), m4_auth_cli::Error>(())
+    /// # Ok::<(), m4_dev_issuer::Error>(())
     /// ```
     pub fn rotate(&self, old: OldKeys) -> Result<Vec<String>, Error> {
         self.shared.rotate(old)
@@ -587,10 +728,10 @@ impl DevIssuer {
     /// the query string is not part of the path).
     ///
     /// ```
-    /// # use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions};
+    /// # use m4_dev_issuer::{DevIssuer, DevIssuerOptions};
     /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
     /// assert_eq!(issuer.served("/jwks.json"), 0);
-    /// # Ok::<(), m4_auth_cli::Error>(())
+    /// # Ok::<(), m4_dev_issuer::Error>(())
     /// ```
     pub fn served(&self, path: &str) -> u64 {
         let served = self
@@ -599,6 +740,70 @@ impl DevIssuer {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         served.get(path).copied().unwrap_or(0)
+    }
+
+    /// How many token-endpoint requests named `grant_type` (`client_credentials`,
+    /// [`DEVICE_CODE_GRANT`], `refresh_token`; `other` for unsupported ones), counted once the
+    /// client authenticated. Proves, for example, that concurrent users of a token client
+    /// refreshed once.
+    ///
+    /// ```
+    /// # use m4_dev_issuer::{DevIssuer, DevIssuerOptions};
+    /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
+    /// assert_eq!(issuer.grants_served("refresh_token"), 0);
+    /// # Ok::<(), m4_dev_issuer::Error>(())
+    /// ```
+    pub fn grants_served(&self, grant_type: &str) -> u64 {
+        oauth::grants_served(&self.shared, grant_type)
+    }
+
+    /// The token endpoint, `<issuer>/token`.
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/token", self.shared.issuer_url)
+    }
+
+    /// The device authorization endpoint, `<issuer>/device_authorization`.
+    pub fn device_authorization_endpoint(&self) -> String {
+        format!("{}/device_authorization", self.shared.issuer_url)
+    }
+
+    /// The revocation endpoint (RFC 7009), `<issuer>/revoke`.
+    pub fn revocation_endpoint(&self) -> String {
+        format!("{}/revoke", self.shared.issuer_url)
+    }
+
+    /// The registered clients (their secrets are there: this is a test issuer).
+    pub fn clients(&self) -> &[DevClient] {
+        &self.shared.settings.clients
+    }
+
+    /// Approves the pending device login with `user_code` (any case, dash optional): the
+    /// client's next poll gets tokens. Test-only: a real provider asks the user to sign in.
+    ///
+    /// ```
+    /// # use m4_dev_issuer::{DevIssuer, DevIssuerOptions, Error};
+    /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
+    /// assert!(matches!(issuer.approve_device("BCDF-GHJK"), Err(Error::UnknownUserCode { .. })));
+    /// # Ok::<(), m4_dev_issuer::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnknownUserCode`], or [`Error::DeviceLoginNotPending`] when it expired or was
+    /// already decided.
+    pub fn approve_device(&self, user_code: &str) -> Result<(), Error> {
+        oauth::decide(&self.shared, user_code, true)
+    }
+
+    /// Denies the pending device login with `user_code`: the client's next poll gets
+    /// `access_denied`. Errors as [`approve_device`](DevIssuer::approve_device).
+    pub fn deny_device(&self, user_code: &str) -> Result<(), Error> {
+        oauth::decide(&self.shared, user_code, false)
+    }
+
+    /// Revokes `refresh_token` and every refresh token rotated from the same login (the grant
+    /// ends, as `POST /revoke` does). Returns whether the token was known.
+    pub fn revoke_refresh_token(&self, refresh_token: &str) -> bool {
+        matches!(oauth::revoke(&self.shared, None, refresh_token), Ok(true))
     }
 
     /// Stops the server thread and closes the listening socket (also done on drop).

@@ -318,10 +318,18 @@ fn wrong_methods_and_paths_are_answered_not_served() {
     let url = issuer.issuer_url();
     assert_eq!(get(&format!("{url}/mint")).0, 405);
     assert_eq!(post(&issuer.jwks_url(), "{}").0, 405);
-    let (status, reply) = get(&format!("{url}/token"));
+    assert_eq!(get(&format!("{url}/token")).0, 405);
+    let (status, reply) = get(&format!("{url}/authorize"));
     assert_eq!(status, 404);
     assert_eq!(reply["error"], "not_found");
-    assert_eq!(issuer.served("/token"), 1);
+    assert!(
+        reply["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("POST /token"),
+        "{reply}"
+    );
+    assert_eq!(issuer.served("/authorize"), 1);
 }
 
 #[track_caller]

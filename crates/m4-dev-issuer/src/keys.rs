@@ -105,13 +105,21 @@ fn generate_p256(kid: String) -> Result<SigningKey, Error> {
     })
 }
 
-/// `n` random bytes as lowercase hex (kids and `jti`s).
-pub(crate) fn random_hex(n: usize) -> Result<String, Error> {
+/// `n` random bytes from the system generator.
+pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>, Error> {
     let mut bytes = vec![0u8; n];
     SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| Error::Random)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(bytes)
+}
+
+/// `n` random bytes as lowercase hex (kids, `jti`s, refresh tokens, device codes).
+pub(crate) fn random_hex(n: usize) -> Result<String, Error> {
+    Ok(random_bytes(n)?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// One DER element: its tag, its contents, and what follows it.

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::{KidOverride, MintRequest, OldKeys};
 use crate::Error;
+use crate::oauth::normalize_user_code;
 
 /// The most we read of a mint response.
 const MAX_RESPONSE_BYTES: u64 = 256 * 1024;
@@ -35,7 +36,7 @@ impl std::fmt::Debug for MintedToken {
 /// Whether `url` is `http://` on a loopback host (`127.0.0.0/8`, `[::1]`, `localhost`).
 ///
 /// ```
-/// use m4_auth_cli::dev_issuer::is_loopback_http_url;
+/// use m4_dev_issuer::is_loopback_http_url;
 /// assert!(is_loopback_http_url("http://127.0.0.1:8414"));
 /// assert!(is_loopback_http_url("http://[::1]:8414/"));
 /// assert!(!is_loopback_http_url("http://auth.example.com"));
@@ -68,6 +69,24 @@ fn post_json(
     action: &'static str,
     body: &Value,
 ) -> Result<(String, Value), Error> {
+    post(
+        issuer_url,
+        path,
+        action,
+        "application/json",
+        body.to_string(),
+    )
+}
+
+/// `POST <issuer_url><path>` with `body` of `content_type`; the answer's JSON on 200, else
+/// the error.
+fn post(
+    issuer_url: &str,
+    path: &str,
+    action: &'static str,
+    content_type: &str,
+    body: String,
+) -> Result<(String, Value), Error> {
     let url = issuer_url.trim_end_matches('/').to_owned();
     if !is_loopback_http_url(&url) {
         return Err(Error::IssuerUrlNotLoopback { url });
@@ -84,8 +103,8 @@ fn post_json(
     };
     let mut response = agent
         .post(format!("{url}{path}"))
-        .header("Content-Type", "application/json")
-        .send(body.to_string())
+        .header("Content-Type", content_type)
+        .send(body)
         .map_err(unreachable)?;
     let status = response.status().as_u16();
     let text = response
@@ -120,13 +139,13 @@ fn post_json(
 /// 10-second timeout, and no proxy is used.
 ///
 /// ```
-/// use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions, MintRequest, mint_remote};
+/// use m4_dev_issuer::{DevIssuer, DevIssuerOptions, MintRequest, mint_remote};
 ///
 /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
 /// let minted = mint_remote(issuer.issuer_url(), &MintRequest::default())?;
 /// assert_eq!(minted.expires_in, 3600);
 /// assert_eq!(issuer.served("/mint"), 1);
-/// # Ok::<(), m4_auth_cli::Error>(())
+/// # Ok::<(), m4_dev_issuer::Error>(())
 /// ```
 pub fn mint_remote(issuer_url: &str, request: &MintRequest) -> Result<MintedToken, Error> {
     let mut body = Map::new();
@@ -182,12 +201,12 @@ pub fn mint_remote(issuer_url: &str, request: &MintRequest) -> Result<MintedToke
 /// returns the new kids, RS256 first. Same URL rules as [`mint_remote`].
 ///
 /// ```
-/// use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions, OldKeys, rotate_remote};
+/// use m4_dev_issuer::{DevIssuer, DevIssuerOptions, OldKeys, rotate_remote};
 ///
 /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
 /// let kids = rotate_remote(issuer.issuer_url(), OldKeys::Remove)?;
 /// assert_eq!(kids, issuer.kids());
-/// # Ok::<(), m4_auth_cli::Error>(())
+/// # Ok::<(), m4_dev_issuer::Error>(())
 /// ```
 pub fn rotate_remote(issuer_url: &str, old: OldKeys) -> Result<Vec<String>, Error> {
     let old = match old {
@@ -212,4 +231,46 @@ pub fn rotate_remote(issuer_url: &str, old: OldKeys) -> Result<Vec<String>, Erro
             url,
             what: "the answer has no kids".to_owned(),
         })
+}
+
+/// Whether a device login is approved or denied ([`decide_device_remote`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceDecision {
+    /// The client's next poll gets tokens.
+    Approve,
+    /// The client's next poll gets `access_denied`.
+    Deny,
+}
+
+/// Approves or denies the device login with `user_code` at the running dev issuer at
+/// `issuer_url` (`POST /device/approve` or `/device/deny`; `m4-auth dev-issuer approve`).
+/// Same URL rules as [`mint_remote`].
+///
+/// ```
+/// use m4_dev_issuer::{DeviceDecision, DevIssuer, DevIssuerOptions, Error, decide_device_remote};
+///
+/// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
+/// let unknown = decide_device_remote(issuer.issuer_url(), "BCDF-GHJK", DeviceDecision::Approve);
+/// assert!(matches!(unknown, Err(Error::IssuerRejected { status: 400, .. })));
+/// # Ok::<(), m4_dev_issuer::Error>(())
+/// ```
+pub fn decide_device_remote(
+    issuer_url: &str,
+    user_code: &str,
+    decision: DeviceDecision,
+) -> Result<(), Error> {
+    let (path, action) = match decision {
+        DeviceDecision::Approve => ("/device/approve", "approve the device login"),
+        DeviceDecision::Deny => ("/device/deny", "deny the device login"),
+    };
+    // A user code is letters and dashes; normalised, it needs no percent-encoding.
+    let body = format!("user_code={}", normalize_user_code(user_code));
+    post(
+        issuer_url,
+        path,
+        action,
+        "application/x-www-form-urlencoded",
+        body,
+    )
+    .map(|_| ())
 }
