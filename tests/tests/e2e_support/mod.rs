@@ -169,8 +169,15 @@ impl Session {
     /// Fails the test if none arrives within [`ANSWER_TIMEOUT`].
     #[track_caller]
     pub fn answer(&mut self) -> Value {
+        contract_shape(&self.answer_line())
+    }
+
+    /// The next answer line exactly as written (without its `\n`), unparsed.
+    /// Fails the test if none arrives within [`ANSWER_TIMEOUT`].
+    #[track_caller]
+    pub fn answer_line(&mut self) -> String {
         match self.answers.recv_timeout(ANSWER_TIMEOUT) {
-            Ok(line) => contract_shape(&line),
+            Ok(line) => line,
             Err(RecvTimeoutError::Timeout) => panic!(
                 "no answer within {ANSWER_TIMEOUT:?}: the line was not answered or not flushed; stderr: {}",
                 self.stderr()
