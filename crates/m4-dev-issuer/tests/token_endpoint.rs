@@ -662,6 +662,29 @@ fn polling_too_fast_gets_slow_down_and_a_longer_interval() {
 }
 
 #[test]
+fn forced_slow_downs_come_first_and_still_raise_the_interval() {
+    let f = start_with(|o| {
+        o.device_interval = Duration::from_secs(1);
+        o.device_forced_slow_downs = 1;
+    });
+    let device = device_start(&f, &[("client_id", CLI)]);
+    let code = device["device_code"].as_str().unwrap();
+    // On time, but forced.
+    f.clock.advance(Duration::from_secs(1));
+    check_error(&poll(&f, code), 400, "slow_down", "wait at least 6 s");
+    // A client that did not slow down is now too fast.
+    f.clock.advance(Duration::from_secs(1));
+    check_error(&poll(&f, code), 400, "slow_down", "wait at least 11 s");
+    f.clock.advance(Duration::from_secs(11));
+    check_error(
+        &poll(&f, code),
+        400,
+        "authorization_pending",
+        "not approved",
+    );
+}
+
+#[test]
 fn a_zero_interval_never_slows_down() {
     let f = start_with(|o| o.device_interval = Duration::ZERO);
     let device = device_start(&f, &[("client_id", CLI)]);
