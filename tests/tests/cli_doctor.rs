@@ -365,7 +365,14 @@ fn json_output_for_scripts() {
         .collect();
     assert_eq!(
         sections,
-        ["configuration", "discovery", "jwks", "rate-limit", "token"]
+        [
+            "configuration",
+            "discovery",
+            "jwks",
+            "rate-limit",
+            "token",
+            "credentials"
+        ]
     );
 
     let broken = Idp::start();
@@ -516,4 +523,83 @@ fn a_redis_backend_nobody_listens_on_fails_with_a_fix_and_no_password() {
     );
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert_lines(&text, &["- off: M4_OAUTH2_RATE_LIMIT_ENABLED=false"]);
+}
+
+/// A provider whose discovery document also names a token endpoint.
+fn with_token_endpoint(answer: ResponseTemplate) -> Idp {
+    let idp = Idp::start();
+    mount_token_endpoint(&idp, answer);
+    idp
+}
+
+/// Discovery naming a token endpoint, the keys, and the token endpoint answering `answer`.
+fn mount_token_endpoint(idp: &Idp, answer: ResponseTemplate) {
+    idp.serve(
+        "/.well-known/openid-configuration",
+        ResponseTemplate::new(200).set_body_json(json!({
+            "issuer": idp.uri(),
+            "jwks_uri": format!("{}/jwks.json", idp.uri()),
+            "token_endpoint": format!("{}/token", idp.uri()),
+        })),
+    );
+    idp.jwks(&keys::jwks_json());
+    idp.runtime.block_on(
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(answer)
+            .mount(&idp.server),
+    );
+}
+
+#[test]
+fn the_credentials_step_obtains_a_token_and_verifies_it() {
+    // The token names the provider's own URL as issuer, so the server must exist first.
+    let idp = Idp::start();
+    let good = token(&idp, "rsa-2048", "rsa-2048", &json!({"sub": "svc"}));
+    mount_token_endpoint(
+        &idp,
+        ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": good, "token_type": "Bearer", "expires_in": 3600,
+        })),
+    );
+    let creds = [
+        ("M4_OAUTH2_CLIENT_ID", "m4-service"),
+        ("M4_OAUTH2_CLIENT_SECRET", "s3cret-value"),
+    ];
+    let (output, text) = doctor(&idp, &creds, &[]);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert_lines(
+        &text,
+        &[
+            "Credentials for the stdio path",
+            "· the stdio path obtains tokens from the client credentials",
+            "✓ obtained a token from the client credentials now",
+            "✓ m4-auth accepts it (sub svc)",
+        ],
+    );
+    assert!(
+        !text.contains("s3cret-value") && !text.contains(&good),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_credentials_step_fails_with_the_fix_when_no_token_can_be_obtained() {
+    let idp = with_token_endpoint(
+        ResponseTemplate::new(401)
+            .set_body_json(json!({"error": "invalid_client", "error_description": "bad secret"})),
+    );
+    let creds = [
+        ("M4_OAUTH2_CLIENT_ID", "m4-service"),
+        ("M4_OAUTH2_CLIENT_SECRET", "wrong"),
+    ];
+    let (output, text) = doctor(&idp, &creds, &[]);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_lines(
+        &text,
+        &[
+            "✗ cannot obtain a token from the client credentials now (token_client_rejected): the provider refused the client: invalid_client: \"bad secret\"",
+            "fix: check M4_OAUTH2_CLIENT_ID and M4_OAUTH2_CLIENT_SECRET",
+        ],
+    );
 }

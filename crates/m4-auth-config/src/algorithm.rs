@@ -122,3 +122,45 @@ impl fmt::Display for RateLimitBackend {
         }
     }
 }
+
+/// How a token request asks the provider for the audience (`M4_OAUTH2_AUDIENCE_PARAMETER`).
+///
+/// ```
+/// use m4_auth_config::AudienceParameter;
+/// assert_eq!(AudienceParameter::from_name("RESOURCE"), Some(AudienceParameter::Resource));
+/// assert_eq!(AudienceParameter::Scope.as_str(), "scope");
+/// assert_eq!(AudienceParameter::from_name("aud"), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AudienceParameter {
+    /// `audience=<M4_OAUTH2_AUDIENCE>` (Auth0 requires it; Okta, Keycloak and Entra ID ignore
+    /// it). The default.
+    Audience,
+    /// `resource=<M4_OAUTH2_AUDIENCE>` (RFC 8707 resource indicators).
+    Resource,
+    /// No audience parameter; each requested scope becomes `<M4_OAUTH2_AUDIENCE>/<scope>`,
+    /// and client credentials ask for `<M4_OAUTH2_AUDIENCE>/.default` (Entra ID v2).
+    Scope,
+    /// No audience parameter at all (the server fixes the audience).
+    None,
+}
+
+impl AudienceParameter {
+    /// Parses the variable's value (any case).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Audience, Self::Resource, Self::Scope, Self::None]
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// The value as written in the environment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Audience => "audience",
+            Self::Resource => "resource",
+            Self::Scope => "scope",
+            Self::None => "none",
+        }
+    }
+}

@@ -1,9 +1,10 @@
 //! [`AuthConfig`]: the typed configuration, and how it is loaded from `M4_OAUTH2_*` pairs.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::algorithm::{Algorithm, RateLimitBackend};
+use crate::algorithm::{Algorithm, AudienceParameter, RateLimitBackend};
 use crate::builder::AuthConfigBuilder;
 use crate::error::{ConfigError, Problem, UrlError};
 use crate::secret::Secret;
@@ -62,6 +63,8 @@ pub struct AuthConfig {
     rate_limit_backend: RateLimitBackend,
     token_cache_size: usize,
     resource_url: Option<EndpointUrl>,
+    credentials_file: Option<PathBuf>,
+    audience_parameter: AudienceParameter,
 }
 
 /// A successfully loaded configuration and the warnings found on the way.
@@ -102,6 +105,8 @@ impl Default for AuthConfig {
             rate_limit_backend: RateLimitBackend::Memory,
             token_cache_size: 4096,
             resource_url: None,
+            credentials_file: None,
+            audience_parameter: AudienceParameter::Audience,
         }
     }
 }
@@ -206,15 +211,16 @@ impl AuthConfig {
     ///         ("M4_OAUTH2_AUDIENCE", "m4-api".to_owned()),
     ///     ]
     /// );
-    /// // everything but the token and the three unset options (JWKS URL, client id, secret)
-    /// assert_eq!(config.to_env(true).len(), 19);
+    /// // everything but the token and the four unset options (JWKS URL, client id, secret,
+    /// // credentials file)
+    /// assert_eq!(config.to_env(true).len(), 20);
     /// # Ok::<(), m4_auth_config::ConfigError>(())
     /// ```
     pub fn to_env(&self, include_defaults: bool) -> Vec<(&'static str, String)> {
         let secs = |d: Duration| d.as_secs().to_string();
         let b = |v: bool| if v { "true" } else { "false" }.to_owned();
         let join = |items: &mut dyn Iterator<Item = &str>| items.collect::<Vec<_>>().join(",");
-        let values: [(&'static str, Option<String>); 24] = [
+        let values: [(&'static str, Option<String>); 26] = [
             (vars::ENABLED, Some(b(self.enabled))),
             (
                 vars::ISSUER_URL,
@@ -276,6 +282,16 @@ impl AuthConfig {
             (
                 vars::RESOURCE_URL,
                 self.resource_url.as_ref().map(|u| u.as_str().to_owned()),
+            ),
+            (
+                vars::CREDENTIALS_FILE,
+                self.credentials_file
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+            ),
+            (
+                vars::AUDIENCE_PARAMETER,
+                Some(self.audience_parameter.as_str().to_owned()),
             ),
         ];
         values
@@ -522,6 +538,38 @@ impl AuthConfig {
     /// ```
     pub fn resource_url(&self) -> Option<&EndpointUrl> {
         self.resource_url.as_ref()
+    }
+
+    /// Where the stored login lives when `M4_OAUTH2_CREDENTIALS_FILE` is set; `None` means
+    /// the default location (chosen by the token client, see docs/credentials.md).
+    ///
+    /// ```
+    /// let loaded = m4_auth_config::AuthConfig::from_vars([
+    ///     ("M4_OAUTH2_CREDENTIALS_FILE", "/tmp/m4-credentials.json"),
+    /// ])?;
+    /// assert_eq!(
+    ///     loaded.config.credentials_file(),
+    ///     Some(std::path::Path::new("/tmp/m4-credentials.json"))
+    /// );
+    /// # Ok::<(), m4_auth_config::ConfigError>(())
+    /// ```
+    pub fn credentials_file(&self) -> Option<&Path> {
+        self.credentials_file.as_deref()
+    }
+
+    /// How token requests ask the provider for the audience (`M4_OAUTH2_AUDIENCE_PARAMETER`,
+    /// default `audience`).
+    ///
+    /// ```
+    /// use m4_auth_config::{AudienceParameter, AuthConfig};
+    /// assert_eq!(AuthConfig::default().audience_parameter(), AudienceParameter::Audience);
+    /// let loaded = AuthConfig::from_vars([("M4_OAUTH2_AUDIENCE_PARAMETER", "resource")])?;
+    /// assert_eq!(loaded.config.audience_parameter(), AudienceParameter::Resource);
+    /// assert!(AuthConfig::from_vars([("M4_OAUTH2_AUDIENCE_PARAMETER", "aud")]).is_err());
+    /// # Ok::<(), m4_auth_config::ConfigError>(())
+    /// ```
+    pub fn audience_parameter(&self) -> AudienceParameter {
+        self.audience_parameter
     }
 }
 
@@ -826,6 +874,15 @@ pub(crate) fn load(pairs: impl IntoIterator<Item = (String, Raw)>) -> Result<Loa
     };
     let token_cache_size = r.int(vars::TOKEN_CACHE_SIZE, 4096, 0, 1_000_000);
     let resource_url = r.url(vars::RESOURCE_URL, false);
+    let credentials_file = r.text(vars::CREDENTIALS_FILE).map(PathBuf::from);
+    let audience_parameter = match r.get(vars::AUDIENCE_PARAMETER) {
+        Lookup::Value(v) => AudienceParameter::from_name(&v).unwrap_or_else(|| {
+            let var = vars::AUDIENCE_PARAMETER;
+            r.problems.push(Problem::InvalidChoice { var, value: v });
+            AudienceParameter::Audience
+        }),
+        Lookup::Unset | Lookup::Bad => AudienceParameter::Audience,
+    };
 
     // Warnings that need the whole picture.
     match enabled {
@@ -889,6 +946,8 @@ pub(crate) fn load(pairs: impl IntoIterator<Item = (String, Raw)>) -> Result<Loa
         rate_limit_backend,
         token_cache_size: usize::try_from(token_cache_size).unwrap_or(usize::MAX),
         resource_url,
+        credentials_file,
+        audience_parameter,
     };
     Ok(Loaded { config, warnings })
 }

@@ -213,6 +213,14 @@ pub enum Problem {
         /// The value given; `None` when it is not valid UTF-8.
         value: Option<String>,
     },
+    /// A value that must be one of a few words (`M4_OAUTH2_AUDIENCE_PARAMETER`).
+    #[error("{var}={} is not a known choice: expected {}", Shown(value), vars::spec(var).expected)]
+    InvalidChoice {
+        /// The variable.
+        var: &'static str,
+        /// The value given.
+        value: String,
+    },
     /// A text value (audience, client id) holding control characters.
     #[error("{var}={} contains a control character: expected {}", Shown(value), vars::spec(var).expected)]
     ControlCharacter {
@@ -247,6 +255,7 @@ impl Problem {
             | Self::EmptyList { var, .. }
             | Self::InvalidScope { var, .. }
             | Self::InvalidBackend { var, .. }
+            | Self::InvalidChoice { var, .. }
             | Self::ControlCharacter { var, .. } => var,
             Self::MisspeltEnabled { .. } => vars::ENABLED,
         }

@@ -12,7 +12,7 @@ mod url;
 pub mod vars;
 mod warning;
 
-pub use algorithm::{Algorithm, RateLimitBackend};
+pub use algorithm::{Algorithm, AudienceParameter, RateLimitBackend};
 pub use builder::AuthConfigBuilder;
 pub use config::{AuthConfig, Loaded};
 pub use error::{ConfigError, Problem, UrlError};

@@ -66,6 +66,7 @@ fn problem_index(p: &Problem) -> usize {
         Problem::InvalidBackend { .. } => 13,
         Problem::ControlCharacter { .. } => 14,
         Problem::MisspeltEnabled { .. } => 15,
+        Problem::InvalidChoice { .. } => 16,
     }
 }
 
@@ -133,6 +134,10 @@ fn problems() -> Vec<Problem> {
         Problem::ControlCharacter {
             var: vars::CLIENT_ID,
             value: s("a\u{1b}[31mb"),
+        },
+        Problem::InvalidChoice {
+            var: vars::AUDIENCE_PARAMETER,
+            value: s("aud"),
         },
         Problem::MisspeltEnabled {
             name: s("M4_OAUTH2_ENABLE"),
@@ -211,7 +216,7 @@ fn every_url_error_message() {
 #[test]
 fn every_problem_message() {
     let all = problems();
-    assert_covers(all.iter().map(problem_index), 16);
+    assert_covers(all.iter().map(problem_index), 17);
     for p in &all {
         let line = p.to_string();
         assert!(!line.contains('\n') && !line.ends_with('.'), "{line}");

@@ -54,12 +54,19 @@ pub const TOKEN_CACHE_SIZE: &str = "M4_OAUTH2_TOKEN_CACHE_SIZE";
 /// 9728 `resource`, used by m4-auth-http).
 pub const RESOURCE_URL: &str = "M4_OAUTH2_RESOURCE_URL";
 
+/// `M4_OAUTH2_CREDENTIALS_FILE`: where `m4-auth login` keeps the stored login (default: the
+/// user's configuration directory, see docs/credentials.md).
+pub const CREDENTIALS_FILE: &str = "M4_OAUTH2_CREDENTIALS_FILE";
+/// `M4_OAUTH2_AUDIENCE_PARAMETER`: how token requests ask for the audience: `audience`
+/// (default), `resource` (RFC 8707), `scope` (Entra ID) or `none`.
+pub const AUDIENCE_PARAMETER: &str = "M4_OAUTH2_AUDIENCE_PARAMETER";
+
 /// Every variable this crate reads, in the order of `CONTRACT.md` (also the order of
 /// [`AuthConfig::to_env`](crate::AuthConfig::to_env) and of problems in a
 /// [`ConfigError`](crate::ConfigError)).
 ///
 /// ```
-/// assert_eq!(m4_auth_config::vars::ALL.len(), 24);
+/// assert_eq!(m4_auth_config::vars::ALL.len(), 26);
 /// assert!(m4_auth_config::vars::ALL.iter().all(|v| v.starts_with("M4_OAUTH2_")));
 /// ```
 pub const ALL: &[&str] = &[
@@ -87,6 +94,8 @@ pub const ALL: &[&str] = &[
     RATE_LIMIT_BACKEND,
     TOKEN_CACHE_SIZE,
     RESOURCE_URL,
+    CREDENTIALS_FILE,
+    AUDIENCE_PARAMETER,
 ];
 
 /// The common prefix of every variable.
@@ -256,6 +265,18 @@ pub(crate) const SPECS: &[Spec] = &[
         name: RESOURCE_URL,
         default: None,
         expected: "the public URL of your MCP endpoint as clients reach it, such as https://m4.example.org/mcp (http only for loopback hosts: 127.0.0.0/8, ::1, localhost)",
+        unit: "",
+    },
+    Spec {
+        name: CREDENTIALS_FILE,
+        default: None,
+        expected: "the path of the file `m4-auth login` stores its login in, such as /home/me/.config/m4-auth/credentials.json",
+        unit: "",
+    },
+    Spec {
+        name: AUDIENCE_PARAMETER,
+        default: Some("audience"),
+        expected: "audience (Auth0 and most providers), resource (RFC 8707), scope (Entra ID: scopes requested as <audience>/<scope>) or none",
         unit: "",
     },
 ];

@@ -147,6 +147,9 @@ fn a_bad_value_for_every_variable() {
         check(TOKEN_CACHE_SIZE, "1000001", "expected 0 to 1000000 entries"),
         check(RESOURCE_URL, "http://m4.example.org/mcp", "not loopback"),
         check(RESOURCE_URL, "https://m4.example.org/mcp#x", "fragment"),
+        check(CREDENTIALS_FILE, "/tmp/a\u{7}b", "control character"),
+        check(AUDIENCE_PARAMETER, "aud", "is not a known choice"),
+        check(AUDIENCE_PARAMETER, " ", "is set but empty"),
     ];
     // TOKEN takes any value (the verifier judges it); its one bad form is a duplicate.
     let err = AuthConfig::from_vars([(vars::TOKEN, "a"), (vars::TOKEN, "b")]).unwrap_err();
@@ -220,6 +223,7 @@ fn every_variable_parses_with_its_default_written_out() {
         (vars::RATE_LIMIT_MAX_USERS, "10000"),
         (vars::RATE_LIMIT_BACKEND, "memory"),
         (vars::TOKEN_CACHE_SIZE, "4096"),
+        (vars::AUDIENCE_PARAMETER, "audience"),
     ];
     let loaded = AuthConfig::from_vars(explicit).unwrap();
     assert_eq!(loaded.config, AuthConfig::default());
@@ -243,6 +247,10 @@ fn every_variable_parses_with_its_default_written_out() {
         (vars::CLIENT_SECRET, " s3cret "),
         (vars::TOKEN, "Bearer eyJ.x.y"),
         (vars::RESOURCE_URL, "https://m4.example.org/mcp"),
+        (
+            vars::CREDENTIALS_FILE,
+            "/home/me/.config/m4-auth/credentials.json",
+        ),
     ]);
     assert_eq!(all.len(), vars::ALL.len());
     let c = AuthConfig::from_vars(all).unwrap().config;
@@ -260,6 +268,12 @@ fn every_variable_parses_with_its_default_written_out() {
     assert_eq!(
         c.resource_url().unwrap().as_str(),
         "https://m4.example.org/mcp"
+    );
+    assert_eq!(
+        c.credentials_file(),
+        Some(std::path::Path::new(
+            "/home/me/.config/m4-auth/credentials.json"
+        ))
     );
 }
 

@@ -72,6 +72,10 @@ pub(crate) struct Inner {
     pub(crate) mode: Mode,
     pub(crate) counters: Counters,
     pub(crate) anonymous: Principal,
+    /// Where the env path obtains a token when `M4_OAUTH2_TOKEN` is unset (found on first
+    /// use, then kept: it holds the token in memory and renews it).
+    #[cfg(feature = "token-client")]
+    token_source: parking_lot::Mutex<Option<Arc<m4_auth_token::TokenSource>>>,
 }
 
 pub(crate) enum Mode {
@@ -434,8 +438,13 @@ impl Authenticator {
         Ok(principal)
     }
 
-    /// Authenticates the stdio MCP case: the token is in `M4_OAUTH2_TOKEN` ("Bearer " prefix
-    /// optional), read now, as M4's tools do today.
+    /// Authenticates the stdio MCP case, with credentials from the environment in the order
+    /// of CONTRACT.md: `M4_OAUTH2_TOKEN` ("Bearer " prefix optional, read now) when set;
+    /// otherwise the login `m4-auth login` stored; otherwise the client credentials
+    /// (`M4_OAUTH2_CLIENT_ID` and `M4_OAUTH2_CLIENT_SECRET`); otherwise
+    /// [`AuthError::MissingToken`]. A token obtained from the last two is kept in memory and
+    /// renewed before it expires, and is verified exactly like any other.
+    /// The last two need the `token-client` feature (on by default).
     ///
     /// ```no_run
     /// let auth = m4_auth::Authenticator::from_env()?;
@@ -445,17 +454,64 @@ impl Authenticator {
     /// ```
     ///
     /// # Errors
-    /// As [`authenticate`](Self::authenticate); [`AuthError::MissingToken`] when the variable
-    /// is unset or blank, [`AuthError::TokenNotUnicode`] when it is not UTF-8.
+    /// As [`authenticate`](Self::authenticate); [`AuthError::MissingToken`] when no source
+    /// has credentials, [`AuthError::TokenUnavailable`] (code `missing_token`) when a source
+    /// has them but no token could be obtained, [`AuthError::TokenNotUnicode`] when the
+    /// variable is not UTF-8.
     pub fn authenticate_env(&self) -> Result<Principal, AuthError> {
         if !self.is_enabled() {
             return self.authenticate_header(None);
         }
         match std::env::var_os(TOKEN_VAR).map(std::ffi::OsString::into_string) {
-            None => self.authenticate_header(None),
-            Some(Ok(value)) => self.authenticate_header(Some(&value)),
+            Some(Ok(value)) if !value.trim().is_empty() => self.authenticate_header(Some(&value)),
             Some(Err(_)) => Err(self.reject(AuthError::TokenNotUnicode, None, None)),
+            None | Some(Ok(_)) => match self.obtained_token() {
+                Ok(Some(token)) => self.authenticate(token.expose_secret()),
+                Ok(None) => self.authenticate_header(None),
+                Err(err) => Err(self.reject(err, None, None)),
+            },
         }
+    }
+
+    /// A token from the stored login or the client credentials; `None` when neither exists.
+    #[cfg(feature = "token-client")]
+    fn obtained_token(&self) -> Result<Option<m4_auth_config::Secret>, AuthError> {
+        use m4_auth_token::{TokenOptions, TokenSource};
+        let unavailable =
+            |credentials: &str, e: m4_auth_token::Error| AuthError::TokenUnavailable {
+                credentials: credentials.to_owned(),
+                reason: e.to_string(),
+                reason_code: e.code(),
+            };
+        let source = {
+            let mut slot = self.inner.token_source.lock();
+            match slot.as_ref() {
+                Some(source) => Arc::clone(source),
+                None => {
+                    let both = "the stored login or the client credentials";
+                    let options = TokenOptions::from_config(&self.inner.config)
+                        .map_err(|e| unavailable(both, e))?;
+                    match TokenSource::detect(options).map_err(|e| unavailable(both, e))? {
+                        Some(found) => {
+                            let found = Arc::new(found);
+                            *slot = Some(Arc::clone(&found));
+                            found
+                        }
+                        None => return Ok(None),
+                    }
+                }
+            }
+        };
+        source
+            .access_token()
+            .map(Some)
+            .map_err(|e| unavailable(&source.kind().to_string(), e))
+    }
+
+    /// Without the `token-client` feature only `M4_OAUTH2_TOKEN` is read.
+    #[cfg(not(feature = "token-client"))]
+    fn obtained_token(&self) -> Result<Option<m4_auth_config::Secret>, AuthError> {
+        Ok(None)
     }
 
     /// Runs `tool` for an authenticated caller, the counterpart of M4's `require_oauth2`
@@ -857,6 +913,8 @@ impl AuthenticatorBuilder {
                 mode,
                 counters: Counters::default(),
                 anonymous: Principal::anonymous(),
+                #[cfg(feature = "token-client")]
+                token_source: parking_lot::Mutex::new(None),
             }),
         })
     }

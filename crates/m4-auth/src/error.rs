@@ -67,6 +67,18 @@ pub enum AuthError {
     /// No token was presented: an absent or blank value, or `Bearer` with nothing after it.
     #[error("Missing OAuth2 access token")]
     MissingToken,
+    /// `M4_OAUTH2_TOKEN` is unset and obtaining a token from the stored login or the client
+    /// credentials failed (code `missing_token`); the message says why and what to do.
+    #[error("Missing OAuth2 access token: none could be obtained from {credentials}: {reason}")]
+    TokenUnavailable {
+        /// Where a token was asked for: "the stored login", "the client credentials", or
+        /// "the stored login or the client credentials" when neither could be read.
+        credentials: String,
+        /// Why it failed and the fix (never a token or secret).
+        reason: String,
+        /// The token client's stable code (`login_expired`, ...; docs/credentials.md).
+        reason_code: &'static str,
+    },
     /// The value names an authorization scheme other than `Bearer` (code `malformed_token`).
     #[error(
         "Authorization scheme \"{scheme}\" is not supported: send the token as \"Bearer <token>\""
@@ -163,7 +175,7 @@ impl AuthError {
     /// ```
     pub fn code(&self) -> &'static str {
         match self {
-            Self::MissingToken => "missing_token",
+            Self::MissingToken | Self::TokenUnavailable { .. } => "missing_token",
             Self::UnsupportedScheme { .. } | Self::ExtraCredentials | Self::TokenNotUnicode => {
                 "malformed_token"
             }
@@ -319,7 +331,9 @@ impl AuthError {
     ) -> Option<String> {
         let (error, scope) = match self.http_status() {
             401 => match self {
-                Self::MissingToken | Self::UnsupportedScheme { .. } => (None, scope_401),
+                Self::MissingToken
+                | Self::TokenUnavailable { .. }
+                | Self::UnsupportedScheme { .. } => (None, scope_401),
                 _ => (Some("invalid_token"), scope_401),
             },
             403 => {

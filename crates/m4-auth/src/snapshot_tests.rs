@@ -16,6 +16,7 @@ use crate::resource::ProtectedResource;
 fn variant_name(err: &AuthError) -> &'static str {
     match err {
         AuthError::MissingToken => "MissingToken",
+        AuthError::TokenUnavailable { .. } => "TokenUnavailable",
         AuthError::UnsupportedScheme { .. } => "UnsupportedScheme",
         AuthError::ExtraCredentials => "ExtraCredentials",
         AuthError::TokenNotUnicode => "TokenNotUnicode",
@@ -33,8 +34,9 @@ fn variant_name(err: &AuthError) -> &'static str {
     }
 }
 
-const ALL_VARIANTS: [&str; 15] = [
+const ALL_VARIANTS: [&str; 16] = [
     "MissingToken",
+    "TokenUnavailable",
     "UnsupportedScheme",
     "ExtraCredentials",
     "TokenNotUnicode",
@@ -91,6 +93,13 @@ fn samples() -> Vec<AuthError> {
 
     vec![
         AuthError::MissingToken,
+        AuthError::TokenUnavailable {
+            credentials: "the stored login".into(),
+            reason: "the stored login has expired or was revoked (the provider said \
+                     invalid_grant); run `m4-auth login` again"
+                .into(),
+            reason_code: "login_expired",
+        },
         AuthError::UnsupportedScheme {
             scheme: "Basic".into(),
         },

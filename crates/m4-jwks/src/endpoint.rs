@@ -25,6 +25,9 @@ pub enum UrlRole {
     DiscoveredJwksUri,
     /// The `Location` of an HTTP redirect.
     Redirect,
+    /// An OAuth endpoint (token, device authorization or revocation), configured or named
+    /// by a discovery document.
+    OAuthEndpoint,
 }
 
 impl fmt::Display for UrlRole {
@@ -34,6 +37,7 @@ impl fmt::Display for UrlRole {
             Self::JwksUrl => "JWKS URL (M4_OAUTH2_JWKS_URL)",
             Self::DiscoveredJwksUri => "jwks_uri of the discovery document",
             Self::Redirect => "redirect target",
+            Self::OAuthEndpoint => "OAuth endpoint",
         })
     }
 }

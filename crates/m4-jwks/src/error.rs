@@ -164,6 +164,18 @@ pub enum Error {
         /// The `jwks.json` fallback tried.
         fallback: String,
     },
+    /// Neither discovery document exists, and provider metadata (token endpoints) was asked
+    /// for.
+    #[error(
+        "found no OpenID configuration at {oidc} and no OAuth server metadata at {oauth} (each \
+         answered 404); check the issuer URL (M4_OAUTH2_ISSUER_URL)"
+    )]
+    NoMetadata {
+        /// The OIDC discovery URL tried.
+        oidc: String,
+        /// The RFC 8414 metadata URL tried.
+        oauth: String,
+    },
     /// The JWKS document as a whole is unusable.
     #[error("the JWKS at {url} is unusable: {problem}")]
     JwksDocument {
@@ -244,6 +256,35 @@ impl Error {
         }
     }
 
+    /// For a failed request (timeout, connection, TLS, proxy, status, body size, redirects),
+    /// what went wrong without the leading `GET <url>`: callers that POST through
+    /// [`HttpClient`](crate::HttpClient) name the request themselves. `None` for other errors.
+    ///
+    /// ```
+    /// let err = m4_jwks::Error::HttpStatus { url: "https://idp.example.com/x".into(), status: 503 };
+    /// assert_eq!(err.request_failure().as_deref(), Some("answered HTTP 503"));
+    /// ```
+    pub fn request_failure(&self) -> Option<String> {
+        let url = match self {
+            Self::Timeout { url, .. }
+            | Self::Connect { url, .. }
+            | Self::Tls { url, .. }
+            | Self::Certificate { url, .. }
+            | Self::Proxy { url, .. }
+            | Self::HttpStatus { url, .. }
+            | Self::BodyTooLarge { url, .. }
+            | Self::TooManyRedirects { url, .. }
+            | Self::BadRedirect { url, .. } => url,
+            _ => return None,
+        };
+        let text = self.to_string();
+        Some(
+            text.strip_prefix(&format!("GET {url} "))
+                .unwrap_or(&text)
+                .to_owned(),
+        )
+    }
+
     /// Whether the server said the resource does not exist (404 or 410).
     pub(crate) fn is_not_found(&self) -> bool {
         matches!(
@@ -289,8 +330,14 @@ impl fmt::Display for Human {
 /// Longest untrusted string (an issuer or a kid from a document) echoed in a message.
 const SHOWN_MAX: usize = 200;
 
-/// An untrusted string made safe to show: control characters escaped, length bounded.
-pub(crate) fn shown(text: &str) -> String {
+/// An untrusted string (from a provider's document or answer) made safe to show in a
+/// message: control characters, `"` and `\` escaped, cut after 200 characters with `...`.
+///
+/// ```
+/// assert_eq!(m4_jwks::shown("bad\n\u{1b}[2J"), "bad\\n\\u{1b}[2J");
+/// assert_eq!(m4_jwks::shown(&"x".repeat(500)).len(), 203);
+/// ```
+pub fn shown(text: &str) -> String {
     let mut out = String::new();
     for (i, c) in text.chars().enumerate() {
         if i == SHOWN_MAX {
@@ -410,6 +457,10 @@ mod tests {
                 oauth: "https://idp.example.com/.well-known/oauth-authorization-server/t".into(),
                 fallback: "https://idp.example.com/t/.well-known/jwks.json".into(),
             },
+            Error::NoMetadata {
+                oidc: "https://idp.example.com/t/.well-known/openid-configuration".into(),
+                oauth: "https://idp.example.com/.well-known/oauth-authorization-server/t".into(),
+            },
             Error::JwksDocument {
                 url: "https://idp.example.com/keys".into(),
                 problem: JwksDocumentError::MissingKeys,
@@ -466,6 +517,7 @@ mod tests {
             Error::DiscoveryMissingMember { .. } => "DiscoveryMissingMember",
             Error::IssuerMismatch { .. } => "IssuerMismatch",
             Error::NothingDiscovered { .. } => "NothingDiscovered",
+            Error::NoMetadata { .. } => "NoMetadata",
             Error::JwksDocument { .. } => "JwksDocument",
             Error::NoUsableKeys { .. } => "NoUsableKeys",
             Error::TooStale { .. } => "TooStale",
@@ -527,12 +579,14 @@ mod tests {
             UrlRole::JwksUrl,
             UrlRole::DiscoveredJwksUri,
             UrlRole::Redirect,
+            UrlRole::OAuthEndpoint,
         ] {
             let label = match role {
                 UrlRole::Issuer => "Issuer",
                 UrlRole::JwksUrl => "JwksUrl",
                 UrlRole::DiscoveredJwksUri => "DiscoveredJwksUri",
                 UrlRole::Redirect => "Redirect",
+                UrlRole::OAuthEndpoint => "OAuthEndpoint",
             };
             text.push_str(&format!("{label}: {role}\n"));
         }

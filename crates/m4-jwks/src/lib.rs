@@ -6,13 +6,15 @@ mod clock;
 mod discovery;
 mod endpoint;
 mod error;
+mod http;
 mod options;
 mod transport;
 
 pub use cache::{JwksCache, Stats};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use endpoint::{UrlProblem, UrlRole};
-pub use error::Error;
+pub use error::{Error, shown};
+pub use http::{HttpClient, HttpResponse, ProviderMetadata};
 pub use options::{
     DEFAULT_HTTP_TIMEOUT, DEFAULT_MAX_STALE, DEFAULT_REFRESH_COOLDOWN, DEFAULT_TTL, JwksOptions,
 };

@@ -130,6 +130,38 @@ impl Transport {
         }
     }
 
+    /// POSTs an `application/x-www-form-urlencoded` body to `url` and returns the status and
+    /// body (at most [`MAX_BODY_BYTES`]) whatever the status: OAuth endpoints answer errors
+    /// as JSON with 400 or 401. Redirects are not followed (a redirected POST would carry
+    /// client credentials to another place); the caller sees the 3xx status.
+    pub(crate) fn post_form(
+        &self,
+        url: &Endpoint,
+        form: &[(&str, &str)],
+        authorization: Option<&str>,
+    ) -> Result<(u16, Vec<u8>), Error> {
+        let mut request = self.agent.post(url.uri().clone());
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let mut config = request.config().timeout_global(Some(self.timeout));
+        if url.uri().host().is_some_and(is_loopback_host) {
+            config = config.proxy(None);
+        }
+        let mut response = config
+            .build()
+            .send_form(form.iter().copied())
+            .map_err(|e| self.map_error(url, e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY_BYTES)
+            .read_to_vec()
+            .map_err(|e| self.map_error(url, e))?;
+        Ok((status, body))
+    }
+
     fn timed_out(&self, url: &Endpoint) -> Error {
         Error::Timeout {
             url: url.as_str().to_owned(),

@@ -48,6 +48,27 @@ pub(crate) struct ClaudeArgs {
     /// Access token (M4_OAUTH2_TOKEN); written only when given, never printed
     #[arg(long, value_name = "TOKEN", conflicts_with = "disable_oauth2", value_parser = secret)]
     oauth2_token: Option<Secret>,
+    /// Instead of a pasted token, have M4 obtain fresh tokens from the login `m4-auth login`
+    /// stored: writes M4_OAUTH2_CREDENTIALS_FILE (the file's absolute path) and no token.
+    /// Needs --oauth2-client-id (the client the login was made with)
+    #[arg(
+        long,
+        requires_all = ["enable_oauth2", "oauth2_client_id"],
+        conflicts_with_all = ["oauth2_token", "use_client_credentials"]
+    )]
+    use_login: bool,
+    /// Where the stored login is (M4_OAUTH2_CREDENTIALS_FILE; default: the user's
+    /// configuration directory, see docs/credentials.md)
+    #[arg(long, value_name = "PATH", requires = "use_login")]
+    credentials_file: Option<PathBuf>,
+    /// Instead of a pasted token, have M4 obtain fresh tokens with the client credentials
+    /// grant: needs --oauth2-client-id and --oauth2-client-secret, writes no token
+    #[arg(
+        long,
+        requires_all = ["enable_oauth2", "oauth2_client_id", "oauth2_client_secret"],
+        conflicts_with = "oauth2_token"
+    )]
+    use_client_credentials: bool,
     /// The Claude Desktop config file (default: the operating system's location)
     #[arg(long, value_name = "PATH")]
     config_path: Option<PathBuf>,
@@ -70,6 +91,9 @@ pub(crate) enum InvalidSettings {
     /// The settings the flags make, refused by m4-auth-config.
     #[error("these settings would not work; the flags set the variables named below:\n{0}")]
     Config(m4_auth_config::ConfigError),
+    /// `--credentials-file` (or the default location) is not a usable path.
+    #[error("--use-login cannot name the stored login: {0}")]
+    CredentialsFile(String),
     /// `--oauth2-token` was given but holds nothing to write.
     #[error(
         "--oauth2-token holds no token (it is empty or only \"Bearer\"): pass the access token, or leave the flag out"
@@ -121,7 +145,54 @@ fn oauth2_env(args: &ClaudeArgs) -> Result<Vec<(String, String)>, InvalidSetting
     let token = config
         .token()
         .map(|t| (vars::TOKEN.to_owned(), t.expose_secret().to_owned()));
-    Ok(std::iter::once(enabled).chain(rest).chain(token).collect())
+    let credentials = if args.use_login {
+        Some((
+            vars::CREDENTIALS_FILE.to_owned(),
+            credentials_file(args, &config)?,
+        ))
+    } else {
+        None
+    };
+    Ok(std::iter::once(enabled)
+        .chain(rest)
+        .chain(credentials)
+        .chain(token)
+        .collect())
+}
+
+/// The absolute path of the stored login for `--use-login`: the flag's, or the default
+/// location as `m4-auth login` in this environment would use it. Claude Desktop may start
+/// M4 with another environment, so the path is always written out.
+fn credentials_file(args: &ClaudeArgs, config: &AuthConfig) -> Result<String, InvalidSettings> {
+    let path = match &args.credentials_file {
+        Some(path) => std::path::absolute(path)
+            .map_err(|e| InvalidSettings::CredentialsFile(e.to_string()))?,
+        None => m4_auth_token::default_credentials_path()
+            .map_err(|e| InvalidSettings::CredentialsFile(e.to_string()))?,
+    };
+    let text = path.to_str().map(str::to_owned).ok_or_else(|| {
+        InvalidSettings::CredentialsFile(format!("{} is not valid UTF-8", path.display()))
+    })?;
+    // Validated as the variable it becomes (control characters refused).
+    AuthConfig::from_vars([(vars::CREDENTIALS_FILE, text.as_str())])
+        .map_err(InvalidSettings::Config)?;
+    match m4_auth_token::CredentialsFile::new(&path).load() {
+        Ok(Some(login))
+            if config.issuer().is_some_and(|i| i.as_str() == login.issuer)
+                && config.client_id() == Some(login.client_id.as_str()) => {}
+        Ok(Some(_)) => eprintln!(
+            "m4-auth: warning: the stored login in {} is for another issuer or client; run \
+             `m4-auth login` with these settings before starting M4",
+            path.display()
+        ),
+        Ok(None) => eprintln!(
+            "m4-auth: warning: there is no stored login in {} yet; run `m4-auth login` with \
+             these settings before starting M4",
+            path.display()
+        ),
+        Err(e) => eprintln!("m4-auth: warning: {e}"),
+    }
+    Ok(text)
 }
 
 pub(crate) fn run(args: &ClaudeArgs) -> Result<ExitCode, Failure> {

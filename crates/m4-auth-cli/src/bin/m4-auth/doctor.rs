@@ -8,6 +8,7 @@ use m4_auth::{AuthError, Authenticator, RateLimitBackendInfo};
 use m4_auth_config::{AuthConfig, ConfigError, Loaded, vars};
 use serde_json::Value;
 
+use crate::credentials_cmd::{CREDENTIALS, credential_checks};
 use crate::output::Style;
 use crate::report::{Check, Report, Status};
 use crate::token_view::{TokenView, WrongType, expiry_phrase};
@@ -557,7 +558,7 @@ fn diagnose(loaded: Result<Loaded, ConfigError>, now: i64) -> Report {
     let (checks, config) = config_checks(loaded);
     checks.into_iter().for_each(|c| report.push(c));
     let skip_rest = |report: &mut Report, why: &str| {
-        for section in [DISCOVERY, JWKS, RATE_LIMIT, TOKEN] {
+        for section in [DISCOVERY, JWKS, RATE_LIMIT, TOKEN, CREDENTIALS] {
             report.push(Check::new(section, Status::Skip, format!("skipped: {why}")));
         }
     };
@@ -584,6 +585,9 @@ fn diagnose(loaded: Result<Loaded, ConfigError>, now: i64) -> Report {
     checks.into_iter().for_each(|c| report.push(c));
     report.push(rate_limit_check(&auth));
     token_checks(&auth, &config, kids.as_deref(), now)
+        .into_iter()
+        .for_each(|c| report.push(c));
+    credential_checks(&auth, &config)
         .into_iter()
         .for_each(|c| report.push(c));
     report

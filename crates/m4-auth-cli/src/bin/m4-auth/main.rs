@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod config_claude;
+mod credentials_cmd;
 mod demo;
 mod dev_issuer_cmd;
 mod doctor;
@@ -47,9 +48,24 @@ enum Command {
     Verify(VerifyArgs),
     /// Check the OAuth2 setup step by step, with a fix for every failure
     ///
-    /// Checks the configuration, OIDC discovery, the JWKS, and M4_OAUTH2_TOKEN when set
-    /// (its header and claims, never its signature). Exits 1 when any check fails.
+    /// Checks the configuration, OIDC discovery, the JWKS, M4_OAUTH2_TOKEN when set (its
+    /// header and claims, never its signature), and which credentials the stdio path uses
+    /// and whether a token can be obtained from them now. Exits 1 when any check fails.
     Doctor(DoctorArgs),
+    /// Print one fresh access token on stdout, from the stored login or the client credentials
+    ///
+    /// Nothing else goes to stdout, so `curl -H "Authorization: Bearer $(m4-auth token)"`
+    /// works. Exit 0 printed, 1 no token could be obtained (reason on stderr), 2
+    /// configuration or usage error.
+    Token,
+    /// Log in with the device authorization grant and store the login (refresh token)
+    ///
+    /// Shows a URL and a code to enter there; after approval, the refresh token is stored
+    /// owner-only in M4_OAUTH2_CREDENTIALS_FILE (default under the user's config directory).
+    /// Needs M4_OAUTH2_ISSUER_URL and M4_OAUTH2_CLIENT_ID.
+    Login,
+    /// Forget the stored login, revoking its refresh token when the provider can
+    Logout,
     /// Write settings into other programs' configuration
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -168,6 +184,9 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Verify(args) => verify::run(&args),
         Command::Doctor(args) => doctor::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Token => credentials_cmd::token(),
+        Command::Login => credentials_cmd::login(),
+        Command::Logout => credentials_cmd::logout_cmd(),
     }
 }
 

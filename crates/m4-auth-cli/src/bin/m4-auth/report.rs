@@ -171,6 +171,7 @@ fn heading(section: &str) -> String {
         "jwks" => "JWKS".to_owned(),
         "rate-limit" => "Rate-limit backend (M4_OAUTH2_RATE_LIMIT_BACKEND)".to_owned(),
         "token" => "Token (M4_OAUTH2_TOKEN)".to_owned(),
+        "credentials" => "Credentials for the stdio path (docs/credentials.md)".to_owned(),
         other => other.to_owned(),
     }
 }

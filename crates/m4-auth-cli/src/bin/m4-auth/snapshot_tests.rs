@@ -20,12 +20,14 @@ fn command_error_messages() {
     let settings: String = [
         InvalidSettings::Config(problems()),
         InvalidSettings::EmptyToken,
+        InvalidSettings::CredentialsFile("neither $XDG_CONFIG_HOME nor $HOME is set".into()),
     ]
     .iter()
     .map(|e| {
         let name = match e {
             InvalidSettings::Config(_) => "Config",
             InvalidSettings::EmptyToken => "EmptyToken",
+            InvalidSettings::CredentialsFile(_) => "CredentialsFile",
         };
         format!("InvalidSettings::{name}: {e}\n\n")
     })
@@ -40,5 +42,51 @@ fn fixes_for_every_rejection_code() {
         .iter()
         .map(|code| format!("{code}: {}\n", fix_for(code)))
         .collect();
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn login_and_logout_texts() {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::credentials_cmd::{logged_in, login_prompt, logout_message, token_fix};
+
+    let path = Path::new("/home/me/.config/m4-auth/credentials.json");
+    let device = m4_auth_token::testing_device_authorization(
+        "WDJB-MJHT",
+        "https://idp.example.com/activate",
+        Some("https://idp.example.com/activate?user_code=WDJB-MJHT"),
+        Duration::from_secs(900),
+    );
+    let mut text = login_prompt(&device);
+    text.push_str(&logged_in(path));
+    text.push('\n');
+    for (removed, revoked, note) in [
+        (true, true, None),
+        (
+            true,
+            false,
+            Some("not revoked: the provider advertises no revocation endpoint"),
+        ),
+        (false, false, None),
+    ] {
+        let outcome = m4_auth_token::LogoutOutcome::new(removed, revoked, note.map(str::to_owned));
+        text.push_str(&logout_message(&outcome, path));
+        text.push('\n');
+    }
+    for code_error in [
+        m4_auth_token::Error::LoginDenied,
+        m4_auth_token::Error::NoRefreshToken,
+        m4_auth_token::Error::NotLoggedIn {
+            path: path.to_path_buf(),
+        },
+    ] {
+        text.push_str(&format!(
+            "{}: {}\n",
+            code_error.code(),
+            token_fix(&code_error)
+        ));
+    }
     insta::assert_snapshot!(text);
 }

@@ -42,7 +42,7 @@ pub(crate) fn verdict(result: &Result<Principal, AuthError>) -> Verdict {
 pub(crate) fn fix_for(code: &str) -> &'static str {
     match code {
         "missing_token" => {
-            "pass the token with --token, or set M4_OAUTH2_TOKEN (a \"Bearer \" prefix is optional)"
+            "pass the token with --token, or set M4_OAUTH2_TOKEN (a \"Bearer \" prefix is optional); for tokens that stay fresh, run `m4-auth login` or set M4_OAUTH2_CLIENT_ID and M4_OAUTH2_CLIENT_SECRET (docs/credentials.md)"
         }
         "malformed_token" | "invalid_header" => {
             "the value is not a signed JWT: copy the whole access token (three base64url parts separated by dots)"
@@ -193,7 +193,7 @@ mod tests {
         let human = human(&missing, Style::plain());
         assert_eq!(
             human,
-            "✗ rejected (missing_token): Missing OAuth2 access token\n  fix: pass the token with --token, or set M4_OAUTH2_TOKEN (a \"Bearer \" prefix is optional)"
+            "✗ rejected (missing_token): Missing OAuth2 access token\n  fix: pass the token with --token, or set M4_OAUTH2_TOKEN (a \"Bearer \" prefix is optional); for tokens that stay fresh, run `m4-auth login` or set M4_OAUTH2_CLIENT_ID and M4_OAUTH2_CLIENT_SECRET (docs/credentials.md)"
         );
     }
 }

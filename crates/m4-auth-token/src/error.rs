@@ -1,0 +1,294 @@
+//! The one error type of this crate, with a stable code per failure.
+//!
+//! These codes are about *obtaining* a token; the codes of CONTRACT.md are about *verifying*
+//! one and are never used here. Every message names what failed and the fix; text that comes
+//! from the provider (`error`, `error_description`) is escaped and cut by [`m4_jwks::shown`].
+//! No variant holds a token, a refresh token or a client secret, so `Debug` is safe too.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which provider endpoint a request went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndpointKind {
+    /// The token endpoint (RFC 6749 §3.2).
+    Token,
+    /// The device authorization endpoint (RFC 8628 §3.1).
+    DeviceAuthorization,
+    /// The revocation endpoint (RFC 7009).
+    Revocation,
+}
+
+impl std::fmt::Display for EndpointKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Token => "token endpoint",
+            Self::DeviceAuthorization => "device authorization endpoint",
+            Self::Revocation => "revocation endpoint",
+        })
+    }
+}
+
+/// Everything that can go wrong while obtaining, refreshing, storing or revoking a token.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting needed to obtain tokens is missing.
+    #[error("cannot obtain a token: {var} is not set; {fix}")]
+    NotConfigured {
+        /// The variable to set.
+        var: &'static str,
+        /// What to do.
+        fix: &'static str,
+    },
+    /// Neither a stored login nor client credentials are available.
+    #[error(
+        "no credentials to obtain a token with: no stored login at {} and no M4_OAUTH2_CLIENT_ID \
+         with M4_OAUTH2_CLIENT_SECRET; run `m4-auth login`, set the client credentials, or set \
+         M4_OAUTH2_TOKEN",
+        path.display()
+    )]
+    NoCredentials {
+        /// Where the stored login was looked for.
+        path: PathBuf,
+    },
+    /// The provider's metadata could not be read.
+    #[error("cannot read the provider's metadata: {0}")]
+    Discovery(m4_jwks::Error),
+    /// The provider does not advertise an endpoint this operation needs.
+    #[error(
+        "the provider's discovery document ({document}) names no {member}, so {operation} is not \
+         possible with this provider; {fix}"
+    )]
+    EndpointMissing {
+        /// The discovery document's URL.
+        document: String,
+        /// The member looked for (`token_endpoint`, ...).
+        member: &'static str,
+        /// What could not be done.
+        operation: &'static str,
+        /// What to do.
+        fix: &'static str,
+    },
+    /// The request did not complete (timeout, connection, TLS, proxy, a bad URL).
+    #[error("POST to the {endpoint} {url} failed: {detail}")]
+    Unreachable {
+        /// Which endpoint.
+        endpoint: EndpointKind,
+        /// Its URL.
+        url: String,
+        /// What went wrong, with the fix when there is one.
+        detail: String,
+    },
+    /// The provider answered with an HTTP status and no OAuth error body.
+    #[error(
+        "the {endpoint} {url} answered HTTP {status} without an OAuth error; the provider is \
+         failing or the URL is wrong, try again later or check the issuer URL"
+    )]
+    ProviderStatus {
+        /// Which endpoint.
+        endpoint: EndpointKind,
+        /// Its URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// A success answer that is not what OAuth says it must be.
+    #[error("the {endpoint} {url} sent an unusable answer: {detail}")]
+    BadResponse {
+        /// Which endpoint.
+        endpoint: EndpointKind,
+        /// Its URL.
+        url: String,
+        /// What is wrong (never the body itself).
+        detail: String,
+    },
+    /// The provider refused the client's authentication (`invalid_client`,
+    /// `unauthorized_client`).
+    #[error(
+        "the provider refused the client: {error}{}; check M4_OAUTH2_CLIENT_ID and \
+         M4_OAUTH2_CLIENT_SECRET, and that the client may use this grant",
+        described(.description)
+    )]
+    ClientRejected {
+        /// The provider's `error`, escaped.
+        error: String,
+        /// The provider's `error_description`, escaped and cut.
+        description: Option<String>,
+    },
+    /// The provider refused the request for another reason.
+    #[error("the {endpoint} refused the request: {error}{}; {fix}", described(.description))]
+    Refused {
+        /// Which endpoint.
+        endpoint: EndpointKind,
+        /// The provider's `error`, escaped.
+        error: String,
+        /// The provider's `error_description`, escaped and cut.
+        description: Option<String>,
+        /// What to do, chosen from the error.
+        fix: &'static str,
+    },
+    /// The stored login no longer works (`invalid_grant` on refresh: expired or revoked).
+    #[error(
+        "the stored login has expired or was revoked (the provider said {error}{}); run \
+         `m4-auth login` again",
+        described(.description)
+    )]
+    LoginExpired {
+        /// The provider's `error`, escaped.
+        error: String,
+        /// The provider's `error_description`, escaped and cut.
+        description: Option<String>,
+    },
+    /// The user refused the device login (`access_denied`).
+    #[error("the login was denied at the provider; run `m4-auth login` again and approve it")]
+    LoginDenied,
+    /// The device code expired before the user approved it (`expired_token`).
+    #[error(
+        "the login code expired before it was approved; run `m4-auth login` again and approve \
+         it within {}",
+        minutes(*lifetime)
+    )]
+    LoginExpiredBeforeApproval {
+        /// The code's lifetime as the provider gave it.
+        lifetime: Duration,
+    },
+    /// The login succeeded but the provider issued no refresh token, so it cannot be kept.
+    #[error(
+        "the provider issued no refresh token, so the login cannot be kept; allow refresh tokens \
+         (offline access) for this client and API at the provider, then run `m4-auth login` again"
+    )]
+    NoRefreshToken,
+    /// There is no stored login.
+    #[error("not logged in: no stored login at {}; run `m4-auth login`", path.display())]
+    NotLoggedIn {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The credentials file may be read by other users.
+    #[error(
+        "the credentials file {} may be read by other users (mode {mode:03o}) and is refused; \
+         run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    CredentialsFileInsecure {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The credentials file could not be read, written or removed.
+    #[error("cannot {action} the credentials file {}: {detail}", path.display())]
+    CredentialsFileIo {
+        /// The file.
+        path: PathBuf,
+        /// `read`, `write` or `remove`.
+        action: &'static str,
+        /// What the operating system said.
+        detail: String,
+    },
+    /// The credentials file is not one this program wrote.
+    #[error(
+        "the credentials file {} is unusable ({detail}); run `m4-auth logout` and `m4-auth login`",
+        path.display()
+    )]
+    CredentialsFileCorrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (never its content).
+        detail: String,
+    },
+    /// The stored login is for another provider or client than the one configured.
+    #[error(
+        "the stored login in {} is for issuer \"{stored_issuer}\" and client \"{stored_client}\", \
+         but M4_OAUTH2_ISSUER_URL is \"{issuer}\" and M4_OAUTH2_CLIENT_ID is \"{client}\"; run \
+         `m4-auth login` again for this configuration",
+        path.display()
+    )]
+    LoginMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The issuer in the file, escaped.
+        stored_issuer: String,
+        /// The client id in the file, escaped.
+        stored_client: String,
+        /// The configured issuer.
+        issuer: String,
+        /// The configured client id.
+        client: String,
+    },
+    /// No default place for the credentials file could be found.
+    #[error(
+        "cannot find a configuration directory for the stored login ({detail}); set \
+         M4_OAUTH2_CREDENTIALS_FILE"
+    )]
+    NoCredentialsDirectory {
+        /// Which variables were missing.
+        detail: &'static str,
+    },
+}
+
+impl Error {
+    /// The stable machine-readable code.
+    ///
+    /// ```
+    /// assert_eq!(m4_auth_token::Error::LoginDenied.code(), "login_denied");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotConfigured { .. } => "token_not_configured",
+            Self::NoCredentials { .. } => "no_credentials",
+            Self::Discovery(_) | Self::Unreachable { .. } => "token_provider_unreachable",
+            Self::EndpointMissing { .. } => "token_endpoint_missing",
+            Self::ProviderStatus { .. } | Self::BadResponse { .. } => "token_provider_error",
+            Self::ClientRejected { .. } => "token_client_rejected",
+            Self::Refused { .. } => "token_request_refused",
+            Self::LoginExpired { .. } => "login_expired",
+            Self::LoginDenied => "login_denied",
+            Self::LoginExpiredBeforeApproval { .. } => "login_code_expired",
+            Self::NoRefreshToken => "login_no_refresh_token",
+            Self::NotLoggedIn { .. } => "not_logged_in",
+            Self::CredentialsFileInsecure { .. } => "credentials_file_insecure",
+            Self::CredentialsFileIo { .. }
+            | Self::CredentialsFileCorrupt { .. }
+            | Self::NoCredentialsDirectory { .. } => "credentials_file_error",
+            Self::LoginMismatch { .. } => "login_mismatch",
+        }
+    }
+
+    /// Whether this is a configuration or usage problem (CLI exit 2) rather than a failure
+    /// to obtain a token from a working setup (exit 1).
+    ///
+    /// ```
+    /// use m4_auth_token::Error;
+    /// assert!(Error::NotConfigured { var: "M4_OAUTH2_ISSUER_URL", fix: "set it" }.is_configuration());
+    /// assert!(!Error::LoginDenied.is_configuration());
+    /// ```
+    pub fn is_configuration(&self) -> bool {
+        match self {
+            Self::NotConfigured { .. } | Self::NoCredentialsDirectory { .. } => true,
+            Self::Discovery(e) => e.is_configuration(),
+            _ => false,
+        }
+    }
+}
+
+/// `: "<description>"` when the provider gave one.
+fn described(description: &Option<String>) -> String {
+    description
+        .as_deref()
+        .map(|d| format!(": \"{d}\""))
+        .unwrap_or_default()
+}
+
+/// A lifetime in minutes for people ("10 minutes"), seconds when short.
+fn minutes(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 120 {
+        format!("{} minutes", secs / 60)
+    } else {
+        format!("{secs} seconds")
+    }
+}

@@ -1,0 +1,123 @@
+//! `m4-auth login` and `m4-auth logout`: the device authorization grant (RFC 8628) ending in
+//! a stored refresh token, and forgetting it with revocation (RFC 7009).
+
+use std::time::Duration;
+
+use crate::client::{DeviceAuthorization, Poll, TokenClient};
+use crate::error::Error;
+use crate::store::{CredentialsFile, StoredLogin};
+
+/// RFC 8628 §3.5: each `slow_down` adds 5 seconds to the polling interval.
+pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+
+/// Waits for the user to approve `device` (shown to them by the caller), polling the token
+/// endpoint at the given interval, and stores the refresh token.
+///
+/// `sleep` is called with each wait before a poll; production passes `std::thread::sleep`,
+/// tests a function that advances their clock. The code's lifetime is measured on the
+/// client's clock.
+///
+/// # Errors
+/// [`Error::LoginDenied`] (`access_denied`), [`Error::LoginExpiredBeforeApproval`]
+/// (`expired_token`, or the lifetime passed), [`Error::NoRefreshToken`], the request's and
+/// the credentials file's errors.
+pub fn finish_login(
+    client: &TokenClient,
+    device: &DeviceAuthorization,
+    mut sleep: impl FnMut(Duration),
+) -> Result<StoredLogin, Error> {
+    let clock = &client.options.clock;
+    let deadline = clock.now() + device.expires_in;
+    let mut interval = device.interval;
+    loop {
+        if clock.now() + interval > deadline {
+            return Err(Error::LoginExpiredBeforeApproval {
+                lifetime: device.expires_in,
+            });
+        }
+        sleep(interval);
+        match client.poll_device(device)? {
+            Poll::Pending => {}
+            Poll::SlowDown => interval += SLOW_DOWN_STEP,
+            Poll::Done(response) => {
+                let Some(refresh_token) = response.refresh_token else {
+                    return Err(Error::NoRefreshToken);
+                };
+                let options = &client.options;
+                let login = StoredLogin::new(
+                    options.issuer.clone(),
+                    options.client_id.clone().unwrap_or_default(),
+                    refresh_token,
+                );
+                CredentialsFile::new(options.credentials_file.clone()).save(&login)?;
+                return Ok(login);
+            }
+        }
+    }
+}
+
+/// What [`logout`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogoutOutcome {
+    /// Whether a stored login existed (and was removed).
+    pub removed: bool,
+    /// Whether the refresh token was revoked at the provider.
+    pub revoked: bool,
+    /// Why revocation did not happen or failed, when it did not (the file is removed anyway).
+    pub revocation_note: Option<String>,
+}
+
+impl LogoutOutcome {
+    /// An outcome (for callers that report one they did not get from [`logout`], and tests).
+    pub fn new(removed: bool, revoked: bool, revocation_note: Option<String>) -> Self {
+        Self {
+            removed,
+            revoked,
+            revocation_note,
+        }
+    }
+}
+
+/// Forgets the stored login: revokes its refresh token when the provider has a revocation
+/// endpoint, then deletes the file (also when revocation fails: the note says so).
+///
+/// # Errors
+/// The credentials file's errors (reading, removing).
+pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
+    let file = CredentialsFile::new(client.options.credentials_file.clone());
+    let login = match file.load() {
+        Ok(login) => login,
+        // Too-open permissions: the token may be exposed; removing it is the right move.
+        Err(Error::CredentialsFileInsecure { .. } | Error::CredentialsFileCorrupt { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let (revoked, revocation_note) = match &login {
+        None => (false, None),
+        Some(login) if login.issuer != client.options.issuer => (
+            false,
+            Some(format!(
+                "not revoked: the login belongs to issuer \"{}\", not the configured one",
+                m4_jwks::shown(&login.issuer)
+            )),
+        ),
+        Some(login) => {
+            let mut options = client.options.clone();
+            options.client_id = Some(login.client_id.clone());
+            match TokenClient::new(options).revoke(&login.refresh_token) {
+                Ok(true) => (true, None),
+                Ok(false) => (
+                    false,
+                    Some("not revoked: the provider advertises no revocation endpoint".to_owned()),
+                ),
+                Err(e) => (false, Some(format!("not revoked: {e}"))),
+            }
+        }
+    };
+    let removed = file.remove()?;
+    Ok(LogoutOutcome {
+        removed,
+        revoked,
+        revocation_note,
+    })
+}

@@ -1,0 +1,162 @@
+//! The token client against the project's dev issuer (a real OAuth server on loopback with a
+//! token endpoint, device authorization, rotating refresh tokens and revocation).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use m4_auth_config::{AudienceParameter, Secret};
+use m4_auth_token::{
+    CredentialsFile, Error, TokenClient, TokenOptions, TokenSource, finish_login, logout,
+};
+use m4_dev_issuer::{
+    ClientAuthMethod, DEFAULT_CLIENT_SECRET, DEFAULT_CONFIDENTIAL_CLIENT_ID,
+    DEFAULT_PUBLIC_CLIENT_ID, DevIssuer, DevIssuerOptions,
+};
+use serde_json::Value;
+
+fn issuer(auth_methods: Vec<ClientAuthMethod>) -> DevIssuer {
+    DevIssuer::start(DevIssuerOptions {
+        auth_methods,
+        device_interval: Duration::ZERO,
+        ..DevIssuerOptions::default()
+    })
+    .unwrap()
+}
+
+fn options(issuer: &DevIssuer, dir: &tempfile::TempDir) -> TokenOptions {
+    TokenOptions::new(issuer.issuer_url(), dir.path().join("credentials.json"))
+        .audience("https://m4.example.org/mcp")
+        .scopes(["read:mimic-data"])
+        .http_timeout(Duration::from_secs(5))
+}
+
+/// The claims of a JWT, unverified (the verifier's job is tested elsewhere; here only which
+/// audience the provider put in).
+fn claims(token: &Secret) -> Value {
+    let payload = token.expose_secret().split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn client_credentials_with_basic_and_with_post() {
+    for (methods, name) in [
+        (vec![ClientAuthMethod::ClientSecretBasic], "basic"),
+        (vec![ClientAuthMethod::ClientSecretPost], "post"),
+    ] {
+        let issuer = issuer(methods);
+        let dir = tempfile::tempdir().unwrap();
+        let client = TokenClient::new(
+            options(&issuer, &dir)
+                .client_id(DEFAULT_CONFIDENTIAL_CLIENT_ID)
+                .client_secret(Secret::new(DEFAULT_CLIENT_SECRET)),
+        );
+        let answer = client.client_credentials().unwrap();
+        let claims = claims(&answer.access_token);
+        assert_eq!(claims["aud"], "https://m4.example.org/mcp", "{name}");
+        assert_eq!(claims["sub"], DEFAULT_CONFIDENTIAL_CLIENT_ID, "{name}");
+        assert_eq!(issuer.grants_served("client_credentials"), 1, "{name}");
+    }
+}
+
+#[test]
+fn the_resource_parameter_sets_the_audience_too() {
+    let issuer = issuer(ClientAuthMethod::ALL.to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let client = TokenClient::new(
+        options(&issuer, &dir)
+            .audience_parameter(AudienceParameter::Resource)
+            .client_id(DEFAULT_CONFIDENTIAL_CLIENT_ID)
+            .client_secret(Secret::new(DEFAULT_CLIENT_SECRET)),
+    );
+    let answer = client.client_credentials().unwrap();
+    assert_eq!(
+        claims(&answer.access_token)["aud"],
+        "https://m4.example.org/mcp"
+    );
+}
+
+#[test]
+fn a_wrong_secret_is_a_rejected_client() {
+    let issuer = issuer(ClientAuthMethod::ALL.to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let client = TokenClient::new(
+        options(&issuer, &dir)
+            .client_id(DEFAULT_CONFIDENTIAL_CLIENT_ID)
+            .client_secret(Secret::new("wrong")),
+    );
+    let err = client.client_credentials().unwrap_err();
+    assert_eq!(err.code(), "token_client_rejected", "{err}");
+}
+
+/// Logs in with the public client, approving (or denying) from the "sleep" between polls.
+fn login(issuer: &DevIssuer, dir: &tempfile::TempDir, approve: bool) -> Result<(), Error> {
+    let client = TokenClient::new(options(issuer, dir).client_id(DEFAULT_PUBLIC_CLIENT_ID));
+    let device = client.start_device_login()?;
+    let mut decided = false;
+    finish_login(&client, &device, |_| {
+        if !decided {
+            decided = true;
+            if approve {
+                issuer.approve_device(&device.user_code).unwrap();
+            } else {
+                issuer.deny_device(&device.user_code).unwrap();
+            }
+        }
+    })
+    .map(|_| ())
+}
+
+#[test]
+fn login_refresh_rotation_and_logout_against_the_dev_issuer() {
+    let issuer = issuer(ClientAuthMethod::ALL.to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    login(&issuer, &dir, true).unwrap();
+    let file = CredentialsFile::new(dir.path().join("credentials.json"));
+    let first = file.load().unwrap().unwrap();
+
+    let source = TokenSource::detect(options(&issuer, &dir).client_id(DEFAULT_PUBLIC_CLIENT_ID))
+        .unwrap()
+        .unwrap();
+    let token = source.access_token().unwrap();
+    assert_eq!(claims(&token)["aud"], "https://m4.example.org/mcp");
+    let rotated = file.load().unwrap().unwrap();
+    assert_ne!(
+        rotated.refresh_token, first.refresh_token,
+        "the dev issuer rotates, and the new refresh token is saved at once"
+    );
+
+    // Logout revokes at the provider: the stored refresh token no longer works.
+    let outcome = logout(&TokenClient::new(
+        options(&issuer, &dir).client_id(DEFAULT_PUBLIC_CLIENT_ID),
+    ))
+    .unwrap();
+    assert!(outcome.removed && outcome.revoked, "{outcome:?}");
+    file.save(&rotated).unwrap();
+    let fresh = TokenSource::detect(options(&issuer, &dir).client_id(DEFAULT_PUBLIC_CLIENT_ID))
+        .unwrap()
+        .unwrap();
+    let err = fresh.access_token().unwrap_err();
+    assert_eq!(err.code(), "login_expired", "{err}");
+    assert!(
+        err.to_string().contains("run `m4-auth login` again"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_denied_login_stores_nothing() {
+    let issuer = issuer(ClientAuthMethod::ALL.to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let err = login(&issuer, &dir, false).unwrap_err();
+    assert!(matches!(err, Error::LoginDenied), "{err}");
+    assert!(!dir.path().join("credentials.json").exists());
+}

@@ -1,0 +1,210 @@
+//! `m4-auth token` and `m4-auth logout` end to end: the built binary against a wiremock
+//! provider on loopback. stdout holds exactly the token line; exit codes 0 / 1 / 2.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod cli_common;
+
+use std::path::{Path, PathBuf};
+
+use cli_common::{m4_auth, run, stderr, stdout};
+use serde_json::json;
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+struct Provider {
+    runtime: tokio::runtime::Runtime,
+    server: MockServer,
+    home: tempfile::TempDir,
+}
+
+impl Provider {
+    fn start() -> Provider {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let server = runtime.block_on(MockServer::start());
+        let uri = server.uri();
+        runtime.block_on(
+            Mock::given(method("GET"))
+                .and(path("/.well-known/openid-configuration"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                    "issuer": uri,
+                    "jwks_uri": format!("{uri}/jwks"),
+                    "token_endpoint": format!("{uri}/token"),
+                    "revocation_endpoint": format!("{uri}/revoke"),
+                })))
+                .mount(&server),
+        );
+        Provider {
+            runtime,
+            server,
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn on_post(&self, at: &str, contains: &str, answer: ResponseTemplate) {
+        self.runtime.block_on(
+            Mock::given(method("POST"))
+                .and(path(at))
+                .and(body_string_contains(contains))
+                .respond_with(answer)
+                .mount(&self.server),
+        );
+    }
+
+    fn posts(&self, at: &str) -> Vec<String> {
+        self.runtime
+            .block_on(self.server.received_requests())
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.url.path() == at)
+            .map(|r| String::from_utf8(r.body).unwrap())
+            .collect()
+    }
+
+    /// The default location under the throw-away HOME (XDG_CONFIG_HOME is cleared).
+    fn credentials(&self) -> PathBuf {
+        self.home.path().join(".config/m4-auth/credentials.json")
+    }
+
+    /// Writes a stored login as `m4-auth login` does (format version 1, mode 0600).
+    fn store_login(&self, refresh_token: &str) {
+        let file = self.credentials();
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let body = json!({"version": 1, "issuer": self.server.uri(),
+                          "client_id": "m4-cli", "refresh_token": refresh_token});
+        std::fs::write(&file, body.to_string()).unwrap();
+        set_mode(&file, 0o600);
+    }
+
+    fn m4_auth(&self, args: &[&str], extra: &[(&str, &str)]) -> std::process::Output {
+        let mut command = m4_auth(self.home.path(), args);
+        command
+            .env("M4_OAUTH2_ISSUER_URL", self.server.uri())
+            .env("M4_OAUTH2_AUDIENCE", "m4-api")
+            .envs(extra.iter().copied());
+        run(command)
+    }
+}
+
+#[cfg(unix)]
+fn set_mode(file: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &Path, _mode: u32) {}
+
+fn token_answer(access_token: &str, refresh_token: Option<&str>) -> ResponseTemplate {
+    let mut body =
+        json!({"access_token": access_token, "token_type": "Bearer", "expires_in": 3600});
+    if let Some(rt) = refresh_token {
+        body["refresh_token"] = json!(rt);
+    }
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+#[test]
+fn token_prints_exactly_one_line_from_the_client_credentials() {
+    let idp = Provider::start();
+    idp.on_post(
+        "/token",
+        "grant_type=client_credentials",
+        token_answer("eyJ.cc.sig", None),
+    );
+    let output = idp.m4_auth(
+        &["token"],
+        &[
+            ("M4_OAUTH2_CLIENT_ID", "m4-service"),
+            ("M4_OAUTH2_CLIENT_SECRET", "s3cret-value"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "eyJ.cc.sig\n");
+    assert!(!stderr(&output).contains("s3cret-value"));
+}
+
+#[test]
+fn token_uses_the_stored_login_and_saves_a_rotated_refresh_token() {
+    let idp = Provider::start();
+    idp.store_login("rt-1");
+    idp.on_post(
+        "/token",
+        "refresh_token=rt-1",
+        token_answer("eyJ.login.sig", Some("rt-2")),
+    );
+    let output = idp.m4_auth(&["token"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "eyJ.login.sig\n");
+    let stored = std::fs::read_to_string(idp.credentials()).unwrap();
+    assert!(
+        stored.contains("rt-2") && !stored.contains("rt-1"),
+        "{stored}"
+    );
+}
+
+#[test]
+fn token_exit_codes_say_what_went_wrong() {
+    let idp = Provider::start();
+    // No credentials at all: exit 1, nothing on stdout.
+    let output = idp.m4_auth(&["token"], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout(&output), "");
+    assert!(
+        stderr(&output).contains("run `m4-auth login`"),
+        "{}",
+        stderr(&output)
+    );
+
+    // A revoked login: exit 1, "log in again".
+    idp.store_login("rt-revoked");
+    idp.on_post(
+        "/token",
+        "grant_type=refresh_token",
+        ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})),
+    );
+    let output = idp.m4_auth(&["token"], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout(&output), "");
+    assert!(
+        stderr(&output).contains("run `m4-auth login` again"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!stderr(&output).contains("rt-revoked"));
+
+    // A credentials file others may read: refused with the chmod to run.
+    #[cfg(unix)]
+    {
+        set_mode(&idp.credentials(), 0o644);
+        let output = idp.m4_auth(&["token"], &[]);
+        assert_eq!(output.status.code(), Some(1));
+        assert!(stderr(&output).contains("chmod 600"), "{}", stderr(&output));
+    }
+
+    // No issuer: a configuration error, exit 2.
+    let mut command = m4_auth(idp.home.path(), &["token"]);
+    command.env("M4_OAUTH2_CLIENT_ID", "x");
+    let output = run(command);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}
+
+#[test]
+fn logout_revokes_and_forgets() {
+    let idp = Provider::start();
+    idp.store_login("rt-to-revoke");
+    idp.on_post("/revoke", "token=rt-to-revoke", ResponseTemplate::new(200));
+    let output = idp.m4_auth(&["logout"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("revoked at the provider"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(idp.posts("/revoke").len(), 1);
+    assert!(!idp.credentials().exists());
+}
