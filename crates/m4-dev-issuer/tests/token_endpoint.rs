@@ -641,23 +641,30 @@ fn device_login_approved_gives_access_and_refresh_tokens() {
     assert_eq!(f.issuer.grants_served(DEVICE_CODE_GRANT), 3);
 }
 
+/// Waits, polls and checks the answer, step after step.
+#[track_caller]
+fn check_polls(f: &Fixture, code: &str, steps: &[(Duration, &str, &str)]) {
+    for (wait, error, description_part) in steps {
+        f.clock.advance(*wait);
+        check_error(&poll(f, code), 400, error, description_part);
+    }
+}
+
 #[test]
 fn polling_too_fast_gets_slow_down_and_a_longer_interval() {
     let f = start_with(|o| o.device_interval = Duration::from_millis(1500));
     let device = device_start(&f, &[("client_id", CLI)]);
     assert_eq!(device["interval"], 2, "1.5 s is stated as 2 s");
-    let code = device["device_code"].as_str().unwrap();
-    f.clock.advance(Duration::from_millis(1499));
-    check_error(&poll(&f, code), 400, "slow_down", "wait at least 7 s");
-    // The interval is now 6.5 s, from the last poll.
-    f.clock.advance(Duration::from_millis(6499));
-    check_error(&poll(&f, code), 400, "slow_down", "wait at least 12 s");
-    f.clock.advance(Duration::from_millis(11_500));
-    check_error(
-        &poll(&f, code),
-        400,
-        "authorization_pending",
-        "not approved",
+    let ms = Duration::from_millis;
+    check_polls(
+        &f,
+        device["device_code"].as_str().unwrap(),
+        &[
+            (ms(1499), "slow_down", "wait at least 7 s"),
+            // The interval is now 6.5 s, from the last poll.
+            (ms(6499), "slow_down", "wait at least 12 s"),
+            (ms(11_500), "authorization_pending", "not approved"),
+        ],
     );
 }
 
@@ -668,19 +675,17 @@ fn forced_slow_downs_come_first_and_still_raise_the_interval() {
         o.device_forced_slow_downs = 1;
     });
     let device = device_start(&f, &[("client_id", CLI)]);
-    let code = device["device_code"].as_str().unwrap();
-    // On time, but forced.
-    f.clock.advance(Duration::from_secs(1));
-    check_error(&poll(&f, code), 400, "slow_down", "wait at least 6 s");
-    // A client that did not slow down is now too fast.
-    f.clock.advance(Duration::from_secs(1));
-    check_error(&poll(&f, code), 400, "slow_down", "wait at least 11 s");
-    f.clock.advance(Duration::from_secs(11));
-    check_error(
-        &poll(&f, code),
-        400,
-        "authorization_pending",
-        "not approved",
+    let secs = Duration::from_secs;
+    check_polls(
+        &f,
+        device["device_code"].as_str().unwrap(),
+        &[
+            // On time, but forced.
+            (secs(1), "slow_down", "wait at least 6 s"),
+            // A client that did not slow down is now too fast.
+            (secs(1), "slow_down", "wait at least 11 s"),
+            (secs(11), "authorization_pending", "not approved"),
+        ],
     );
 }
 

@@ -109,7 +109,12 @@ fn mint(issuer: &DevIssuer, request: &MintRequest) -> Result<String, Failure> {
 fn client_credentials_token(issuer: &DevIssuer) -> Result<String, Failure> {
     // The client credentials grant never reads or writes the credentials file.
     let unused = std::env::temp_dir().join("m4-auth-demo-credentials-unused.json");
+    // The endpoints given explicitly (no discovery), so the footer's discovery count stays
+    // the verifier's own.
     let options = TokenOptions::new(issuer.issuer_url(), unused)
+        .token_endpoint(issuer.token_endpoint())
+        .device_authorization_endpoint(issuer.device_authorization_endpoint())
+        .revocation_endpoint(issuer.revocation_endpoint())
         .audience(DEFAULT_AUDIENCE)
         .scopes([DEFAULT_SCOPE])
         .client_id(DEFAULT_CONFIDENTIAL_CLIENT_ID)
