@@ -456,7 +456,7 @@ impl AuthConfig {
         &self.algorithms
     }
 
-    /// Clock skew allowed for `exp` and `nbf` (`M4_OAUTH2_LEEWAY`, default 60 s, at most 300 s).
+    /// Clock skew allowed for `exp`, `nbf` and `iat` (`M4_OAUTH2_LEEWAY`, default 60 s, at most 300 s).
     ///
     /// ```
     /// assert_eq!(m4_auth_config::AuthConfig::default().leeway().as_secs(), 60);

@@ -107,15 +107,13 @@ impl JwkSet {
         let mut by_kid: HashMap<String, Vec<Arc<VerifyingKey>>> =
             HashMap::with_capacity(loaded.len());
         for (_, key) in loaded {
-            let same_kid: &[Arc<VerifyingKey>] = match key.kid() {
-                Some(kid) => by_kid.get(kid).map_or(&[], Vec::as_slice),
-                None => &[],
-            };
-            let duplicate = if key.kid().is_some() {
-                same_kid.iter().any(|k| k.same_key_as(&key))
-            } else {
-                keys.iter()
-                    .any(|k| k.kid().is_none() && k.same_key_as(&key))
+            let duplicate = match key.kid() {
+                Some(kid) => by_kid
+                    .get(kid)
+                    .is_some_and(|same| same.iter().any(|k| k.same_key_as(&key))),
+                None => keys
+                    .iter()
+                    .any(|k| k.kid().is_none() && k.same_key_as(&key)),
             };
             if duplicate {
                 continue;

@@ -23,7 +23,7 @@ use crate::error::{Error, KeyLookupError, OptionsError, Segment, printable};
 use crate::json::{Claims, ParsedClaims, ParsedHeader, StrParam, StrictObject};
 use crate::resolver::KeyResolver;
 
-/// Default clock-skew allowance for `exp` and `nbf`, in seconds.
+/// Default clock-skew allowance for `exp`, `nbf` and `iat`, in seconds.
 pub const DEFAULT_LEEWAY_SECS: u64 = 60;
 /// Largest accepted leeway, in seconds.
 pub const MAX_LEEWAY_SECS: u64 = 600;
@@ -131,7 +131,7 @@ impl VerifierOptions {
         self
     }
 
-    /// Clock-skew allowance for `exp` and `nbf`, in seconds (default 60, at most 600).
+    /// Clock-skew allowance for `exp`, `nbf` and `iat`, in seconds (default 60, at most 600).
     ///
     /// ```
     /// let options = m4_jwt_verify::VerifierOptions::new("https://idp", "api").leeway(0);
@@ -155,7 +155,7 @@ impl VerifierOptions {
         self
     }
 
-    /// The clock used for `exp` and `nbf` (default [`SystemClock`]).
+    /// The clock used for `exp`, `nbf` and `iat` (default [`SystemClock`]).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -533,6 +533,23 @@ fn is_access_token_type(typ: &str) -> bool {
     subtype.is_some_and(|s| s.eq_ignore_ascii_case("jwt") || s.eq_ignore_ascii_case("at+jwt"))
 }
 
+/// The optional NumericDate claim `name` ([`numeric_date`]), or the error naming it when it
+/// is present but not a number.
+fn date_claim(
+    value: Option<&Value>,
+    name: &'static str,
+    round_up: bool,
+) -> Result<Option<i64>, Error> {
+    value
+        .map(|v| {
+            numeric_date(v, round_up).ok_or(Error::ClaimType {
+                name,
+                expected: "a number of seconds since the epoch",
+            })
+        })
+        .transpose()
+}
+
 const SCOPE_TYPE: &str = "a space-separated string or an array of strings";
 
 fn add_scopes(
@@ -834,32 +851,17 @@ impl Verifier {
         let inner = &*self.inner;
         let now = i128::from(inner.clock.now_unix());
 
-        let exp = match &claims.exp {
-            None if inner.validate_exp => return Err(Error::MissingClaim { name: "exp" }),
-            None => None,
-            Some(v) => Some(numeric_date(v, false).ok_or(Error::ClaimType {
-                name: "exp",
-                expected: "a number of seconds since the epoch",
-            })?),
-        };
+        let exp = date_claim(claims.exp.as_ref(), "exp", false)?;
+        if exp.is_none() && inner.validate_exp {
+            return Err(Error::MissingClaim { name: "exp" });
+        }
         inner.check_exp(now, exp)?;
 
-        let nbf = match &claims.nbf {
-            None => None,
-            Some(v) => Some(numeric_date(v, true).ok_or(Error::ClaimType {
-                name: "nbf",
-                expected: "a number of seconds since the epoch",
-            })?),
-        };
+        let nbf = date_claim(claims.nbf.as_ref(), "nbf", true)?;
         inner.check_nbf(now, nbf)?;
 
-        let iat = match &claims.iat {
-            None => None,
-            Some(v) => Some(numeric_date(v, true).ok_or(Error::ClaimType {
-                name: "iat",
-                expected: "a number of seconds since the epoch",
-            })?),
-        };
+        // Rounded up as `nbf` is: both say "not before", so the strict direction is up.
+        let iat = date_claim(claims.iat.as_ref(), "iat", true)?;
         inner.check_iat(now, iat)?;
 
         let iss = match claims.iss {

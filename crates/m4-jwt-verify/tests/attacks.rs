@@ -1025,14 +1025,27 @@ fn sign_bytes(header: &[u8], payload: &[u8], key: &str, alg: &str) -> String {
     format!("{input}.{sig}")
 }
 
+/// A token with the default claims, signed by rsa-2048, whose header is
 /// `{"alg":"RS256","kid":"rsa-2048",<member>}` with `member` spliced in as raw bytes.
-fn header_bytes(member: &[u8]) -> Vec<u8> {
-    [
+fn with_header_member(member: &[u8]) -> String {
+    let header = [
         br#"{"alg":"RS256","kid":"rsa-2048","#.as_slice(),
         member,
         b"}",
     ]
-    .concat()
+    .concat();
+    sign_bytes(
+        &header,
+        claims().to_string().as_bytes(),
+        "rsa-2048",
+        "RS256",
+    )
+}
+
+/// A token with the default header, signed by rsa-2048, over these exact payload bytes.
+fn with_payload_bytes(payload: &[u8]) -> String {
+    let header = header("RS256", "rsa-2048").to_string();
+    sign_bytes(header.as_bytes(), payload, "rsa-2048", "RS256")
 }
 
 /// Bytes that are not valid UTF-8 (RFC 3629 §3) or not a decodable JSON string, each as the
@@ -1064,44 +1077,19 @@ fn invalid_utf8_in_an_unknown_header_member() {
             [string.as_slice(), b":1"].concat(),
         ];
         for member in members {
-            let header = header_bytes(&member);
-            let token = sign_bytes(
-                &header,
-                claims().to_string().as_bytes(),
-                "rsa-2048",
-                "RS256",
-            );
-            assert_eq!(
-                rejects(&token, "invalid_header"),
-                Error::HeaderNotObject,
-                "{}",
-                String::from_utf8_lossy(&header)
-            );
+            let err = rejects(&with_header_member(&member), "invalid_header");
+            let shown = String::from_utf8_lossy(&member);
+            assert_eq!(err, Error::HeaderNotObject, "{shown}");
         }
     }
     // Nesting past serde_json's limit and a number out of range are refused there as they
     // are in a claim.
     let deep = format!(r#""x":{}1{}"#, "[".repeat(200), "]".repeat(200));
-    let token = sign_bytes(
-        &header_bytes(deep.as_bytes()),
-        claims().to_string().as_bytes(),
-        "rsa-2048",
-        "RS256",
-    );
+    let token = with_header_member(deep.as_bytes());
     rejects(&token, "invalid_header");
     let nested = format!(r#""x":{}1{}"#, "[".repeat(100), "]".repeat(100));
-    accepts(&sign_bytes(
-        &header_bytes(nested.as_bytes()),
-        claims().to_string().as_bytes(),
-        "rsa-2048",
-        "RS256",
-    ));
-    let token = sign_bytes(
-        &header_bytes(br#""x":1e400"#),
-        claims().to_string().as_bytes(),
-        "rsa-2048",
-        "RS256",
-    );
+    accepts(&with_header_member(nested.as_bytes()));
+    let token = with_header_member(br#""x":1e400"#);
     rejects(&token, "invalid_header");
     // Control: the same tokens with valid UTF-8 (and a paired surrogate escape) are accepted.
     for good in [
@@ -1116,21 +1104,11 @@ fn invalid_utf8_in_an_unknown_header_member() {
             [br#""x":{"y":["#.as_slice(), &string, b"]}"].concat(),
             [string.as_slice(), b":1"].concat(),
         ] {
-            let token = sign_bytes(
-                &header_bytes(&member),
-                claims().to_string().as_bytes(),
-                "rsa-2048",
-                "RS256",
-            );
+            let token = with_header_member(&member);
             accepts(&token);
         }
     }
-    accepts(&sign_bytes(
-        &header_bytes(br#""x":1e300"#),
-        claims().to_string().as_bytes(),
-        "rsa-2048",
-        "RS256",
-    ));
+    accepts(&with_header_member(br#""x":1e300"#));
 }
 
 #[test]
@@ -1146,28 +1124,14 @@ fn invalid_utf8_in_an_unknown_claim() {
             [string.as_slice(), b":true"].concat(),
         ] {
             let payload = [open.as_bytes(), b",", &member, b"}"].concat();
-            let token = sign_bytes(
-                header("RS256", "rsa-2048").to_string().as_bytes(),
-                &payload,
-                "rsa-2048",
-                "RS256",
-            );
-            assert_eq!(
-                rejects(&token, "malformed_token"),
-                Error::PayloadNotObject,
-                "{}",
-                String::from_utf8_lossy(&payload)
-            );
+            let err = rejects(&with_payload_bytes(&payload), "malformed_token");
+            let shown = String::from_utf8_lossy(&payload);
+            assert_eq!(err, Error::PayloadNotObject, "{shown}");
         }
     }
     // Control.
     let payload = format!(r#"{open},"groups":[{{"name":"\u00e9\ud83d\ude00"}}]}}"#);
-    accepts(&sign_raw(
-        &header("RS256", "rsa-2048").to_string(),
-        &payload,
-        "rsa-2048",
-        "RS256",
-    ));
+    accepts(&with_payload_bytes(payload.as_bytes()));
 }
 
 #[test]

@@ -345,6 +345,18 @@ fn resolved(set: &JwkSet, kid: &str, alg: Algorithm) -> Result<KeyKind, KeyRejec
     }
 }
 
+/// Asserts what `set` resolves for `kid` under each algorithm of `cases`.
+#[track_caller]
+fn check_resolves(set: &JwkSet, kid: &str, cases: &[(Algorithm, Result<KeyKind, KeyRejection>)]) {
+    for (alg, expected) in cases {
+        assert_eq!(&resolved(set, kid, *alg), expected, "{kid} {alg}");
+    }
+}
+
+const P256: KeyKind = KeyKind::Ec {
+    curve: EcCurve::P256,
+};
+
 #[test]
 fn distinct_keys_sharing_a_kid_are_decided_per_algorithm() {
     let impostor = with(jwk("rsa-2048-b"), "kid", json!("rsa-2048"));
@@ -356,28 +368,30 @@ fn distinct_keys_sharing_a_kid_are_decided_per_algorithm() {
     assert_eq!(set.keys_with_kid("rsa-2048").len(), 3);
     assert!(
         set.get("rsa-2048").is_none(),
-        "get names a key only when it is alone"
+        "get names a key only when alone"
     );
-    // Two RSA keys under one kid could both verify RS256: ambiguous, nothing verifies.
-    assert_eq!(
-        resolved(&set, "rsa-2048", Algorithm::RS256),
-        Err(KeyRejection::AmbiguousKid { count: 2 })
+    check_resolves(
+        &set,
+        "rsa-2048",
+        &[
+            // Two RSA keys could both verify RS256: ambiguous, nothing verifies.
+            (
+                Algorithm::RS256,
+                Err(KeyRejection::AmbiguousKid { count: 2 }),
+            ),
+            // Only the EC key can verify ES256.
+            (Algorithm::ES256, Ok(P256)),
+            // None of the three can verify PS256 (the RSA keys declare RS256).
+            (
+                Algorithm::PS256,
+                Err(KeyRejection::NoCompatibleKey { count: 3 }),
+            ),
+        ],
     );
-    // Only the EC key can verify ES256.
-    assert_eq!(
-        resolved(&set, "rsa-2048", Algorithm::ES256),
-        Ok(KeyKind::Ec {
-            curve: EcCurve::P256
-        })
-    );
-    // None of the three can verify PS256 (the RSA keys declare RS256).
-    assert_eq!(
-        resolved(&set, "rsa-2048", Algorithm::PS256),
-        Err(KeyRejection::NoCompatibleKey { count: 3 })
-    );
-    assert_eq!(
-        resolved(&set, "rsa-4096", Algorithm::RS256),
-        Ok(KeyKind::Rsa { bits: 4096 })
+    check_resolves(
+        &set,
+        "rsa-4096",
+        &[(Algorithm::RS256, Ok(KeyKind::Rsa { bits: 4096 }))],
     );
 }
 
@@ -392,19 +406,17 @@ fn an_rsa_and_an_ec_key_sharing_a_kid_each_serve_their_algorithm() {
         let set = set_of(&members);
         assert_eq!(set.len(), 2);
         assert!(set.skipped().is_empty());
-        assert_eq!(
-            resolved(&set, "shared", Algorithm::RS256),
-            Ok(KeyKind::Rsa { bits: 2048 })
-        );
-        assert_eq!(
-            resolved(&set, "shared", Algorithm::ES256),
-            Ok(KeyKind::Ec {
-                curve: EcCurve::P256
-            })
-        );
-        assert_eq!(
-            resolved(&set, "shared", Algorithm::ES384),
-            Err(KeyRejection::NoCompatibleKey { count: 2 })
+        check_resolves(
+            &set,
+            "shared",
+            &[
+                (Algorithm::RS256, Ok(KeyKind::Rsa { bits: 2048 })),
+                (Algorithm::ES256, Ok(P256)),
+                (
+                    Algorithm::ES384,
+                    Err(KeyRejection::NoCompatibleKey { count: 2 }),
+                ),
+            ],
         );
     }
     // Without declared algorithms too: the key type alone decides.
@@ -413,19 +425,19 @@ fn an_rsa_and_an_ec_key_sharing_a_kid_each_serve_their_algorithm() {
         without(shared("ec-p384"), "alg"),
         without(shared("ed25519"), "alg"),
     ]);
-    assert_eq!(
-        resolved(&set, "shared", Algorithm::PS512),
-        Ok(KeyKind::Rsa { bits: 2048 })
-    );
-    assert_eq!(
-        resolved(&set, "shared", Algorithm::ES384),
-        Ok(KeyKind::Ec {
-            curve: EcCurve::P384
-        })
-    );
-    assert_eq!(
-        resolved(&set, "shared", Algorithm::EdDSA),
-        Ok(KeyKind::Ed25519)
+    check_resolves(
+        &set,
+        "shared",
+        &[
+            (Algorithm::PS512, Ok(KeyKind::Rsa { bits: 2048 })),
+            (
+                Algorithm::ES384,
+                Ok(KeyKind::Ec {
+                    curve: EcCurve::P384,
+                }),
+            ),
+            (Algorithm::EdDSA, Ok(KeyKind::Ed25519)),
+        ],
     );
 }
 

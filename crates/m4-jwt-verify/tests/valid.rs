@@ -12,7 +12,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use common::*;
-use m4_jwt_verify::{Algorithm, Error, JwkSet, ManualClock, VerifierOptions};
+use m4_jwt_verify::{
+    Algorithm, Error, JwkSet, ManualClock, VerifiedToken, Verifier, VerifierOptions,
+};
 use serde_json::{Value, json};
 
 fn set(scopes: &[&str]) -> BTreeSet<String> {
@@ -258,33 +260,50 @@ fn the_clock_decides_expiry() {
     assert_eq!(v.verify(&token, &keys).unwrap_err().code(), "token_expired");
 }
 
-/// `recheck` gives a verified token the verdict `verify` would give it now.
-#[test]
-fn recheck_agrees_with_a_fresh_verification_over_time() {
-    let clock = Arc::new(ManualClock::new(NOW));
+/// Verifies a token with `changes` at `verified_at` on a manual clock, then checks that
+/// `recheck` of that verified token answers as a fresh `verify` at each of `times`.
+/// Returns the verifier, its clock, the token and its verified form.
+#[track_caller]
+fn recheck_agrees_at(
+    changes: &[(&str, Value)],
+    verified_at: u64,
+    times: &[u64],
+) -> (Verifier, Arc<ManualClock>, String, VerifiedToken) {
+    let clock = Arc::new(ManualClock::new(verified_at));
     let v = options().clock(clock.clone()).build().unwrap();
     let keys = keys();
-    let token = mint(
-        "rsa-2048",
-        "RS256",
-        &claims_with(&[("nbf", json!(NOW + 100))]),
-    );
-    // Not valid until NOW + 100 - 60 s of leeway.
-    clock.set(NOW + 40);
+    let token = mint("rsa-2048", "RS256", &claims_with(changes));
     let verified = v.verify(&token, &keys).unwrap();
-    for at in [
-        NOW,
-        NOW + 39,
-        NOW + 40,
-        NOW + 3600 + 59,
-        NOW + 3600 + 60,
-        NOW + 9999,
-    ] {
+    for &at in times {
         clock.set(at);
         let fresh = v.verify(&token, &keys).map(|_| ()).map_err(|e| e.code());
         let again = v.recheck(&verified).map_err(|e| e.code());
-        assert_eq!(again, fresh, "at NOW + {}", at - NOW);
+        assert_eq!(
+            again,
+            fresh,
+            "at NOW {:+}",
+            i128::from(at) - i128::from(NOW)
+        );
     }
+    (v, clock, token, verified)
+}
+
+/// `recheck` gives a verified token the verdict `verify` would give it now.
+#[test]
+fn recheck_agrees_with_a_fresh_verification_over_time() {
+    // Not valid until NOW + 100 - 60 s of leeway.
+    let (v, clock, token, verified) = recheck_agrees_at(
+        &[("nbf", json!(NOW + 100))],
+        NOW + 40,
+        &[
+            NOW,
+            NOW + 39,
+            NOW + 40,
+            NOW + 3600 + 59,
+            NOW + 3600 + 60,
+            NOW + 9999,
+        ],
+    );
     clock.set(NOW);
     assert_eq!(
         v.recheck(&verified).unwrap_err().code(),
@@ -302,7 +321,7 @@ fn recheck_agrees_with_a_fresh_verification_over_time() {
     clock.set(NOW + 50);
     assert_eq!(
         stricter
-            .recheck(&v.verify(&token, &keys).unwrap())
+            .recheck(&v.verify(&token, &keys()).unwrap())
             .unwrap_err(),
         Error::MissingScopes {
             missing: vec!["write:notes".into()]
@@ -314,22 +333,12 @@ fn recheck_agrees_with_a_fresh_verification_over_time() {
 /// if the clock is set back after it was verified (and cached).
 #[test]
 fn recheck_agrees_on_iat_when_the_clock_goes_back() {
-    let clock = Arc::new(ManualClock::new(NOW));
-    let v = options().clock(clock.clone()).build().unwrap();
-    let keys = keys();
-    let token = mint(
-        "rsa-2048",
-        "RS256",
-        &claims_with(&[("iat", json!(NOW + 50))]),
+    let (v, clock, _, verified) = recheck_agrees_at(
+        &[("iat", json!(NOW + 50))],
+        NOW,
+        &[NOW - 100, NOW - 11, NOW - 10, NOW, NOW + 3000],
     );
-    let verified = v.verify(&token, &keys).unwrap();
     assert_eq!(verified.iat(), Some(NOW as i64 + 50));
-    for at in [NOW - 100, NOW - 11, NOW - 10, NOW, NOW + 3000] {
-        clock.set(at);
-        let fresh = v.verify(&token, &keys).map(|_| ()).map_err(|e| e.code());
-        let again = v.recheck(&verified).map_err(|e| e.code());
-        assert_eq!(again, fresh, "at NOW - {}", NOW.abs_diff(at));
-    }
     clock.set(NOW - 11);
     assert_eq!(
         v.recheck(&verified).unwrap_err(),
