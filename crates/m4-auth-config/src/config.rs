@@ -211,8 +211,8 @@ impl AuthConfig {
     ///         ("M4_OAUTH2_AUDIENCE", "m4-api".to_owned()),
     ///     ]
     /// );
-    /// // everything but the token and the four unset options (JWKS URL, client id, secret,
-    /// // credentials file)
+    /// // everything but the token and the five unset options (JWKS URL, client id, secret,
+    /// // resource URL, credentials file)
     /// assert_eq!(config.to_env(true).len(), 20);
     /// # Ok::<(), m4_auth_config::ConfigError>(())
     /// ```

@@ -54,6 +54,16 @@ impl Idp {
         );
     }
 
+    /// Answers POST `at` with `response`.
+    pub fn serve_post(&self, at: &str, response: ResponseTemplate) {
+        self.rt.block_on(
+            Mock::given(method("POST"))
+                .and(path(at))
+                .respond_with(response)
+                .mount(&self.server),
+        );
+    }
+
     /// Serves a JWKS document made of the named fixture keys at `at`.
     pub fn serve_jwks(&self, at: &str, names: &[&str]) {
         self.serve(

@@ -31,7 +31,14 @@ fn failure(error: TokenError) -> Failure {
 fn options_from_env() -> Result<(AuthConfig, TokenOptions), Failure> {
     let loaded = AuthConfig::from_env().map_err(|e| Failure::usage(InvalidConfig(e)))?;
     for warning in &loaded.warnings {
-        eprintln!("m4-auth: warning: {warning}");
+        // Obtaining a token uses the issuer whether or not verification is enabled, so
+        // "these settings have no effect" would be wrong here.
+        if !matches!(
+            warning,
+            m4_auth_config::Warning::IgnoredWhileDisabled { .. }
+        ) {
+            eprintln!("m4-auth: warning: {warning}");
+        }
     }
     let options = TokenOptions::from_config(&loaded.config).map_err(failure)?;
     Ok((loaded.config, options))
