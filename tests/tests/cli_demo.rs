@@ -22,6 +22,8 @@ fn the_demo_table_shows_every_verdict_as_expected() {
         "M4_OAUTH2_ISSUER_URL=http://127.0.0.1:",
         "valid RS256 token",
         "✓ accepted: alice",
+        "obtained with client credentials (token endpoint)",
+        "✓ accepted: m4-dev-service",
         "✓ token_expired: Token has expired",
         "✓ invalid_audience: Token audience does not include \"m4-api\"",
         "✓ missing_scopes: Missing required scopes: read:mimic-data",
@@ -29,7 +31,7 @@ fn the_demo_table_shows_every_verdict_as_expected() {
         "✓ unknown_kid: No signing key with kid \"rogue-key\"",
         "✓ accepted: hank",
         "✓ rate_limited: Rate limit exceeded",
-        "14/14 verdicts as expected.",
+        "15/15 verdicts as expected.",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
@@ -44,7 +46,7 @@ fn the_demo_json_lists_each_scene_with_its_verdicts() {
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["ok"], true);
     let scenes = report["scenes"].as_array().unwrap();
-    assert_eq!(scenes.len(), 14);
+    assert_eq!(scenes.len(), 15);
     for scene in scenes {
         assert_eq!(scene["pass"], true, "{scene}");
         assert_eq!(scene["actual"]["ok"], scene["expected"]["ok"], "{scene}");

@@ -278,6 +278,11 @@ pub struct DevIssuerOptions {
     /// checked against the exact value; a faster poll gets `slow_down` and raises it by
     /// 5 s. Default 5 seconds.
     pub device_interval: Duration,
+    /// How many polls of each device login get `slow_down` whatever their timing, as a
+    /// provider under load may answer (RFC 8628 §3.5). Each raises the required interval by
+    /// 5 s like a natural one, so a client that does not slow down keeps getting `slow_down`.
+    /// Default 0.
+    pub device_forced_slow_downs: u32,
     /// The `sub` of tokens from an approved device login. Default [`DEFAULT_DEVICE_SUBJECT`].
     pub device_subject: String,
 }
@@ -297,6 +302,7 @@ impl fmt::Debug for DevIssuerOptions {
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("device_code_ttl", &self.device_code_ttl)
             .field("device_interval", &self.device_interval)
+            .field("device_forced_slow_downs", &self.device_forced_slow_downs)
             .field("device_subject", &self.device_subject)
             .finish()
     }
@@ -322,6 +328,7 @@ impl Default for DevIssuerOptions {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             device_code_ttl: Duration::from_secs(600),
             device_interval: Duration::from_secs(5),
+            device_forced_slow_downs: 0,
             device_subject: DEFAULT_DEVICE_SUBJECT.to_owned(),
         }
     }
@@ -588,6 +595,7 @@ impl DevIssuer {
                 refresh_token_ttl: options.refresh_token_ttl,
                 device_code_ttl: options.device_code_ttl,
                 device_interval: options.device_interval,
+                device_forced_slow_downs: options.device_forced_slow_downs,
                 device_subject: options.device_subject,
             },
             oauth: Mutex::new(oauth::State::default()),

@@ -92,6 +92,8 @@ struct DeviceGrant {
     interval_ms: i64,
     /// When the client last polled (the issuance time before the first poll).
     last_poll_ms: i64,
+    /// Polls still to be answered `slow_down` whatever their timing.
+    forced_slow_downs: u32,
     state: DeviceState,
 }
 
@@ -138,6 +140,7 @@ pub(crate) struct Settings {
     pub(crate) refresh_token_ttl: Duration,
     pub(crate) device_code_ttl: Duration,
     pub(crate) device_interval: Duration,
+    pub(crate) device_forced_slow_downs: u32,
     pub(crate) device_subject: String,
 }
 
@@ -489,6 +492,7 @@ pub(crate) fn device_authorization(
             expires_ms: now.saturating_add(lifetime),
             interval_ms,
             last_poll_ms: now,
+            forced_slow_downs: shared.settings.device_forced_slow_downs,
             state: DeviceState::Pending,
         },
     );
@@ -537,8 +541,10 @@ fn device_code(shared: &Shared, client: &DevClient, form: &Form) -> Outcome<Valu
         }
         DeviceState::Pending => {
             let too_soon = now.saturating_sub(grant.last_poll_ms) < grant.interval_ms;
+            let forced = grant.forced_slow_downs > 0;
+            grant.forced_slow_downs = grant.forced_slow_downs.saturating_sub(1);
             grant.last_poll_ms = now;
-            if too_soon {
+            if too_soon || forced {
                 grant.interval_ms = grant.interval_ms.saturating_add(millis(SLOW_DOWN_STEP));
                 return Err(OAuthError::new(
                     "slow_down",

@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use m4_auth::{AuthConfig, Authenticator};
-use m4_dev_issuer::{DevIssuer, DevIssuerOptions, KidOverride, MintRequest, OldKeys, SigningAlg};
+use m4_auth_token::{TokenClient, TokenOptions};
+use m4_dev_issuer::{
+    DEFAULT_AUDIENCE, DEFAULT_CLIENT_SECRET, DEFAULT_CONFIDENTIAL_CLIENT_ID, DEFAULT_SCOPE,
+    DevIssuer, DevIssuerOptions, KidOverride, MintRequest, OldKeys, SigningAlg,
+};
 use serde_json::{Value, json};
 
 use crate::output::Style;
@@ -99,6 +103,28 @@ fn mint(issuer: &DevIssuer, request: &MintRequest) -> Result<String, Failure> {
     issuer.mint(request).map_err(Failure::failed)
 }
 
+/// A token from the issuer's token endpoint through m4-auth-token, the way `m4-auth token`
+/// gets one with `M4_OAUTH2_CLIENT_ID` / `M4_OAUTH2_CLIENT_SECRET` (the dev issuer's published
+/// test client).
+fn client_credentials_token(issuer: &DevIssuer) -> Result<String, Failure> {
+    // The client credentials grant never reads or writes the credentials file.
+    let unused = std::env::temp_dir().join("m4-auth-demo-credentials-unused.json");
+    // The endpoints given explicitly (no discovery), so the footer's discovery count stays
+    // the verifier's own.
+    let options = TokenOptions::new(issuer.issuer_url(), unused)
+        .token_endpoint(issuer.token_endpoint())
+        .device_authorization_endpoint(issuer.device_authorization_endpoint())
+        .revocation_endpoint(issuer.revocation_endpoint())
+        .audience(DEFAULT_AUDIENCE)
+        .scopes([DEFAULT_SCOPE])
+        .client_id(DEFAULT_CONFIDENTIAL_CLIENT_ID)
+        .client_secret(m4_auth_config::Secret::new(DEFAULT_CLIENT_SECRET));
+    let answer = TokenClient::new(options)
+        .client_credentials()
+        .map_err(Failure::failed)?;
+    Ok(answer.access_token.expose_secret().to_owned())
+}
+
 fn who(sub: &str) -> MintRequest {
     MintRequest {
         sub: sub.to_owned(),
@@ -151,6 +177,7 @@ impl Tour {
                 ..who("erin")
             },
         )?;
+        let service = client_credentials_token(issuer)?;
         let tampered = tamper(&mint(issuer, &who("frank"))?, "admin")?;
         let rogue = mint(
             issuer,
@@ -169,6 +196,11 @@ impl Tour {
             "valid ES256 token",
             &es256,
             Expected::Accepted("bob".into()),
+        );
+        self.scene(
+            "obtained with client credentials (token endpoint)",
+            &service,
+            Expected::Accepted(DEFAULT_CONFIDENTIAL_CLIENT_ID.into()),
         );
         self.scene(
             "no token at all",

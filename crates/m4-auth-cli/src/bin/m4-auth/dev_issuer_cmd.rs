@@ -44,6 +44,13 @@ pub(crate) struct ApproveArgs {
     /// Deny the login instead of approving it
     #[arg(long)]
     deny: bool,
+    #[command(flatten)]
+    at: RunningIssuer,
+}
+
+/// Where the running dev issuer is, for `mint`, `rotate` and `approve`.
+#[derive(Debug, Args)]
+pub(crate) struct RunningIssuer {
     /// The running dev issuer (loopback http only)
     #[arg(
         long,
@@ -76,14 +83,8 @@ pub(crate) struct MintArgs {
     /// The audience (aud); defaults to the issuer's
     #[arg(long, value_name = "AUD")]
     audience: Option<String>,
-    /// The running dev issuer (loopback http only)
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "M4_OAUTH2_ISSUER_URL",
-        default_value_t = format!("http://127.0.0.1:{DEFAULT_PORT}")
-    )]
-    issuer_url: String,
+    #[command(flatten)]
+    at: RunningIssuer,
     /// Print {"access_token":..,"token_type":"Bearer","expires_in":..} instead of the bare token
     #[arg(long)]
     json: bool,
@@ -94,14 +95,8 @@ pub(crate) struct RotateArgs {
     /// Remove the old keys from the JWKS at once (default: keep publishing them)
     #[arg(long)]
     remove_old: bool,
-    /// The running dev issuer (loopback http only)
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "M4_OAUTH2_ISSUER_URL",
-        default_value_t = format!("http://127.0.0.1:{DEFAULT_PORT}")
-    )]
-    issuer_url: String,
+    #[command(flatten)]
+    at: RunningIssuer,
 }
 
 fn issuer_failure(e: m4_dev_issuer::Error) -> Failure {
@@ -117,7 +112,7 @@ pub(crate) fn rotate(args: &RotateArgs) -> Result<ExitCode, Failure> {
     } else {
         OldKeys::Keep
     };
-    let kids = rotate_remote(&args.issuer_url, old).map_err(issuer_failure)?;
+    let kids = rotate_remote(&args.at.issuer_url, old).map_err(issuer_failure)?;
     println!("{}", kids.join("\n"));
     Ok(ExitCode::SUCCESS)
 }
@@ -128,7 +123,7 @@ pub(crate) fn approve(args: &ApproveArgs) -> Result<ExitCode, Failure> {
     } else {
         DeviceDecision::Approve
     };
-    decide_device_remote(&args.issuer_url, &args.user_code, decision).map_err(issuer_failure)?;
+    decide_device_remote(&args.at.issuer_url, &args.user_code, decision).map_err(issuer_failure)?;
     let done = if args.deny { "denied" } else { "approved" };
     println!("device login {} {done}", args.user_code.trim());
     Ok(ExitCode::SUCCESS)
@@ -225,7 +220,7 @@ pub(crate) fn mint(args: &MintArgs) -> Result<ExitCode, Failure> {
         audience: args.audience.clone(),
         ..MintRequest::default()
     };
-    let minted = mint_remote(&args.issuer_url, &request).map_err(issuer_failure)?;
+    let minted = mint_remote(&args.at.issuer_url, &request).map_err(issuer_failure)?;
     // Printing the token is this command's purpose: it is a dev issuer token.
     let line = if args.json {
         json!({

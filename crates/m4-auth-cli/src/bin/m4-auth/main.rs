@@ -76,9 +76,10 @@ enum Command {
     DevIssuer(DevIssuerArgs),
     /// Run a scripted tour against an in-process dev issuer; no identity provider needed
     ///
-    /// Valid RS256 and ES256 tokens accepted; expired, wrong-audience, missing-scope,
-    /// tampered and unknown-kid tokens rejected with their messages; a key rotation picked
-    /// up; a rate limit reached. Exits 0 only if every verdict matches.
+    /// Valid RS256 and ES256 tokens and one from the client credentials grant accepted;
+    /// expired, wrong-audience, missing-scope, tampered and unknown-kid tokens rejected with
+    /// their messages; a key rotation picked up; a rate limit reached. Exits 0 only if every
+    /// verdict matches.
     Demo(DemoArgs),
 }
 

@@ -1,0 +1,1054 @@
+//! The dev issuer's OAuth endpoints over real HTTP on loopback: every grant and every error
+//! answer, with a manual clock for lifetimes and polling intervals.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
+use m4_dev_issuer::{
+    ClientAuthMethod, Clock, DEFAULT_CLIENT_SECRET, DEFAULT_CONFIDENTIAL_CLIENT_ID,
+    DEFAULT_PUBLIC_CLIENT_ID, DEVICE_CODE_GRANT, DevClient, DevIssuer, DevIssuerOptions,
+    DeviceDecision, Error, MAX_BODY_BYTES, decide_device_remote,
+};
+use serde_json::{Value, json};
+
+/// A clock the test moves by hand, in milliseconds.
+#[derive(Debug)]
+struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    fn advance(&self, by: Duration) {
+        self.0
+            .fetch_add(i64::try_from(by.as_millis()).unwrap(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_unix(&self) -> i64 {
+        self.now_millis().div_euclid(1000)
+    }
+
+    fn now_millis(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+const NOW_MS: i64 = 1_750_000_000_000;
+const SVC: &str = DEFAULT_CONFIDENTIAL_CLIENT_ID;
+const CLI: &str = DEFAULT_PUBLIC_CLIENT_ID;
+
+struct Fixture {
+    issuer: DevIssuer,
+    clock: Arc<ManualClock>,
+}
+
+fn start_with(options: impl FnOnce(&mut DevIssuerOptions)) -> Fixture {
+    let clock = Arc::new(ManualClock(AtomicI64::new(NOW_MS)));
+    let mut opts = DevIssuerOptions {
+        clock: clock.clone(),
+        device_interval: Duration::from_secs(5),
+        ..DevIssuerOptions::default()
+    };
+    options(&mut opts);
+    Fixture {
+        issuer: DevIssuer::start(opts).unwrap(),
+        clock,
+    }
+}
+
+fn start() -> Fixture {
+    start_with(|_| {})
+}
+
+/// One HTTP answer: status, headers we care about, JSON body (Null when empty).
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    body: Value,
+    www_authenticate: Option<String>,
+    cache_control: Option<String>,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+fn read(mut response: ureq::http::Response<ureq::Body>) -> Answer {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (www_authenticate, cache_control) = (header("WWW-Authenticate"), header("Cache-Control"));
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    Answer {
+        status,
+        body: if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        },
+        www_authenticate,
+        cache_control,
+    }
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// POSTs a form to `path`, with an optional Authorization header.
+fn post_form(issuer: &DevIssuer, path: &str, auth: Option<&str>, pairs: &[(&str, &str)]) -> Answer {
+    let mut request = agent()
+        .post(format!("{}{path}", issuer.issuer_url()))
+        .header("Content-Type", "application/x-www-form-urlencoded");
+    if let Some(auth) = auth {
+        request = request.header("Authorization", auth);
+    }
+    read(request.send(form(pairs)).unwrap())
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+}
+
+fn svc_basic() -> String {
+    basic(SVC, DEFAULT_CLIENT_SECRET)
+}
+
+fn token(issuer: &DevIssuer, auth: Option<&str>, pairs: &[(&str, &str)]) -> Answer {
+    post_form(issuer, "/token", auth, pairs)
+}
+
+#[track_caller]
+fn check_error(answer: &Answer, status: u16, error: &str, description_part: &str) {
+    assert_eq!(answer.status, status, "{answer:?}");
+    assert_eq!(answer.body["error"], error, "{answer:?}");
+    let description = answer.body["error_description"].as_str().unwrap();
+    assert!(
+        description.contains(description_part),
+        "{description:?} lacks {description_part:?}"
+    );
+    assert_eq!(answer.cache_control.as_deref(), Some("no-store"));
+}
+
+/// Verifies the token's signature with the served JWKS (exp not checked: the clock is
+/// fixed in the past); returns the claims.
+fn claims(issuer: &DevIssuer, token: &str) -> Value {
+    let jwks: JwkSet = serde_json::from_value(issuer.jwks()).unwrap();
+    let header = decode_header(token).unwrap();
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
+    let mut validation = Validation::new(header.alg);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .unwrap()
+        .claims
+}
+
+#[test]
+fn discovery_advertises_the_oauth_endpoints() {
+    let f = start();
+    let url = f.issuer.issuer_url();
+    let doc = read(
+        agent()
+            .get(format!("{url}/.well-known/openid-configuration"))
+            .call()
+            .unwrap(),
+    )
+    .body;
+    assert_eq!(doc["token_endpoint"], f.issuer.token_endpoint());
+    assert_eq!(doc["token_endpoint"], format!("{url}/token"));
+    assert_eq!(
+        doc["device_authorization_endpoint"],
+        format!("{url}/device_authorization")
+    );
+    assert_eq!(doc["revocation_endpoint"], format!("{url}/revoke"));
+    assert_eq!(
+        doc["grant_types_supported"],
+        json!(["client_credentials", DEVICE_CODE_GRANT, "refresh_token"])
+    );
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+    assert_eq!(
+        doc["scopes_supported"],
+        json!(["read:mimic-data", "offline_access"])
+    );
+
+    let only_post = start_with(|o| o.auth_methods = vec![ClientAuthMethod::ClientSecretPost]);
+    let doc = read(
+        agent()
+            .get(format!(
+                "{}/.well-known/oauth-authorization-server",
+                only_post.issuer.issuer_url()
+            ))
+            .call()
+            .unwrap(),
+    )
+    .body;
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        json!(["client_secret_post"])
+    );
+}
+
+#[test]
+fn client_credentials_with_basic_and_post() {
+    let f = start_with(|o| o.access_token_ttl = Duration::from_secs(90));
+    let by_basic = token(
+        &f.issuer,
+        Some(&svc_basic()),
+        &[("grant_type", "client_credentials")],
+    );
+    let by_post = token(
+        &f.issuer,
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", SVC),
+            ("client_secret", DEFAULT_CLIENT_SECRET),
+        ],
+    );
+    for answer in [by_basic, by_post] {
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(answer.cache_control.as_deref(), Some("no-store"));
+        assert_eq!(answer.body["token_type"], "Bearer");
+        assert_eq!(answer.body["expires_in"], 90);
+        assert_eq!(answer.body["scope"], "read:mimic-data");
+        assert!(answer.body.get("refresh_token").is_none(), "{answer:?}");
+        let claims = claims(&f.issuer, answer.body["access_token"].as_str().unwrap());
+        assert_eq!(claims["iss"], f.issuer.issuer_url());
+        assert_eq!(claims["sub"], SVC);
+        assert_eq!(claims["client_id"], SVC);
+        assert_eq!(claims["aud"], "m4-api");
+        assert_eq!(claims["scope"], "read:mimic-data");
+        assert_eq!(claims["exp"], NOW_MS / 1000 + 90);
+    }
+    assert_eq!(f.issuer.grants_served("client_credentials"), 2);
+    assert_eq!(f.issuer.served("/token"), 2);
+}
+
+#[track_caller]
+fn check_audience(pairs: &[(&str, &str)], expected: &Value) {
+    let f = start();
+    let mut all = vec![("grant_type", "client_credentials")];
+    all.extend_from_slice(pairs);
+    let answer = token(&f.issuer, Some(&svc_basic()), &all);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let claims = claims(&f.issuer, answer.body["access_token"].as_str().unwrap());
+    assert_eq!(&claims["aud"], expected);
+}
+
+#[test]
+fn the_audience_follows_resource_or_audience() {
+    check_audience(&[], &json!("m4-api"));
+    check_audience(
+        &[("resource", "https://m4.example.org/mcp")],
+        &json!("https://m4.example.org/mcp"),
+    );
+    check_audience(&[("audience", "api://m4")], &json!("api://m4"));
+    check_audience(
+        &[
+            ("resource", "https://a.example"),
+            ("resource", "https://b.example"),
+        ],
+        &json!(["https://a.example", "https://b.example"]),
+    );
+    let f = start();
+    check_error(
+        &token(
+            &f.issuer,
+            Some(&svc_basic()),
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", "https://a.example"),
+                ("audience", "api://m4"),
+            ],
+        ),
+        400,
+        "invalid_request",
+        "send one of them",
+    );
+    check_error(
+        &token(
+            &f.issuer,
+            Some(&svc_basic()),
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", "https://a.example/#frag"),
+            ],
+        ),
+        400,
+        "invalid_target",
+        "fragment",
+    );
+}
+
+#[test]
+fn only_offered_scopes_are_granted() {
+    let f = start_with(|o| {
+        o.scopes = vec!["read:mimic-data".into(), "write:notes".into()];
+    });
+    let answer = token(
+        &f.issuer,
+        Some(&svc_basic()),
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "write:notes"),
+        ],
+    );
+    assert_eq!(answer.body["scope"], "write:notes", "{answer:?}");
+    let claims = claims(&f.issuer, answer.body["access_token"].as_str().unwrap());
+    assert_eq!(claims["scope"], "write:notes");
+    // No scope asked: every offered one.
+    let answer = token(
+        &f.issuer,
+        Some(&svc_basic()),
+        &[("grant_type", "client_credentials")],
+    );
+    assert_eq!(answer.body["scope"], "read:mimic-data write:notes");
+    check_error(
+        &token(
+            &f.issuer,
+            Some(&svc_basic()),
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "read:mimic-data admin"),
+            ],
+        ),
+        400,
+        "invalid_scope",
+        "scope \"admin\" is not offered by this issuer; it offers: read:mimic-data write:notes",
+    );
+}
+
+#[test]
+fn client_authentication_failures_are_invalid_client() {
+    let f = start();
+    let cc = ("grant_type", "client_credentials");
+    let wrong = token(&f.issuer, Some(&basic(SVC, "wrong")), &[cc]);
+    check_error(
+        &wrong,
+        401,
+        "invalid_client",
+        "wrong client secret for client \"m4-dev-service\"",
+    );
+    assert_eq!(
+        wrong.www_authenticate.as_deref(),
+        Some("Basic realm=\"m4-dev-issuer\"")
+    );
+    assert!(!wrong.body.to_string().contains("wrong\""));
+
+    let wrong_post = token(
+        &f.issuer,
+        None,
+        &[cc, ("client_id", SVC), ("client_secret", "nope-nope")],
+    );
+    check_error(&wrong_post, 401, "invalid_client", "wrong client secret");
+    assert_eq!(wrong_post.www_authenticate, None);
+    assert!(!wrong_post.body.to_string().contains("nope-nope"));
+
+    check_error(
+        &token(&f.issuer, Some(&basic("ghost", "x")), &[cc]),
+        401,
+        "invalid_client",
+        "unknown client_id \"ghost\"",
+    );
+    check_error(
+        &token(&f.issuer, Some("Bearer abc"), &[cc]),
+        401,
+        "invalid_client",
+        "not `Basic base64(client_id:client_secret)`",
+    );
+    check_error(
+        &token(&f.issuer, None, &[cc]),
+        401,
+        "invalid_client",
+        "no client authentication",
+    );
+    check_error(
+        &token(&f.issuer, None, &[cc, ("client_secret", "x")]),
+        401,
+        "invalid_client",
+        "client_secret without client_id",
+    );
+    check_error(
+        &token(&f.issuer, None, &[cc, ("client_id", SVC)]),
+        401,
+        "invalid_client",
+        "client \"m4-dev-service\" is confidential",
+    );
+    check_error(
+        &token(&f.issuer, Some(&basic(CLI, "x")), &[cc]),
+        401,
+        "invalid_client",
+        "client \"m4-dev-cli\" is public",
+    );
+    check_error(
+        &token(
+            &f.issuer,
+            Some(&svc_basic()),
+            &[cc, ("client_secret", DEFAULT_CLIENT_SECRET)],
+        ),
+        400,
+        "invalid_request",
+        "authenticated twice",
+    );
+    check_error(
+        &token(&f.issuer, Some(&svc_basic()), &[cc, ("client_id", CLI)]),
+        400,
+        "invalid_request",
+        "client_id in the body differs",
+    );
+    check_error(
+        &token(&f.issuer, None, &[cc, ("client_id", CLI)]),
+        400,
+        "unauthorized_client",
+        "client credentials grant needs a confidential client",
+    );
+}
+
+#[test]
+fn a_method_the_issuer_does_not_allow_is_refused() {
+    let only_post = start_with(|o| o.auth_methods = vec![ClientAuthMethod::ClientSecretPost]);
+    let refused = token(
+        &only_post.issuer,
+        Some(&svc_basic()),
+        &[("grant_type", "client_credentials")],
+    );
+    check_error(
+        &refused,
+        401,
+        "invalid_client",
+        "client authentication method client_secret_basic is not allowed by this issuer; it accepts: client_secret_post",
+    );
+    assert!(refused.www_authenticate.is_some());
+    let post = token(
+        &only_post.issuer,
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", SVC),
+            ("client_secret", DEFAULT_CLIENT_SECRET),
+        ],
+    );
+    assert_eq!(post.status, 200, "{post:?}");
+
+    let only_basic = start_with(|o| o.auth_methods = vec![ClientAuthMethod::ClientSecretBasic]);
+    let refused = token(
+        &only_basic.issuer,
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", SVC),
+            ("client_secret", DEFAULT_CLIENT_SECRET),
+        ],
+    );
+    check_error(
+        &refused,
+        401,
+        "invalid_client",
+        "client_secret_post is not allowed",
+    );
+    assert_eq!(refused.www_authenticate, None);
+    // A public client needs `none` allowed.
+    check_error(
+        &post_form(
+            &only_basic.issuer,
+            "/device_authorization",
+            None,
+            &[("client_id", CLI)],
+        ),
+        401,
+        "invalid_client",
+        "method none is not allowed",
+    );
+}
+
+#[test]
+fn requests_are_parsed_strictly_and_bounded() {
+    let f = start();
+    check_error(
+        &token(
+            &f.issuer,
+            Some(&svc_basic()),
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "read:mimic-data"),
+                ("scope", "offline_access"),
+            ],
+        ),
+        400,
+        "invalid_request",
+        "parameter \"scope\" is given more than once",
+    );
+    let json_body = read(
+        agent()
+            .post(f.issuer.token_endpoint())
+            .header("Content-Type", "application/json")
+            .send(r#"{"grant_type":"client_credentials"}"#)
+            .unwrap(),
+    );
+    check_error(
+        &json_body,
+        400,
+        "invalid_request",
+        "application/x-www-form-urlencoded",
+    );
+    let huge = format!(
+        "grant_type=client_credentials&pad={}",
+        "a".repeat(MAX_BODY_BYTES)
+    );
+    let too_large = read(
+        agent()
+            .post(f.issuer.token_endpoint())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(huge)
+            .unwrap(),
+    );
+    check_error(
+        &too_large,
+        413,
+        "invalid_request",
+        "larger than 65536 bytes",
+    );
+    check_error(
+        &token(&f.issuer, Some(&svc_basic()), &[]),
+        400,
+        "invalid_request",
+        "grant_type is missing",
+    );
+    check_error(
+        &token(&f.issuer, Some(&svc_basic()), &[("grant_type", "password")]),
+        400,
+        "unsupported_grant_type",
+        "grant_type \"password\" is not supported",
+    );
+    assert_eq!(f.issuer.grants_served("other"), 1);
+    let get = read(agent().get(f.issuer.token_endpoint()).call().unwrap());
+    assert_eq!(get.status, 405);
+}
+
+/// Starts a device login for `client`; returns the answer's JSON.
+fn device_start(f: &Fixture, pairs: &[(&str, &str)]) -> Value {
+    let answer = post_form(&f.issuer, "/device_authorization", None, pairs);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.body
+}
+
+fn poll(f: &Fixture, device_code: &str) -> Answer {
+    token(
+        &f.issuer,
+        None,
+        &[
+            ("grant_type", DEVICE_CODE_GRANT),
+            ("client_id", CLI),
+            ("device_code", device_code),
+        ],
+    )
+}
+
+#[test]
+fn device_login_approved_gives_access_and_refresh_tokens() {
+    let f = start_with(|o| o.device_code_ttl = Duration::from_millis(90_500));
+    let device = device_start(
+        &f,
+        &[
+            ("client_id", CLI),
+            ("scope", "read:mimic-data offline_access"),
+            ("resource", "https://m4.example.org/mcp"),
+        ],
+    );
+    let url = f.issuer.issuer_url();
+    let user_code = device["user_code"].as_str().unwrap();
+    assert_eq!(device["verification_uri"], format!("{url}/device"));
+    assert_eq!(
+        device["verification_uri_complete"],
+        format!("{url}/device?user_code={user_code}")
+    );
+    assert_eq!(device["expires_in"], 91, "rounded up");
+    assert_eq!(device["interval"], 5);
+    let device_code = device["device_code"].as_str().unwrap();
+
+    f.clock.advance(Duration::from_secs(5));
+    check_error(
+        &poll(&f, device_code),
+        400,
+        "authorization_pending",
+        "not approved",
+    );
+    f.issuer.approve_device(&user_code.to_lowercase()).unwrap();
+    f.clock.advance(Duration::from_secs(5));
+    let answer = poll(&f, device_code);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body["scope"], "read:mimic-data offline_access");
+    assert!(answer.body["refresh_token"].as_str().unwrap().len() > 32);
+    let claims = claims(&f.issuer, answer.body["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "dev-user");
+    assert_eq!(claims["client_id"], CLI);
+    assert_eq!(claims["aud"], "https://m4.example.org/mcp");
+
+    f.clock.advance(Duration::from_secs(5));
+    check_error(
+        &poll(&f, device_code),
+        400,
+        "invalid_grant",
+        "already exchanged",
+    );
+    assert!(matches!(
+        f.issuer.approve_device(user_code),
+        Err(Error::DeviceLoginNotPending {
+            why: "its tokens were already issued",
+            ..
+        })
+    ));
+    assert_eq!(f.issuer.grants_served(DEVICE_CODE_GRANT), 3);
+}
+
+/// Waits, polls and checks the answer, step after step.
+#[track_caller]
+fn check_polls(f: &Fixture, code: &str, steps: &[(Duration, &str, &str)]) {
+    for (wait, error, description_part) in steps {
+        f.clock.advance(*wait);
+        check_error(&poll(f, code), 400, error, description_part);
+    }
+}
+
+#[test]
+fn polling_too_fast_gets_slow_down_and_a_longer_interval() {
+    let f = start_with(|o| o.device_interval = Duration::from_millis(1500));
+    let device = device_start(&f, &[("client_id", CLI)]);
+    assert_eq!(device["interval"], 2, "1.5 s is stated as 2 s");
+    let ms = Duration::from_millis;
+    check_polls(
+        &f,
+        device["device_code"].as_str().unwrap(),
+        &[
+            (ms(1499), "slow_down", "wait at least 7 s"),
+            // The interval is now 6.5 s, from the last poll.
+            (ms(6499), "slow_down", "wait at least 12 s"),
+            (ms(11_500), "authorization_pending", "not approved"),
+        ],
+    );
+}
+
+#[test]
+fn forced_slow_downs_come_first_and_still_raise_the_interval() {
+    let f = start_with(|o| {
+        o.device_interval = Duration::from_secs(1);
+        o.device_forced_slow_downs = 1;
+    });
+    let device = device_start(&f, &[("client_id", CLI)]);
+    let secs = Duration::from_secs;
+    check_polls(
+        &f,
+        device["device_code"].as_str().unwrap(),
+        &[
+            // On time, but forced.
+            (secs(1), "slow_down", "wait at least 6 s"),
+            // A client that did not slow down is now too fast.
+            (secs(1), "slow_down", "wait at least 11 s"),
+            (secs(11), "authorization_pending", "not approved"),
+        ],
+    );
+}
+
+#[test]
+fn a_zero_interval_never_slows_down() {
+    let f = start_with(|o| o.device_interval = Duration::ZERO);
+    let device = device_start(&f, &[("client_id", CLI)]);
+    assert_eq!(device["interval"], 0);
+    let code = device["device_code"].as_str().unwrap();
+    for _ in 0..3 {
+        check_error(
+            &poll(&f, code),
+            400,
+            "authorization_pending",
+            "not approved",
+        );
+    }
+}
+
+#[test]
+fn device_login_denied_or_expired() {
+    let f = start_with(|o| {
+        o.device_interval = Duration::ZERO;
+        o.device_code_ttl = Duration::from_millis(2500);
+    });
+    let denied = device_start(&f, &[("client_id", CLI)]);
+    f.issuer
+        .deny_device(denied["user_code"].as_str().unwrap())
+        .unwrap();
+    let code = denied["device_code"].as_str().unwrap();
+    check_error(
+        &poll(&f, code),
+        400,
+        "access_denied",
+        "the user denied the login",
+    );
+    check_error(&poll(&f, code), 400, "access_denied", "denied");
+
+    let expired = device_start(&f, &[("client_id", CLI)]);
+    f.clock.advance(Duration::from_millis(2500));
+    check_error(
+        &poll(&f, expired["device_code"].as_str().unwrap()),
+        400,
+        "expired_token",
+        "expired before the user approved it",
+    );
+    let err = f
+        .issuer
+        .approve_device(expired["user_code"].as_str().unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::DeviceLoginNotPending {
+                why: "it expired",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(matches!(
+        f.issuer.deny_device("ZZZZ-ZZZZ"),
+        Err(Error::UnknownUserCode { .. })
+    ));
+}
+
+#[test]
+fn device_codes_belong_to_their_client() {
+    let f = start_with(|o| o.device_interval = Duration::ZERO);
+    let device = device_start(&f, &[("client_id", CLI)]);
+    let code = device["device_code"].as_str().unwrap();
+    f.issuer
+        .approve_device(device["user_code"].as_str().unwrap())
+        .unwrap();
+    check_error(
+        &token(
+            &f.issuer,
+            Some(&svc_basic()),
+            &[("grant_type", DEVICE_CODE_GRANT), ("device_code", code)],
+        ),
+        400,
+        "invalid_grant",
+        "issued to another client",
+    );
+    check_error(
+        &poll(&f, "m4dev-dc-not-a-code"),
+        400,
+        "invalid_grant",
+        "unknown device_code",
+    );
+    check_error(
+        &token(
+            &f.issuer,
+            None,
+            &[("grant_type", DEVICE_CODE_GRANT), ("client_id", CLI)],
+        ),
+        400,
+        "invalid_request",
+        "device_code is missing",
+    );
+    // The rightful client still gets its tokens.
+    assert_eq!(poll(&f, code).status, 200);
+}
+
+#[test]
+fn approval_over_http_and_the_verification_page() {
+    let f = start_with(|o| o.device_interval = Duration::ZERO);
+    let url = f.issuer.issuer_url().to_owned();
+    let first = device_start(&f, &[("client_id", CLI)]);
+    let user_code = first["user_code"].as_str().unwrap();
+    let page = read(
+        agent()
+            .get(first["verification_uri_complete"].as_str().unwrap())
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(page.status, 200);
+    let html = page.body.as_str().unwrap();
+    assert!(html.contains(&format!("value=\"{user_code}\"")), "{html}");
+    assert!(html.contains("m4-auth dev-issuer approve"), "{html}");
+    let hostile = read(
+        agent()
+            .get(format!("{url}/device?user_code=%3Cscript%3E"))
+            .call()
+            .unwrap(),
+    );
+    assert!(!hostile.body.as_str().unwrap().contains("<script>"));
+
+    decide_device_remote(&url, user_code, DeviceDecision::Approve).unwrap();
+    assert_eq!(poll(&f, first["device_code"].as_str().unwrap()).status, 200);
+    let second = device_start(&f, &[("client_id", CLI)]);
+    let answer = post_form(
+        &f.issuer,
+        "/device/deny",
+        None,
+        &[("user_code", second["user_code"].as_str().unwrap())],
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body["decision"], "denied");
+    check_error(
+        &poll(&f, second["device_code"].as_str().unwrap()),
+        400,
+        "access_denied",
+        "denied",
+    );
+    let again = decide_device_remote(&url, user_code, DeviceDecision::Deny).unwrap_err();
+    match again {
+        Error::IssuerRejected {
+            status,
+            description,
+            ..
+        } => {
+            assert_eq!(status, 400);
+            assert!(
+                description.contains("its tokens were already issued"),
+                "{description}"
+            );
+        }
+        other => panic!("expected IssuerRejected, got {other:?}"),
+    }
+}
+
+/// A finished device login: (access token answer, refresh token).
+fn logged_in(f: &Fixture) -> String {
+    let device = device_start(
+        f,
+        &[
+            ("client_id", CLI),
+            ("scope", "read:mimic-data offline_access"),
+        ],
+    );
+    f.issuer
+        .approve_device(device["user_code"].as_str().unwrap())
+        .unwrap();
+    let answer = poll(f, device["device_code"].as_str().unwrap());
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.body["refresh_token"].as_str().unwrap().to_owned()
+}
+
+fn refresh(f: &Fixture, refresh_token: &str, extra: &[(&str, &str)]) -> Answer {
+    let mut pairs = vec![
+        ("grant_type", "refresh_token"),
+        ("client_id", CLI),
+        ("refresh_token", refresh_token),
+    ];
+    pairs.extend_from_slice(extra);
+    token(&f.issuer, None, &pairs)
+}
+
+#[test]
+fn refresh_rotates_and_a_reused_token_revokes_the_login() {
+    let f = start_with(|o| {
+        o.device_interval = Duration::ZERO;
+        o.access_token_ttl = Duration::from_secs(2);
+    });
+    let first = logged_in(&f);
+    f.clock.advance(Duration::from_secs(60));
+    let answer = refresh(&f, &first, &[]);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body["expires_in"], 2);
+    let second = answer.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    let claims = claims(&f.issuer, answer.body["access_token"].as_str().unwrap());
+    assert_eq!(claims["exp"], NOW_MS / 1000 + 62);
+    assert_eq!(claims["sub"], "dev-user");
+    assert_eq!(claims["scope"], "read:mimic-data offline_access");
+
+    let third = refresh(&f, &second, &[]).body["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Presenting a rotated-away token again ends the whole login.
+    check_error(
+        &refresh(&f, &first, &[]),
+        400,
+        "invalid_grant",
+        "already used",
+    );
+    check_error(
+        &refresh(&f, &third, &[]),
+        400,
+        "invalid_grant",
+        "revoked: log in again",
+    );
+    assert_eq!(f.issuer.grants_served("refresh_token"), 4);
+}
+
+#[test]
+fn refresh_can_narrow_but_not_widen_scopes() {
+    let f = start_with(|o| {
+        o.device_interval = Duration::ZERO;
+        o.scopes = vec![
+            "read:mimic-data".into(),
+            "offline_access".into(),
+            "admin".into(),
+        ];
+    });
+    let rt = logged_in(&f);
+    let narrowed = refresh(&f, &rt, &[("scope", "read:mimic-data")]);
+    assert_eq!(narrowed.body["scope"], "read:mimic-data", "{narrowed:?}");
+    let rt = narrowed.body["refresh_token"].as_str().unwrap();
+    check_error(
+        &refresh(&f, rt, &[("scope", "read:mimic-data admin")]),
+        400,
+        "invalid_scope",
+        "scope \"admin\" was not granted",
+    );
+}
+
+#[test]
+fn expired_unknown_and_foreign_refresh_tokens_are_invalid_grant() {
+    let f = start_with(|o| {
+        o.device_interval = Duration::ZERO;
+        o.refresh_token_ttl = Duration::from_secs(100);
+    });
+    let rt = logged_in(&f);
+    check_error(
+        &token(
+            &f.issuer,
+            Some(&svc_basic()),
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+        ),
+        400,
+        "invalid_grant",
+        "issued to another client",
+    );
+    check_error(
+        &refresh(&f, "m4dev-rt-never-issued", &[]),
+        400,
+        "invalid_grant",
+        "unknown refresh token",
+    );
+    check_error(
+        &token(
+            &f.issuer,
+            None,
+            &[("grant_type", "refresh_token"), ("client_id", CLI)],
+        ),
+        400,
+        "invalid_request",
+        "refresh_token is missing",
+    );
+    f.clock.advance(Duration::from_secs(100));
+    let expired = refresh(&f, &rt, &[]);
+    check_error(&expired, 400, "invalid_grant", "has expired: log in again");
+    assert!(!expired.body.to_string().contains(&rt), "token echoed");
+}
+
+#[test]
+fn revocation_by_method_and_by_rfc_7009() {
+    let f = start_with(|o| o.device_interval = Duration::ZERO);
+    let rt = logged_in(&f);
+    assert!(f.issuer.revoke_refresh_token(&rt));
+    assert!(!f.issuer.revoke_refresh_token("m4dev-rt-unknown"));
+    check_error(&refresh(&f, &rt, &[]), 400, "invalid_grant", "revoked");
+
+    let rt = logged_in(&f);
+    let rotated = refresh(&f, &rt, &[]).body["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Another client may not revoke it.
+    check_error(
+        &post_form(
+            &f.issuer,
+            "/revoke",
+            Some(&svc_basic()),
+            &[("token", &rotated)],
+        ),
+        400,
+        "invalid_request",
+        "issued to another client",
+    );
+    let revoked = post_form(
+        &f.issuer,
+        "/revoke",
+        None,
+        &[
+            ("client_id", CLI),
+            ("token", &rotated),
+            ("token_type_hint", "refresh_token"),
+        ],
+    );
+    assert_eq!((revoked.status, &revoked.body), (200, &Value::Null));
+    assert_eq!(revoked.cache_control.as_deref(), Some("no-store"));
+    check_error(&refresh(&f, &rotated, &[]), 400, "invalid_grant", "revoked");
+    // Unknown tokens are not an error (RFC 7009 §2.2); a missing one is.
+    let unknown = post_form(
+        &f.issuer,
+        "/revoke",
+        None,
+        &[("client_id", CLI), ("token", "whatever")],
+    );
+    assert_eq!(unknown.status, 200);
+    check_error(
+        &post_form(&f.issuer, "/revoke", None, &[("client_id", CLI)]),
+        400,
+        "invalid_request",
+        "token is missing",
+    );
+    check_error(
+        &post_form(
+            &f.issuer,
+            "/revoke",
+            Some(&basic(SVC, "bad")),
+            &[("token", "x")],
+        ),
+        401,
+        "invalid_client",
+        "wrong client secret",
+    );
+}
+
+#[test]
+fn secrets_stay_out_of_debug() {
+    let options = DevIssuerOptions {
+        clients: vec![DevClient::confidential("svc", "very-secret-value")],
+        ..DevIssuerOptions::default()
+    };
+    let debug = format!("{options:?}");
+    assert!(!debug.contains("very-secret-value"), "{debug}");
+    assert!(
+        debug.contains("DevClient { id: \"svc\", confidential: true }"),
+        "{debug}"
+    );
+}
