@@ -11,7 +11,8 @@ mod cli_common;
 mod e2e_support;
 
 use e2e_support::tokens::{claims, merged, now, sign, with_signature_of};
-use e2e_support::{Run, closed_port_url, contract_shape, env_for, run, standard_idp};
+use e2e_support::{Run, contract_shape, env_for, run, standard_idp};
+use m4_auth_testkit::idp::closed_port_url;
 use serde_json::json;
 
 /// The one answer line of a `--json` run, shape-checked.

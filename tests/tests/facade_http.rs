@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use facade_support::*;
 use m4_auth::{Authenticator, ManualClock, ProtectedResource};
+use m4_auth_testkit::idp::closed_port_url;
+use m4_auth_testkit::keys::jwks;
 use serde_json::json;
 
 const ISSUER: &str = "https://idp.example.com/";

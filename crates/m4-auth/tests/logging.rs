@@ -160,26 +160,12 @@ fn a_disabled_authenticator_says_so_once() {
 
 #[test]
 fn a_jwks_key_set_change_is_logged_once_by_the_facade() {
-    use wiremock::matchers::{method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
+    use m4_auth_testkit::idp::Idp;
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt.block_on(MockServer::start());
+    let idp = Idp::start();
     let serve = |keys: &[&str]| {
-        rt.block_on(async {
-            server.reset().await;
-            Mock::given(method("GET"))
-                .and(path("/keys"))
-                .respond_with(
-                    ResponseTemplate::new(200).set_body_raw(jwks(keys), "application/json"),
-                )
-                .mount(&server)
-                .await;
-        });
+        idp.reset();
+        idp.serve_jwks("/keys", keys);
     };
     serve(&["rsa-2048"]);
 
@@ -187,7 +173,7 @@ fn a_jwks_key_set_change_is_logged_once_by_the_facade() {
     tracing::subscriber::with_default(recorder.clone(), || {
         let clock = m4_auth::ManualClock::new(NOW as u64);
         let auth = m4_auth::Authenticator::builder(config(&[
-            ("M4_OAUTH2_JWKS_URL", &format!("{}/keys", server.uri())),
+            ("M4_OAUTH2_JWKS_URL", &idp.url("/keys")),
             ("M4_OAUTH2_JWKS_REFRESH_COOLDOWN", "30"),
         ]))
         .clock(clock.clone())

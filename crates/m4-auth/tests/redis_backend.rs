@@ -25,7 +25,7 @@ fn with_backend(backend: &str, requests: &str) -> Authenticator {
 #[cfg(feature = "redis")]
 mod with_redis {
     use super::*;
-    use support::redis_server::{RedisServer, free_port};
+    use m4_auth_testkit::{free_port, redis::RedisServer};
 
     #[test]
     fn two_authenticators_sharing_one_redis_allow_the_limit_once_in_total() {

@@ -13,9 +13,9 @@ mod common;
 use std::sync::Arc;
 
 use common::{Idp, TIMEOUT, options};
+use m4_auth_testkit::idp::ResponseTemplate;
 use m4_jwks::{Algorithm, JwksCache, JwksOptions, KeyLookupError, KeyResolver, ManualClock};
 use serde_json::json;
-use wiremock::ResponseTemplate;
 
 const OIDC: &str = "/.well-known/openid-configuration";
 

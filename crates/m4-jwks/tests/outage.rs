@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{COOLDOWN, Idp, MAX_STALE, TIMEOUT, TTL, options};
+use m4_auth_testkit::idp::ResponseTemplate;
 use m4_jwks::{Algorithm, JwksCache, JwksOptions, KeyLookupError, KeyResolver, ManualClock};
-use wiremock::ResponseTemplate;
 
 const GOOD: &[&str] = &["rsa-2048", "ec-p256"];
 

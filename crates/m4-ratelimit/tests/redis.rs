@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use m4_ratelimit::{
     Decision, Error, FakeClock, MemoryLimiter, RateLimiter, RedisBuilder, RedisLimiter,
 };
-use redis_server::{RedisServer, free_port};
+use redis_server::{Client, RedisServer, free_port};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -539,7 +539,7 @@ fn checks_queued_behind_a_stalled_redis_do_not_wait_in_turn() {
 /// through a private CA, refused without it.
 #[test]
 fn rediss_checks_the_server_certificate() {
-    let Some(server) = RedisServer::start_tls() else {
+    let Some(server) = redis_server::start_tls() else {
         return;
     };
     assert!(server.url().starts_with("rediss://"));

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use m4_ratelimit::{Decision, FakeClock, MemoryLimiter, RateLimiter};
 use proptest::prelude::*;
-use redis_server::RedisServer;
+use redis_server::{Client, RedisServer};
 
 /// The script exactly as the crate ships it.
 const SCRIPT: &str = include_str!("../src/redis/check.lua");
