@@ -18,6 +18,7 @@
 pub mod bench;
 pub mod idp;
 pub mod keys;
+pub mod logs;
 pub mod redis;
 pub mod tokens;
 

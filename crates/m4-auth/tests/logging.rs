@@ -9,66 +9,12 @@
 
 mod support;
 
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use m4_auth_testkit::logs::{Recorded, Recorder};
 use serde_json::json;
 use support::*;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
-
-/// One recorded event: its level and its fields as `name=value` text.
-#[derive(Debug, Clone)]
-struct Recorded {
-    level: Level,
-    fields: String,
-}
-
-/// A minimal subscriber that records every event (no dependency on tracing-subscriber).
-#[derive(Clone, Default)]
-struct Recorder {
-    events: Arc<Mutex<Vec<Recorded>>>,
-}
-
-struct Fields<'a>(&'a mut String);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, "{}={:?} ", field.name(), value);
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        let _ = write!(self.0, "{}={} ", field.name(), value);
-    }
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = String::new();
-        event.record(&mut Fields(&mut fields));
-        self.events.lock().unwrap().push(Recorded {
-            level: *event.metadata().level(),
-            fields,
-        });
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-impl Recorder {
-    fn take(&self) -> Vec<Recorded> {
-        std::mem::take(&mut *self.events.lock().unwrap())
-    }
-}
+use tracing::Level;
 
 #[test]
 fn one_warning_per_failure_with_code_kid_alg_and_never_the_token() {
