@@ -292,3 +292,68 @@ fn not_installed() {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_started_server_is_the_child_that_answers_and_dies_with_it() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let port = server.port();
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        assert_eq!(
+            answering_pid(&mut stream, "INFO server\r\n"),
+            Some(server.pid())
+        );
+        assert_eq!(server.url(), format!("redis://127.0.0.1:{port}/0"));
+        drop(server);
+        assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+
+    #[test]
+    fn a_port_another_server_holds_is_refused_not_mistaken_for_ours() {
+        let Some(first) = RedisServer::start_with(crate::free_port(), Some("pw")) else {
+            return;
+        };
+        // A second server on the same port loses the bind; the first answers instead.
+        let Some(attempt) = RedisServer::spawn(first.port(), Some("pw"), None) else {
+            return;
+        };
+        let Err(NotReady::Exited(why)) = attempt else {
+            panic!("a server on a port another one holds was taken for ready");
+        };
+        assert!(why.contains("taken"), "{why}");
+        // The first one is untouched, and a fresh start still works.
+        let mut stream = TcpStream::connect(("127.0.0.1", first.port())).unwrap();
+        assert_eq!(
+            answering_pid(&mut stream, "AUTH pw\r\nINFO server\r\n"),
+            Some(first.pid())
+        );
+        assert!(first.url().starts_with("redis://:pw@127.0.0.1:"));
+        let second = RedisServer::start().unwrap();
+        assert_ne!(second.port(), first.port());
+    }
+
+    #[test]
+    fn a_stopped_server_resumes_and_a_killed_one_is_gone() {
+        let Some(mut server) = RedisServer::start() else {
+            return;
+        };
+        server.signal("STOP");
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+        assert_eq!(answering_pid(&mut stream, "INFO server\r\n"), None);
+        server.signal("CONT");
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+        assert_eq!(
+            answering_pid(&mut stream, "INFO server\r\n"),
+            Some(server.pid())
+        );
+        let port = server.port();
+        server.kill();
+        assert_eq!(server.pid(), 0);
+        assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+}
