@@ -63,8 +63,14 @@ fuzz_target!(|data: &[u8]| {
 
     if let Ok(set) = JwkSet::from_json(data) {
         for (token, kid) in f.genuine.iter().zip(["rsa-2048", "ec-p256"]) {
-            if f.verifier.verify(token, &set).is_ok() {
-                assert!(set.get(kid).is_some());
+            if let Ok(verified) = f.verifier.verify(token, &set) {
+                // Exactly one key under the kid could verify the token's algorithm.
+                let compatible = set
+                    .keys_with_kid(kid)
+                    .iter()
+                    .filter(|k| k.check_compatible(verified.alg()).is_ok())
+                    .count();
+                assert_eq!(compatible, 1);
             }
         }
     }

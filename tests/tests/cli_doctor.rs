@@ -1,11 +1,6 @@
 //! `m4-auth doctor` end to end: the built binary against a wiremock identity provider,
 //! once healthy and once per failure, with tokens signed by the committed test keys.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 

@@ -5,12 +5,7 @@
 //! JWK `alg` is RS512, P-384 and Ed25519 keys outside the allowlist). Each token is written
 //! alone and its answer awaited with a timeout before the next is written, so the suite also
 //! proves that every answer is flushed as its line is handled, in order.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 mod e2e_support;
@@ -240,7 +235,8 @@ fn corpus(idp: &Idp, iss: &str) -> Vec<(String, String, Expect)> {
         ("header with a byte-order mark", format!("{}.{rs_p}.{rs_s}", b64("\u{feff}{\"alg\":\"RS256\",\"kid\":\"rsa-2048\"}".as_bytes())), Code("invalid_header")),
         ("signed JSON-array payload", jws_text(&header("rsa-2048").to_string(), b"[{\"sub\":\"admin\"}]", &Sig::Key("rsa-2048", Algorithm::RS256)), Code("malformed_token")),
         ("signed non-JSON payload", jws_text(&header("rsa-2048").to_string(), b"sub=admin", &Sig::Key("rsa-2048", Algorithm::RS256)), Code("malformed_token")),
-        ("header member nested 5000 deep, really signed", jws_text(&format!(r#"{{"alg":"RS256","kid":"rsa-2048","x":{}{}}}"#, "[".repeat(5000), "]".repeat(5000)), good("deep-header").to_string().as_bytes(), &Sig::Key("rsa-2048", Algorithm::RS256)), Ok("deep-header")),
+        ("header member nested 5000 deep, really signed", jws_text(&format!(r#"{{"alg":"RS256","kid":"rsa-2048","x":{}{}}}"#, "[".repeat(5000), "]".repeat(5000)), good("deep-header").to_string().as_bytes(), &Sig::Key("rsa-2048", Algorithm::RS256)), Code("invalid_header")),
+        ("header member nested 100 deep, really signed", jws_text(&format!(r#"{{"alg":"RS256","kid":"rsa-2048","x":{}{}}}"#, "[".repeat(100), "]".repeat(100)), good("deep-header").to_string().as_bytes(), &Sig::Key("rsa-2048", Algorithm::RS256)), Ok("deep-header")),
         ("claim nested 5000 deep, really signed", jws_text(&header("rsa-2048").to_string(), format!(r#"{{"sub":"deep","x":{}{}}}"#, "[".repeat(5000), "]".repeat(5000)).as_bytes(), &Sig::Key("rsa-2048", Algorithm::RS256)), Code("malformed_token")),
         ("17 KiB token, really signed", sign("rsa-2048", &change("mallory", json!({"groups": big_claim}))), Code("token_too_large")),
         ("1 MiB token", format!("{rs_h}.{}.{rs_s}", "A".repeat(1024 * 1024 - rs_h.len() - rs_s.len() - 2)), Code("token_too_large")),
@@ -385,5 +381,230 @@ fn a_line_over_one_mebibyte_is_refused_whatever_its_first_mebibyte_holds() {
     let answer = session.ask(&padded);
     assert_eq!(answer["ok"], false, "a 1 MiB+ line was accepted: {answer}");
     check(&session.ask(&token), Ok("alice"), "the stream goes on");
+    assert!(session.finish().status.success());
+}
+
+/// A compact JWS over these exact header bytes (not necessarily UTF-8) and claims, really
+/// signed by rsa-2048.
+fn jws_header_bytes(header: &[u8], claims: &Value) -> String {
+    let input = format!("{}.{}", b64(header), b64(claims.to_string().as_bytes()));
+    let sig = signature(input.as_bytes(), &Sig::Key("rsa-2048", Algorithm::RS256));
+    format!("{input}.{sig}")
+}
+
+/// The four hardening rules (issue 12) through the binary, each attack next to its control:
+/// strict UTF-8 in unknown header members, explicit typing, `iat`, and a kid shared by keys
+/// of different types (decided per algorithm).
+#[test]
+fn hardening_cases_each_with_its_control() {
+    let idp = Idp::start();
+    let issuer = idp.discovery("", JWKS_PATH);
+    let shared = |name: &str, kid: &str| {
+        let mut jwk = keys::jwk(name);
+        jwk["kid"] = json!(kid);
+        jwk
+    };
+    let mut members: Vec<Value> = keys::JWKS_MEMBERS.iter().map(|n| keys::jwk(n)).collect();
+    members.extend([
+        shared("rsa-2048", "rsa-and-ec"),
+        shared("ec-p256", "rsa-and-ec"),
+        shared("rsa-2048", "two-rsa"),
+        shared("rsa-2048-b", "two-rsa"),
+    ]);
+    idp.serve(JWKS_PATH, json_body(&keys::jwks_of(&members)));
+    let good = |sub: &str| claims(&issuer, sub);
+    let change = |sub: &str, changes: Value| merged(&claims(&issuer, sub), changes);
+    let t = now();
+    let header_with = |member: &[u8]| {
+        [
+            br#"{"alg":"RS256","typ":"JWT","kid":"rsa-2048","#.as_slice(),
+            member,
+            b"}",
+        ]
+        .concat()
+    };
+    let by = |key: &str, alg: &str, kid: &str, sub: &str| {
+        let how = match alg {
+            "ES256" => Sig::Key(key, Algorithm::ES256),
+            _ => Sig::Key(key, Algorithm::RS256),
+        };
+        jws(&json!({"alg": alg, "kid": kid}), &good(sub), &how)
+    };
+
+    let cases: Vec<(&str, String, Expect)> = vec![
+        // 1. Unknown header members are read as strictly as known ones (RFC 7515 §5.2).
+        (
+            "header member holding 0xff",
+            jws_header_bytes(&header_with(b"\"x\":\"\xff\""), &good("mallory")),
+            Message("invalid_header", "Token header is not a JSON object"),
+        ),
+        (
+            "header member holding an overlong /",
+            jws_header_bytes(&header_with(b"\"x\":\"\xc0\xaf\""), &good("mallory")),
+            Code("invalid_header"),
+        ),
+        (
+            "header member holding an encoded surrogate",
+            jws_header_bytes(&header_with(b"\"x\":\"\xed\xa0\x80\""), &good("mallory")),
+            Code("invalid_header"),
+        ),
+        (
+            "header member holding a lone surrogate escape",
+            jws_header_bytes(&header_with(br#""x":"\ud800""#), &good("mallory")),
+            Code("invalid_header"),
+        ),
+        (
+            "header member nesting 0xff",
+            jws_header_bytes(&header_with(b"\"x\":{\"y\":[\"\xff\"]}"), &good("mallory")),
+            Code("invalid_header"),
+        ),
+        (
+            "control: header member holding valid UTF-8",
+            jws_header_bytes(
+                &header_with(
+                    "\"x\":\"\u{e9}\u{2028}\",\"y\":{\"z\":[\"\\ud83d\\ude00\"]}".as_bytes(),
+                ),
+                &good("utf8-header"),
+            ),
+            Ok("utf8-header"),
+        ),
+        // 2. Explicit typing (RFC 8725 §3.11, RFC 9068 §4).
+        (
+            "typ dpop+jwt",
+            sign_with_header("rsa-2048", json!({"typ": "dpop+jwt"}), &good("mallory")),
+            Mentions("invalid_header", "\"dpop+jwt\""),
+        ),
+        (
+            "typ logout+jwt",
+            sign_with_header("rsa-2048", json!({"typ": "logout+jwt"}), &good("mallory")),
+            Mentions("invalid_header", "\"logout+jwt\""),
+        ),
+        (
+            "typ secevent+jwt",
+            sign_with_header("ec-p256", json!({"typ": "secevent+jwt"}), &good("mallory")),
+            Mentions("invalid_header", "\"secevent+jwt\""),
+        ),
+        (
+            "typ application/dpop+jwt",
+            sign_with_header(
+                "rsa-2048",
+                json!({"typ": "application/dpop+jwt"}),
+                &good("mallory"),
+            ),
+            Code("invalid_header"),
+        ),
+        (
+            "control: typ application/at+jwt",
+            sign_with_header(
+                "rsa-2048",
+                json!({"typ": "application/at+jwt"}),
+                &good("typ-app-at"),
+            ),
+            Ok("typ-app-at"),
+        ),
+        (
+            "control: typ AT+JWT",
+            sign_with_header("ec-p256", json!({"typ": "AT+JWT"}), &good("typ-at-upper")),
+            Ok("typ-at-upper"),
+        ),
+        (
+            "control: typ application/jwt",
+            sign_with_header(
+                "rsa-2048",
+                json!({"typ": "application/jwt"}),
+                &good("typ-app-jwt"),
+            ),
+            Ok("typ-app-jwt"),
+        ),
+        // 3. iat is a NumericDate when present (RFC 7519 §4.1.6), and not in the future.
+        (
+            "iat a word",
+            sign("rsa-2048", &change("mallory", json!({"iat": "yesterday"}))),
+            Message(
+                "invalid_claims",
+                "Token claim \"iat\" must be a number of seconds since the epoch",
+            ),
+        ),
+        (
+            "iat an object",
+            sign("rsa-2048", &change("mallory", json!({"iat": {"t": 1}}))),
+            Mentions("invalid_claims", "\"iat\""),
+        ),
+        (
+            "iat an hour ahead",
+            sign("rsa-2048", &change("mallory", json!({"iat": t + 3600}))),
+            Mentions("invalid_claims", "issued in the future"),
+        ),
+        (
+            "control: iat within the leeway",
+            sign("rsa-2048", &change("iat-leeway", json!({"iat": t + 20}))),
+            Ok("iat-leeway"),
+        ),
+        (
+            "control: no iat",
+            sign("rsa-2048", &change("no-iat", json!({"iat": null}))),
+            Ok("no-iat"),
+        ),
+        // 4. A kid shared by an RSA and an EC key (RFC 7517 §4.5); two RSA keys stay ambiguous.
+        (
+            "RSA key under a kid shared with an EC key",
+            by("rsa-2048", "RS256", "rsa-and-ec", "shared-rsa"),
+            Ok("shared-rsa"),
+        ),
+        (
+            "EC key under a kid shared with an RSA key",
+            by("ec-p256", "ES256", "rsa-and-ec", "shared-ec"),
+            Ok("shared-ec"),
+        ),
+        (
+            "RSA signature claiming ES256 under the shared kid",
+            jws(
+                &json!({"alg": "ES256", "kid": "rsa-and-ec"}),
+                &good("mallory"),
+                &Sig::Key("rsa-2048", Algorithm::RS256),
+            ),
+            Message("invalid_signature", "Invalid token signature"),
+        ),
+        (
+            "two RSA keys under one kid",
+            by("rsa-2048", "RS256", "two-rsa", "mallory"),
+            Mentions("invalid_signature", "share this kid"),
+        ),
+        (
+            "two RSA keys under one kid, the other signer",
+            by("rsa-2048-b", "RS256", "two-rsa", "mallory"),
+            Mentions("invalid_signature", "share this kid"),
+        ),
+        (
+            "control: the same signer under its own kid",
+            by("rsa-2048", "RS256", "rsa-2048", "own-kid"),
+            Ok("own-kid"),
+        ),
+    ];
+    let mut session = Session::start(&env_for(&issuer, &[]));
+    for (label, line, expected) in cases {
+        check(&session.ask(&line), expected, label);
+    }
+
+    // U+2028, U+2029 and U+0085 in a `sub` are escaped on the answer line, which then splits
+    // into lines nowhere, and decode back to the same `sub`.
+    let sub = "line\u{2028}para\u{2029}next\u{85}end";
+    session.send(&sign("rsa-2048", &good(sub)));
+    let line = session.answer_line();
+    assert!(
+        line.contains(r"line\u2028para\u2029next\u0085end"),
+        "{line}"
+    );
+    assert!(
+        !line.contains(['\u{2028}', '\u{2029}', '\u{85}']),
+        "{line:?}"
+    );
+    let answer: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(answer["sub"], sub);
+    check(
+        &session.ask(&sign("ec-p256", &good("after"))),
+        Ok("after"),
+        "after the hardening cases",
+    );
     assert!(session.finish().status.success());
 }

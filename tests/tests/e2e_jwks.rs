@@ -3,12 +3,7 @@
 //!
 //! Where time must pass (TTL, cooldown), the settings are one second and the test polls for
 //! the answer or request count it needs, bounded, instead of sleeping a fixed time.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 mod e2e_support;

@@ -1,11 +1,6 @@
 //! Acceptance: single-token mode, `m4-auth verify --token T` or `M4_OAUTH2_TOKEN`: exit 0
 //! accepted, 1 rejected, 2 configuration or usage error, and the `--json` answer's exact shape.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 mod e2e_support;

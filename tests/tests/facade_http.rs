@@ -2,12 +2,7 @@
 //! uses it: `authenticate_header` on each request, the status, `WWW-Authenticate` and
 //! `Retry-After` from the error, and the RFC 9728 metadata document at its well-known URL.
 //! Every exchange is snapshotted.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod facade_support;
 

@@ -1,11 +1,6 @@
 //! The committed key fixtures have the shapes promised in their README, and every private key
 //! signs a token that its own public JWK (and no other key's) verifies with jsonwebtoken.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};

@@ -135,6 +135,8 @@ impl AuthConfigBuilder {
         rate_limit_max_users(usize) => RATE_LIMIT_MAX_USERS, |n: usize| n.to_string();
         /// `M4_OAUTH2_TOKEN_CACHE_SIZE` (0 disables the cache).
         token_cache_size(usize) => TOKEN_CACHE_SIZE, |n: usize| n.to_string();
+        /// `M4_OAUTH2_RESOURCE_URL`, kept exactly as given.
+        resource_url(&str) => RESOURCE_URL, str::to_owned;
     }
 
     /// `M4_OAUTH2_REQUIRED_SCOPES`: at least one scope; a scope holding a comma is refused

@@ -61,6 +61,7 @@ pub struct AuthConfig {
     rate_limit_max_users: usize,
     rate_limit_backend: RateLimitBackend,
     token_cache_size: usize,
+    resource_url: Option<EndpointUrl>,
 }
 
 /// A successfully loaded configuration and the warnings found on the way.
@@ -100,6 +101,7 @@ impl Default for AuthConfig {
             rate_limit_max_users: 10_000,
             rate_limit_backend: RateLimitBackend::Memory,
             token_cache_size: 4096,
+            resource_url: None,
         }
     }
 }
@@ -212,7 +214,7 @@ impl AuthConfig {
         let secs = |d: Duration| d.as_secs().to_string();
         let b = |v: bool| if v { "true" } else { "false" }.to_owned();
         let join = |items: &mut dyn Iterator<Item = &str>| items.collect::<Vec<_>>().join(",");
-        let values: [(&'static str, Option<String>); 23] = [
+        let values: [(&'static str, Option<String>); 24] = [
             (vars::ENABLED, Some(b(self.enabled))),
             (
                 vars::ISSUER_URL,
@@ -270,6 +272,10 @@ impl AuthConfig {
             (
                 vars::TOKEN_CACHE_SIZE,
                 Some(self.token_cache_size.to_string()),
+            ),
+            (
+                vars::RESOURCE_URL,
+                self.resource_url.as_ref().map(|u| u.as_str().to_owned()),
             ),
         ];
         values
@@ -499,6 +505,23 @@ impl AuthConfig {
     /// ```
     pub fn token_cache_size(&self) -> usize {
         self.token_cache_size
+    }
+
+    /// The public URL of the MCP endpoint as clients reach it (`M4_OAUTH2_RESOURCE_URL`): the
+    /// RFC 9728 `resource` an HTTP MCP server publishes (m4-auth-http). `None` when unset.
+    ///
+    /// ```
+    /// use m4_auth_config::AuthConfig;
+    ///
+    /// assert!(AuthConfig::default().resource_url().is_none());
+    /// let c = AuthConfig::from_vars([("M4_OAUTH2_RESOURCE_URL", "https://m4.example.org/mcp")])?
+    ///     .config;
+    /// assert_eq!(c.resource_url().map(|u| u.path()), Some("/mcp"));
+    /// assert!(AuthConfig::from_vars([("M4_OAUTH2_RESOURCE_URL", "http://m4.example.org/mcp")]).is_err());
+    /// # Ok::<(), m4_auth_config::ConfigError>(())
+    /// ```
+    pub fn resource_url(&self) -> Option<&EndpointUrl> {
+        self.resource_url.as_ref()
     }
 }
 
@@ -802,6 +825,7 @@ pub(crate) fn load(pairs: impl IntoIterator<Item = (String, Raw)>) -> Result<Loa
         Lookup::Unset | Lookup::Bad => RateLimitBackend::Memory,
     };
     let token_cache_size = r.int(vars::TOKEN_CACHE_SIZE, 4096, 0, 1_000_000);
+    let resource_url = r.url(vars::RESOURCE_URL, false);
 
     // Warnings that need the whole picture.
     match enabled {
@@ -864,6 +888,7 @@ pub(crate) fn load(pairs: impl IntoIterator<Item = (String, Raw)>) -> Result<Loa
         rate_limit_max_users: usize::try_from(rate_limit_max_users).unwrap_or(usize::MAX),
         rate_limit_backend,
         token_cache_size: usize::try_from(token_cache_size).unwrap_or(usize::MAX),
+        resource_url,
     };
     Ok(Loaded { config, warnings })
 }

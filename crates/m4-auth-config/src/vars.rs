@@ -50,13 +50,16 @@ pub const RATE_LIMIT_MAX_USERS: &str = "M4_OAUTH2_RATE_LIMIT_MAX_USERS";
 pub const RATE_LIMIT_BACKEND: &str = "M4_OAUTH2_RATE_LIMIT_BACKEND";
 /// `M4_OAUTH2_TOKEN_CACHE_SIZE`: verified-token cache entries (`0` disables the cache).
 pub const TOKEN_CACHE_SIZE: &str = "M4_OAUTH2_TOKEN_CACHE_SIZE";
+/// `M4_OAUTH2_RESOURCE_URL`: the public URL of the MCP endpoint as clients reach it (the RFC
+/// 9728 `resource`, used by m4-auth-http).
+pub const RESOURCE_URL: &str = "M4_OAUTH2_RESOURCE_URL";
 
 /// Every variable this crate reads, in the order of `CONTRACT.md` (also the order of
 /// [`AuthConfig::to_env`](crate::AuthConfig::to_env) and of problems in a
 /// [`ConfigError`](crate::ConfigError)).
 ///
 /// ```
-/// assert_eq!(m4_auth_config::vars::ALL.len(), 23);
+/// assert_eq!(m4_auth_config::vars::ALL.len(), 24);
 /// assert!(m4_auth_config::vars::ALL.iter().all(|v| v.starts_with("M4_OAUTH2_")));
 /// ```
 pub const ALL: &[&str] = &[
@@ -83,6 +86,7 @@ pub const ALL: &[&str] = &[
     RATE_LIMIT_MAX_USERS,
     RATE_LIMIT_BACKEND,
     TOKEN_CACHE_SIZE,
+    RESOURCE_URL,
 ];
 
 /// The common prefix of every variable.
@@ -247,6 +251,12 @@ pub(crate) const SPECS: &[Spec] = &[
         default: Some("4096"),
         expected: "a whole number of entries from 0 (cache off) to 1000000",
         unit: "entries",
+    },
+    Spec {
+        name: RESOURCE_URL,
+        default: None,
+        expected: "the public URL of your MCP endpoint as clients reach it, such as https://m4.example.org/mcp (http only for loopback hosts: 127.0.0.0/8, ::1, localhost)",
+        unit: "",
     },
 ];
 

@@ -1,11 +1,6 @@
 //! Loading `M4_OAUTH2_*` configuration: defaults, a bad value for every variable, many
 //! problems at once, warnings, secrets, the builder and the `to_env` round trip.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use std::time::Duration;
 
@@ -145,6 +140,8 @@ fn a_bad_value_for_every_variable() {
         check(RATE_LIMIT_BACKEND, "redis://:hunter2@", "no host"),
         check(TOKEN_CACHE_SIZE, "-1", "is not a whole number"),
         check(TOKEN_CACHE_SIZE, "1000001", "expected 0 to 1000000 entries"),
+        check(RESOURCE_URL, "http://m4.example.org/mcp", "not loopback"),
+        check(RESOURCE_URL, "https://m4.example.org/mcp#x", "fragment"),
     ];
     // TOKEN takes any value (the verifier judges it); its one bad form is a duplicate.
     let err = AuthConfig::from_vars([(vars::TOKEN, "a"), (vars::TOKEN, "b")]).unwrap_err();
@@ -240,6 +237,7 @@ fn every_variable_parses_with_its_default_written_out() {
         (vars::CLIENT_ID, "m4-client"),
         (vars::CLIENT_SECRET, " s3cret "),
         (vars::TOKEN, "Bearer eyJ.x.y"),
+        (vars::RESOURCE_URL, "https://m4.example.org/mcp"),
     ]);
     assert_eq!(all.len(), vars::ALL.len());
     let c = AuthConfig::from_vars(all).unwrap().config;
@@ -254,6 +252,10 @@ fn every_variable_parses_with_its_default_written_out() {
         "secrets kept verbatim"
     );
     assert_eq!(c.token().unwrap().expose_secret(), "eyJ.x.y");
+    assert_eq!(
+        c.resource_url().unwrap().as_str(),
+        "https://m4.example.org/mcp"
+    );
 }
 
 #[test]

@@ -64,23 +64,23 @@ const TOKEN_VAR: &str = m4_auth_config::vars::TOKEN;
 /// ```
 #[derive(Clone)]
 pub struct Authenticator {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     config: AuthConfig,
-    mode: Mode,
-    counters: Counters,
-    anonymous: Principal,
+    pub(crate) mode: Mode,
+    pub(crate) counters: Counters,
+    pub(crate) anonymous: Principal,
 }
 
-enum Mode {
+pub(crate) enum Mode {
     Disabled,
     Enabled(Box<Enabled>),
 }
 
 /// Where keys come from.
-enum Keys {
+pub(crate) enum Keys {
     /// Fetched and cached from the identity provider.
     Remote(Arc<JwksCache>),
     /// Pinned at build time; never changes, so its generation is always 0.
@@ -109,7 +109,7 @@ type LimiterClock = Arc<dyn m4_ratelimit::Clock>;
 
 /// Which rate limiter `Enabled::limiter` is, kept for [`Authenticator::rate_limit_backend`]
 /// and [`Authenticator::rate_limit_health`].
-enum Backend {
+pub(crate) enum Backend {
     Off,
     Memory,
     Custom,
@@ -131,18 +131,18 @@ impl Backend {
     }
 }
 
-struct Enabled {
+pub(crate) struct Enabled {
     verifier: Verifier,
-    keys: Keys,
+    pub(crate) keys: Keys,
     limiter: Option<Arc<dyn RateLimiter>>,
-    backend: Backend,
-    cache: Option<TokenCache>,
-    required_scopes: Vec<String>,
+    pub(crate) backend: Backend,
+    pub(crate) cache: Option<TokenCache>,
+    pub(crate) required_scopes: Vec<String>,
     clock: Arc<dyn m4_jwt_verify::Clock>,
     /// The JWKS generation last seen, to log each change once.
     seen_generation: AtomicU64,
     /// The second (verifier clock) in which a cache hit last asked the key set for its key.
-    keys_asked_at: AtomicU64,
+    pub(crate) keys_asked_at: AtomicU64,
 }
 
 /// A failed check of a cached entry.
@@ -155,23 +155,34 @@ enum Stale {
 
 impl Enabled {
     /// Cached or full verification of the candidate token.
-    fn verify(
+    pub(crate) fn verify(
         &self,
         candidate: Candidate<'_>,
         counters: &Counters,
     ) -> Result<Principal, AuthError> {
+        self.verify_with(candidate, counters, self.keys.resolver())
+    }
+
+    /// [`verify`](Self::verify) with the key lookups going to `resolver` (the keys' own
+    /// resolver, or one that refuses to fetch: see `Authenticator::try_verify_header`).
+    pub(crate) fn verify_with(
+        &self,
+        candidate: Candidate<'_>,
+        counters: &Counters,
+        resolver: &dyn KeyResolver,
+    ) -> Result<Principal, AuthError> {
         let token = candidate.token;
         let Some(cache) = &self.cache else {
-            return self.verify_fresh(candidate);
+            return self.verify_fresh(candidate, resolver);
         };
         // An oversized token cannot be in the cache, and the verifier refuses it before reading
         // it: do not spend a hash of up to whatever the transport let through on it.
         if token.len() > self.verifier.max_token_size() {
-            return self.verify_fresh(candidate);
+            return self.verify_fresh(candidate, resolver);
         }
         let key = Key::of(token);
         if let Some(entry) = cache.get(&key) {
-            match self.check_cached(&entry) {
+            match self.check_cached(&entry, resolver) {
                 Ok(()) => {
                     counters.cache_hit();
                     return Ok(entry.principal);
@@ -188,7 +199,7 @@ impl Enabled {
         // Read before the key lookup, as m4-jwks requires: an entry verified by a key that is
         // then removed can never carry the generation that follows the removal.
         let generation = self.keys.generation();
-        let principal = self.verify_fresh(candidate)?;
+        let principal = self.verify_fresh(candidate, resolver)?;
         cache.insert(
             key,
             Entry {
@@ -206,8 +217,12 @@ impl Enabled {
     /// whitespace, and the verifier decodes all three segments strictly before it looks at
     /// anything else, so a token holding whitespace always fails there first. The scan then
     /// only makes the message more specific, and accepted tokens never pay for it.
-    fn verify_fresh(&self, candidate: Candidate<'_>) -> Result<Principal, AuthError> {
-        let result = self.verifier.verify(candidate.token, self.keys.resolver());
+    fn verify_fresh(
+        &self,
+        candidate: Candidate<'_>,
+        resolver: &dyn KeyResolver,
+    ) -> Result<Principal, AuthError> {
+        let result = self.verifier.verify(candidate.token, resolver);
         self.note_generation();
         match result {
             Ok(verified) => Ok(Principal::verified(verified)),
@@ -223,7 +238,7 @@ impl Enabled {
 
     /// Whether a cached entry may answer now: the same checks a fresh verification would make
     /// that can change over time.
-    fn check_cached(&self, entry: &Entry) -> Result<(), Stale> {
+    fn check_cached(&self, entry: &Entry, resolver: &dyn KeyResolver) -> Result<(), Stale> {
         let Some(token) = entry.principal.token() else {
             return Err(Stale::Reverify);
         };
@@ -233,12 +248,7 @@ impl Enabled {
         let now_secs = self.clock.now_unix();
         if self.keys_asked_at.load(Ordering::Relaxed) != now_secs {
             self.keys_asked_at.store(now_secs, Ordering::Relaxed);
-            if self
-                .keys
-                .resolver()
-                .resolve(token.kid(), token.alg())
-                .is_err()
-            {
+            if resolver.resolve(token.kid(), token.alg()).is_err() {
                 return Err(Stale::Reverify);
             }
         }
@@ -283,7 +293,7 @@ impl Enabled {
         }
     }
 
-    fn rate_limit(&self, principal: &Principal) -> Result<(), AuthError> {
+    pub(crate) fn rate_limit(&self, principal: &Principal) -> Result<(), AuthError> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
@@ -655,7 +665,7 @@ impl Authenticator {
     }
 
     /// Counts and logs a failure once, then hands the error back.
-    fn reject(
+    pub(crate) fn reject(
         &self,
         err: AuthError,
         token: Option<&str>,

@@ -278,10 +278,49 @@ impl AuthError {
     /// assert_eq!(AuthError::RateLimited { retry_after_secs: 1 }.www_authenticate(None), None);
     /// ```
     pub fn www_authenticate(&self, resource: Option<&ProtectedResource>) -> Option<String> {
+        self.challenge(resource, None)
+    }
+
+    /// [`www_authenticate`](Self::www_authenticate) for an operation that needs `scopes`: a
+    /// 401 challenge also carries `scope="..."` (the MCP authorization specification's
+    /// guidance to clients on what to request), and the 403 challenge of
+    /// [`AuthError::InsufficientScope`] lists its own `required` scopes as before. For
+    /// m4-auth-http, which passes every scope the request needs (the configured ones plus a
+    /// tool's own).
+    ///
+    /// ```
+    /// use m4_auth::{AuthError, ProtectedResource};
+    ///
+    /// let resource = ProtectedResource::new("https://mcp.example.com/mcp")?;
+    /// assert_eq!(
+    ///     AuthError::MissingToken.www_authenticate_for(&resource, &["read:mimic-data"]).as_deref(),
+    ///     Some(r#"Bearer scope="read:mimic-data", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp""#),
+    /// );
+    /// # Ok::<(), AuthError>(())
+    /// ```
+    pub fn www_authenticate_for<S: AsRef<str>>(
+        &self,
+        resource: &ProtectedResource,
+        scopes: &[S],
+    ) -> Option<String> {
+        let scope = scopes
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<&str>>()
+            .join(" ");
+        self.challenge(Some(resource), Some(scope))
+    }
+
+    /// The challenge; `scope_401` is the `scope` a 401 challenge carries, if any.
+    fn challenge(
+        &self,
+        resource: Option<&ProtectedResource>,
+        scope_401: Option<String>,
+    ) -> Option<String> {
         let (error, scope) = match self.http_status() {
             401 => match self {
-                Self::MissingToken | Self::UnsupportedScheme { .. } => (None, None),
-                _ => (Some("invalid_token"), None),
+                Self::MissingToken | Self::UnsupportedScheme { .. } => (None, scope_401),
+                _ => (Some("invalid_token"), scope_401),
             },
             403 => {
                 let scope = match self {

@@ -12,6 +12,7 @@ mod resource;
 #[cfg(test)]
 mod snapshot_tests;
 mod stats;
+mod verified;
 
 pub use m4_auth_config as config;
 pub use m4_jwks as jwks;
@@ -26,3 +27,4 @@ pub use m4_auth_config::AuthConfig;
 pub use principal::{ANONYMOUS_SUB, Principal};
 pub use resource::{ProtectedResource, WELL_KNOWN_SUFFIX};
 pub use stats::{Stats, TokenCacheStats};
+pub use verified::Verified;

@@ -78,6 +78,14 @@ impl Counters {
         }
     }
 
+    /// Takes back a miss this thread just counted (a lookup that stopped because it would have
+    /// fetched keys, and will be counted again when it is retried where it may fetch).
+    pub(crate) fn cache_miss_retracted(&self) {
+        if let Some(s) = self.mine() {
+            s.cache_misses.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     fn sum(&self, read: impl Fn(&Stripe) -> &AtomicU64) -> u64 {
         self.stripes
             .iter()

@@ -1,11 +1,6 @@
 //! What the Authenticator logs through `tracing`: one event per failure with its code and what
 //! is known of `sub`, `kid` and `alg`, an info event when it is configured, and never the token.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod support;
 

@@ -1,12 +1,7 @@
 //! `M4_OAUTH2_RATE_LIMIT_BACKEND=redis://...` through the facade, against a real `redis-server`
 //! on loopback: one limit shared by every Authenticator, health and redaction, and what a build
 //! without the `redis` feature answers.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod support;
 

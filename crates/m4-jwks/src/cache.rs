@@ -303,6 +303,28 @@ impl JwksCache {
         self.served.read().clone()
     }
 
+    /// The key for `kid` if a fresh served set answers for it without any network I/O, or
+    /// `None` when [`resolve`](KeyResolver::resolve) would have to fetch or wait for a fetch
+    /// (no set yet, an expired set, or a kid the set does not know). For async callers: a
+    /// `Some` answer is final and as fast as a cache hit of `resolve`; on `None`, call
+    /// `resolve` where blocking is allowed (a blocking thread pool).
+    ///
+    /// ```
+    /// use m4_jwks::{JwksCache, JwksOptions};
+    /// use m4_jwt_verify::Algorithm;
+    ///
+    /// let cache = JwksCache::new(JwksOptions::new("https://idp.example.com/"))?;
+    /// assert!(cache.resolve_cached("k1", Algorithm::RS256).is_none()); // nothing fetched yet
+    /// # Ok::<(), m4_jwks::Error>(())
+    /// ```
+    pub fn resolve_cached(
+        &self,
+        kid: &str,
+        alg: Algorithm,
+    ) -> Option<Result<Arc<VerifyingKey>, KeyLookupError>> {
+        self.resolve_fresh(kid, alg)
+    }
+
     /// The answer from a fresh served set, or `None` when the slow path must decide (no set,
     /// an expired one, or an unknown kid). Reads this thread's snapshot, taken again first if
     /// the served set changed since; falls back to the shared set under the read lock when

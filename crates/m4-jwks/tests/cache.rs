@@ -1,11 +1,6 @@
 //! Cache behaviour over real HTTP on loopback: hits, TTL expiry, the unknown-kid flood,
 //! single flight, rotation, generation and stats. Time is a `ManualClock`; nothing sleeps.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod common;
 

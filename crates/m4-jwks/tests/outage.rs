@@ -3,12 +3,7 @@
 //! keys serving until TTL + max stale; a cold start with the endpoint down fails with
 //! `jwks_unavailable` within the timeout; one warning per failure streak.
 //! The fake clock drives TTL, cooldown and max stale; only the HTTP timeouts take real time.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod common;
 

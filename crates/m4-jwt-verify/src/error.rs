@@ -109,6 +109,16 @@ pub enum Error {
     /// The header sets `b64` to something other than `true` (RFC 7797 unencoded payload).
     #[error("Token header sets \"b64\"; unencoded payloads (RFC 7797) are not supported")]
     UnencodedPayload,
+    /// The header's `typ` names a kind of JWT other than an access token (RFC 8725 §3.11,
+    /// RFC 9068 §4): a DPoP proof, a logout token or a security event token must not pass for
+    /// one.
+    #[error(
+        "Token type \"{typ}\" is not an access token type; accepted: no \"typ\", \"JWT\" or \"at+jwt\" (any case, \"application/\" prefix optional)"
+    )]
+    UnexpectedType {
+        /// The token's `typ`, escaped and truncated.
+        typ: String,
+    },
     /// The header has no `kid` (or an empty one), so no key can be selected.
     #[error("Token header has no \"kid\"; it must name the signing key")]
     MissingKid,
@@ -166,6 +176,15 @@ pub enum Error {
     /// `nbf` (minus leeway) is in the future.
     #[error("Token is not valid yet: its \"nbf\" is in the future")]
     NotYetValid,
+    /// `iat` is later than now plus the leeway: the token claims to be issued in the future,
+    /// a clock or forgery problem.
+    #[error(
+        "Token claims to be issued in the future: its \"iat\" is more than {leeway} s ahead of this server's clock; check the clocks of the issuer and this server"
+    )]
+    IssuedInFuture {
+        /// The leeway in seconds.
+        leeway: u64,
+    },
     /// Issuer validation is on and the token has no `iss`.
     #[error("Token has no \"iss\" claim")]
     MissingIssuer,
@@ -217,7 +236,8 @@ impl Error {
             | Error::HeaderParameterType { .. }
             | Error::MissingAlgorithm
             | Error::CriticalHeader { .. }
-            | Error::UnencodedPayload => "invalid_header",
+            | Error::UnencodedPayload
+            | Error::UnexpectedType { .. } => "invalid_header",
             Error::UnsupportedAlgorithm { .. } => "unsupported_algorithm",
             Error::MissingKid => "missing_kid",
             Error::UnknownKid { .. } => "unknown_kid",
@@ -226,6 +246,7 @@ impl Error {
             Error::DuplicateClaim { .. }
             | Error::MissingClaim { .. }
             | Error::ClaimType { .. }
+            | Error::IssuedInFuture { .. }
             | Error::EmptySubject => "invalid_claims",
             Error::Expired => "token_expired",
             Error::NotYetValid => "token_not_yet_valid",
@@ -352,9 +373,19 @@ pub enum KeyRejection {
         /// The requested algorithm.
         requested: Algorithm,
     },
-    /// Several different keys in one JWKS share this kid, so none of them is trusted.
-    #[error("{count} different keys in the JWKS share this kid; none of them is used")]
+    /// Several different keys in one JWKS share this kid and could each verify the token's
+    /// algorithm, so none of them is trusted for it.
+    #[error(
+        "{count} different keys in the JWKS share this kid and could verify this algorithm; none of them is used"
+    )]
     AmbiguousKid {
+        /// How many distinct keys share the kid and could verify the algorithm.
+        count: usize,
+    },
+    /// Several different keys in one JWKS share this kid, and none of them can verify the
+    /// token's algorithm (by key type, curve or declared `alg`).
+    #[error("{count} different keys in the JWKS share this kid and none of them can")]
+    NoCompatibleKey {
         /// How many distinct keys share the kid.
         count: usize,
     },

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
@@ -41,8 +41,8 @@ impl<'de> Visitor<'de> for ObjectVisitor {
         while let Some(name) = access.next_key::<String>()? {
             if map.contains_key(&name) {
                 // Consume the rest so the document is still checked to be well-formed JSON.
-                access.next_value::<IgnoredAny>()?;
-                while access.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                access.next_value::<Skip>()?;
+                while access.next_entry::<Skip, Skip>()?.is_some() {}
                 return Ok(Visited::Duplicate(name));
             }
             let value: Value = access.next_value()?;
@@ -128,11 +128,11 @@ pub(crate) enum StrParam<'a> {
     NotAString,
 }
 
-/// The JWS protected header parameters the verifier looks at; all others are skipped unread:
-/// their names must not repeat, and their values are skipped by the JSON grammar only (a
-/// string value's bytes and escapes, such as invalid UTF-8 or a lone surrogate, and a number's
-/// range are not checked). The header is signed, so this is laxness about what the issuer
-/// wrote, never a way around a check.
+/// The JWS protected header parameters the verifier looks at; all others are parsed as
+/// strictly as [`StrictObject`] parses them (valid UTF-8 in names and values alike, no lone
+/// surrogate escape, numbers in range, the same nesting limit) and skipped without being
+/// stored: RFC 7515 §5.2 requires the whole decoded header to be a valid UTF-8 JSON object.
+/// Member names must not repeat.
 #[derive(Debug)]
 pub(crate) struct Header<'a> {
     pub(crate) alg: StrParam<'a>,
@@ -230,12 +230,12 @@ impl<'de> Visitor<'de> for StrParamVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(StrParam::NotAString)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(StrParam::NotAString)
     }
 }
@@ -290,8 +290,8 @@ impl<'de> Visitor<'de> for HeaderVisitor {
         let mut seen = SeenNames::default();
         while let Some(Key(name)) = access.next_key::<Key<'de>>()? {
             if seen.contains(&name) {
-                access.next_value::<IgnoredAny>()?;
-                while access.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                access.next_value::<Skip>()?;
+                while access.next_entry::<Skip, Skip>()?.is_some() {}
                 return Ok(VisitedHeader::Duplicate(name.into_owned()));
             }
             match &*name {
@@ -301,7 +301,7 @@ impl<'de> Visitor<'de> for HeaderVisitor {
                 "crit" => header.crit = Some(access.next_value()?),
                 "b64" => header.b64 = Some(access.next_value()?),
                 _ => {
-                    access.next_value::<IgnoredAny>()?;
+                    access.next_value::<Skip>()?;
                 }
             }
             seen.insert(name);
@@ -370,6 +370,52 @@ mod header_tests {
         assert_eq!(check(r#"{"alg":"RS256","x":}"#), "not an object");
         assert_eq!(check(r#"["alg"]"#), "not an object");
         assert_eq!(check(""), "not an object");
+    }
+
+    /// The header parse must refuse exactly what the full `Value` parse refuses, whatever
+    /// member holds the bytes: skipping an unknown member checks it as strictly as reading.
+    #[test]
+    fn unknown_members_are_checked_as_strictly_as_a_full_parse() {
+        let verdict = |input: &[u8]| match ParsedHeader::parse(input) {
+            ParsedHeader::Header(_) => "object",
+            ParsedHeader::Duplicate(_) => "duplicate",
+            ParsedHeader::NotAnObject => "not an object",
+        };
+        let full = |input: &[u8]| match StrictObject::parse(input) {
+            StrictObject::Object(_) => "object",
+            StrictObject::Duplicate(_) => "duplicate",
+            StrictObject::NotAnObject => "not an object",
+        };
+        let refused: [&[u8]; 14] = [
+            b"{\"alg\":\"RS256\",\"x\":\"\xff\"}",
+            b"{\"alg\":\"RS256\",\"x\":\"\xc0\xaf\"}",
+            b"{\"alg\":\"RS256\",\"x\":\"\xed\xa0\x80\"}",
+            b"{\"alg\":\"RS256\",\"x\":\"\xf4\x90\x80\x80\"}",
+            b"{\"alg\":\"RS256\",\"x\":\"a\x80\"}",
+            b"{\"alg\":\"RS256\",\"x\":[\"\xff\"]}",
+            b"{\"alg\":\"RS256\",\"x\":{\"y\":\"\xff\"}}",
+            b"{\"alg\":\"RS256\",\"x\":{\"\xff\":1}}",
+            b"{\"alg\":\"RS256\",\"kid\":[\"\xff\"]}",
+            br#"{"alg":"RS256","x":"\ud800"}"#,
+            br#"{"alg":"RS256","x":"\udc00\ud800"}"#,
+            br#"{"alg":"RS256","x":1e400}"#,
+            b"{\"alg\":\"RS256\",\"x\":1,\"x\":\"\xff\"}",
+            b"{\"alg\":\"RS256\",\"x\":1,\"x\":2,\"y\":\"\xff\"}",
+        ];
+        for input in refused {
+            assert_eq!(verdict(input), "not an object", "{input:?}");
+            assert_eq!(full(input), "not an object", "{input:?}");
+        }
+        let accepted: [&[u8]; 4] = [
+            "{\"alg\":\"RS256\",\"x\":\"\u{e9}\u{10ffff}\"}".as_bytes(),
+            br#"{"alg":"RS256","x":"\ud83d\ude00"}"#,
+            br#"{"alg":"RS256","x":[1e300,{"y":null}]}"#,
+            br#"{"alg":"RS256","x":{"a":1,"a":2}}"#,
+        ];
+        for input in accepted {
+            assert_eq!(verdict(input), "object", "{input:?}");
+            assert_eq!(full(input), "object", "{input:?}");
+        }
     }
 
     #[test]
@@ -444,6 +490,7 @@ impl<'de> Visitor<'de> for SkipVisitor {
 pub(crate) struct Claims {
     pub(crate) exp: Option<Value>,
     pub(crate) nbf: Option<Value>,
+    pub(crate) iat: Option<Value>,
     pub(crate) iss: Option<Value>,
     pub(crate) aud: Option<Value>,
     pub(crate) sub: Option<Value>,
@@ -453,6 +500,10 @@ pub(crate) struct Claims {
 
 /// The outcome of parsing a JWT payload; accepts and refuses exactly the bytes
 /// [`StrictObject::parse`] does, with the same outcome.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built and matched once per verification on the stack; boxing the claims would add an allocation to every verification"
+)]
 pub(crate) enum ParsedClaims {
     /// A JSON object with unique member names.
     Claims(Claims),
@@ -464,6 +515,10 @@ pub(crate) enum ParsedClaims {
 
 struct ClaimsVisitor;
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "as ParsedClaims: moved once, boxing would allocate"
+)]
 enum VisitedClaims {
     Claims(Claims),
     Duplicate(String),
@@ -482,13 +537,14 @@ impl<'de> Visitor<'de> for ClaimsVisitor {
         while let Some(Key(name)) = access.next_key::<Key<'de>>()? {
             if seen.contains(&name) {
                 // As StrictObject: consume the rest so the document is still checked.
-                access.next_value::<IgnoredAny>()?;
-                while access.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                access.next_value::<Skip>()?;
+                while access.next_entry::<Skip, Skip>()?.is_some() {}
                 return Ok(VisitedClaims::Duplicate(name.into_owned()));
             }
             let slot = match &*name {
                 "exp" => &mut claims.exp,
                 "nbf" => &mut claims.nbf,
+                "iat" => &mut claims.iat,
                 "iss" => &mut claims.iss,
                 "aud" => &mut claims.aud,
                 "sub" => &mut claims.sub,
@@ -536,6 +592,7 @@ mod claims_tests {
                 for (name, got) in [
                     ("exp", &c.exp),
                     ("nbf", &c.nbf),
+                    ("iat", &c.iat),
                     ("iss", &c.iss),
                     ("aud", &c.aud),
                     ("sub", &c.sub),
@@ -556,7 +613,8 @@ mod claims_tests {
         let deep = format!("{{\"x\":{}1{}}}", "[".repeat(1000), "]".repeat(1000));
         let ok_deep = format!("{{\"x\":{}1{}}}", "[".repeat(100), "]".repeat(100));
         let cases: Vec<&[u8]> = vec![
-            br#"{"iss":"i","sub":"s","aud":["a","b"],"exp":1.5,"nbf":2,"scope":"a b","scp":["c"],"x":{"y":[1,null,true]}}"#,
+            br#"{"iss":"i","sub":"s","aud":["a","b"],"exp":1.5,"nbf":2,"iat":3,"scope":"a b","scp":["c"],"x":{"y":[1,null,true]}}"#,
+            br#"{"iat":"yesterday","x":1}"#,
             br#"{}"#,
             br#"{"x":1e400}"#,
             br#"{"x":-1e400}"#,
@@ -567,6 +625,13 @@ mod claims_tests {
             br#"{"x":{"\ud800":1}}"#,
             b"{\"x\":\"\x01\"}",
             b"{\"x\":\"\xff\"}",
+            b"{\"x\":\"\xc0\xaf\"}",
+            b"{\"x\":\"\xed\xa0\x80\"}",
+            b"{\"x\":[{\"y\":\"\xff\"}]}",
+            b"{\"x\":{\"\xc0\xaf\":1}}",
+            b"{\"sub\":\"s\",\"sub\":1,\"y\":\"\xff\"}",
+            br#"{"x":"\udc00"}"#,
+            br#"{"x":"\ud800x"}"#,
             b"{\"\xff\":1}",
             br#"{"x":"\q"}"#,
             br#"{"x":01}"#,

@@ -1,13 +1,15 @@
 //! A parsed JWKS document: usable keys by kid, and the members that were skipped and why.
 //!
 //! Duplicate kids: byte-identical duplicates (same key material, declared `alg` and `use`)
-//! collapse into one key; distinct usable keys sharing a kid are an ambiguity, so all of them
-//! are skipped with [`KeyRejection::AmbiguousKid`] and nothing verifies under that kid.
+//! collapse into one key; distinct usable keys sharing a kid are all loaded, and the decision
+//! is made per algorithm when a token is resolved: the kid is ambiguous for an algorithm
+//! ([`KeyRejection::AmbiguousKid`], nothing verifies) only when more than one of its keys
+//! could verify that algorithm. An RSA and an EC key under one kid (RFC 7517 §4.5) each serve
+//! their own algorithms; two RSA keys under one kid serve no RSA algorithm.
 //! Keys skipped for another reason (an `enc` key or a 1024-bit key next to a good key with the
-//! same kid) do not make the kid ambiguous. See `docs/security.md` for the reasoning.
+//! same kid) never take part. See `docs/security.md` for the reasoning.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -48,7 +50,8 @@ pub struct SkippedKey {
 #[derive(Debug, Clone, Default)]
 pub struct JwkSet {
     keys: Vec<Arc<VerifyingKey>>,
-    by_kid: HashMap<String, Arc<VerifyingKey>>,
+    /// The distinct keys under each kid, in document order (almost always exactly one).
+    by_kid: HashMap<String, Box<[Arc<VerifyingKey>]>>,
     skipped: Vec<SkippedKey>,
 }
 
@@ -97,51 +100,39 @@ impl JwkSet {
             }
         }
 
-        // Group usable keys by kid: identical duplicates collapse, distinct keys sharing a kid
-        // make the kid ambiguous.
-        let mut distinct_per_kid: HashMap<&str, Vec<&VerifyingKey>> = HashMap::new();
-        for (_, key) in &loaded {
-            if let Some(kid) = key.kid() {
-                let distinct = distinct_per_kid.entry(kid).or_default();
-                if !distinct.iter().any(|seen| seen.same_key_as(key)) {
-                    distinct.push(key);
-                }
-            }
-        }
-        let ambiguous: HashMap<String, usize> = distinct_per_kid
-            .into_iter()
-            .filter(|(_, keys)| keys.len() > 1)
-            .map(|(kid, keys)| (kid.to_owned(), keys.len()))
-            .collect();
-
+        // Group usable keys by kid, in document order; identical duplicates collapse. Whether
+        // several keys under one kid are ambiguous depends on the token's algorithm, so it is
+        // decided by `resolve`.
         let mut keys: Vec<Arc<VerifyingKey>> = Vec::with_capacity(loaded.len());
-        let mut by_kid = HashMap::with_capacity(loaded.len());
-        for (index, key) in loaded {
-            match key.kid().map(str::to_owned) {
-                Some(kid) => {
-                    if let Some(count) = ambiguous.get(&kid) {
-                        skipped.push(SkippedKey {
-                            index,
-                            kid: Some(kid),
-                            reason: KeyRejection::AmbiguousKid { count: *count },
-                        });
-                    } else if let Entry::Vacant(slot) = by_kid.entry(kid) {
-                        let key = Arc::new(key);
-                        slot.insert(Arc::clone(&key));
-                        keys.push(key);
-                    }
-                    // else: an identical duplicate of a key already loaded; collapse it.
-                }
-                None => {
-                    if !keys
-                        .iter()
-                        .any(|k| k.kid().is_none() && k.same_key_as(&key))
-                    {
-                        keys.push(Arc::new(key));
-                    }
-                }
+        let mut by_kid: HashMap<String, Vec<Arc<VerifyingKey>>> =
+            HashMap::with_capacity(loaded.len());
+        for (_, key) in loaded {
+            let same_kid: &[Arc<VerifyingKey>] = match key.kid() {
+                Some(kid) => by_kid.get(kid).map_or(&[], Vec::as_slice),
+                None => &[],
+            };
+            let duplicate = if key.kid().is_some() {
+                same_kid.iter().any(|k| k.same_key_as(&key))
+            } else {
+                keys.iter()
+                    .any(|k| k.kid().is_none() && k.same_key_as(&key))
+            };
+            if duplicate {
+                continue;
             }
+            let key = Arc::new(key);
+            if let Some(kid) = key.kid() {
+                by_kid
+                    .entry(kid.to_owned())
+                    .or_default()
+                    .push(Arc::clone(&key));
+            }
+            keys.push(key);
         }
+        let by_kid = by_kid
+            .into_iter()
+            .map(|(kid, keys)| (kid, keys.into_boxed_slice()))
+            .collect();
         skipped.sort_by_key(|s| s.index);
         Ok(JwkSet {
             keys,
@@ -150,7 +141,8 @@ impl JwkSet {
         })
     }
 
-    /// The key with this kid, if one was loaded. Does not allocate.
+    /// The key with this kid, if exactly one distinct key was loaded under it (when several
+    /// share the kid, [`resolve`](KeyResolver::resolve) picks by algorithm). Does not allocate.
     ///
     /// ```
     /// # let set = m4_jwt_verify::JwkSet::from_json(include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/keys/jwks.json"))).unwrap();
@@ -158,7 +150,21 @@ impl JwkSet {
     /// assert!(set.get("../rsa-4096").is_none());
     /// ```
     pub fn get(&self, kid: &str) -> Option<&Arc<VerifyingKey>> {
-        self.by_kid.get(kid)
+        match self.by_kid.get(kid).map(AsRef::as_ref) {
+            Some([only]) => Some(only),
+            _ => None,
+        }
+    }
+
+    /// Every distinct key loaded under this kid, in document order (empty for an unknown kid).
+    ///
+    /// ```
+    /// # let set = m4_jwt_verify::JwkSet::from_json(include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/keys/jwks.json"))).unwrap();
+    /// assert_eq!(set.keys_with_kid("ec-p256").len(), 1);
+    /// assert!(set.keys_with_kid("nope").is_empty());
+    /// ```
+    pub fn keys_with_kid(&self, kid: &str) -> &[Arc<VerifyingKey>] {
+        self.by_kid.get(kid).map_or(&[], AsRef::as_ref)
     }
 
     /// The loaded keys, in document order (keys without a kid included, though no token can
@@ -203,13 +209,34 @@ impl JwkSet {
 }
 
 impl KeyResolver for JwkSet {
-    /// The loaded key with this kid, if compatible with `alg`; a kid that only names skipped
-    /// members reports the skip reason as [`KeyLookupError::Unusable`].
+    /// The one loaded key with this kid that is compatible with `alg`.
+    ///
+    /// Several distinct keys under one kid are fine as long as at most one of them can verify
+    /// `alg` (an RSA and an EC key, RFC 7517 §4.5); when more than one could, the kid is
+    /// ambiguous for `alg` ([`KeyRejection::AmbiguousKid`]) and none is used. A single key
+    /// that cannot verify `alg` reports why; a kid that only names skipped members reports
+    /// the skip reason. Both as [`KeyLookupError::Unusable`].
     fn resolve(&self, kid: &str, alg: Algorithm) -> Result<Arc<VerifyingKey>, KeyLookupError> {
-        if let Some(key) = self.by_kid.get(kid) {
-            key.check_compatible(alg)
-                .map_err(|reason| KeyLookupError::Unusable { reason })?;
-            return Ok(Arc::clone(key));
+        if let Some(candidates) = self.by_kid.get(kid) {
+            if let [only] = &**candidates {
+                only.check_compatible(alg)
+                    .map_err(|reason| KeyLookupError::Unusable { reason })?;
+                return Ok(Arc::clone(only));
+            }
+            let mut compatible = candidates
+                .iter()
+                .filter(|k| k.check_compatible(alg).is_ok());
+            return match (compatible.next(), compatible.count()) {
+                (Some(key), 0) => Ok(Arc::clone(key)),
+                (Some(_), others) => Err(KeyLookupError::Unusable {
+                    reason: KeyRejection::AmbiguousKid { count: others + 1 },
+                }),
+                (None, _) => Err(KeyLookupError::Unusable {
+                    reason: KeyRejection::NoCompatibleKey {
+                        count: candidates.len(),
+                    },
+                }),
+            };
         }
         match self.skipped.iter().find(|s| s.kid.as_deref() == Some(kid)) {
             Some(skip) => Err(KeyLookupError::Unusable {

@@ -44,9 +44,11 @@ fn error_index(e: &Error) -> usize {
         Error::WrongAudience { .. } => 25,
         Error::EmptySubject => 26,
         Error::MissingScopes { .. } => 27,
+        Error::UnexpectedType { .. } => 28,
+        Error::IssuedInFuture { .. } => 29,
     }
 }
-const ERROR_VARIANTS: usize = 28;
+const ERROR_VARIANTS: usize = 30;
 
 fn rejection_index(r: &KeyRejection) -> usize {
     match r {
@@ -69,9 +71,10 @@ fn rejection_index(r: &KeyRejection) -> usize {
         KeyRejection::KindMismatch { .. } => 16,
         KeyRejection::AlgorithmMismatch { .. } => 17,
         KeyRejection::AmbiguousKid { .. } => 18,
+        KeyRejection::NoCompatibleKey { .. } => 19,
     }
 }
-const REJECTION_VARIANTS: usize = 19;
+const REJECTION_VARIANTS: usize = 20;
 
 fn document_index(e: &JwksDocumentError) -> usize {
     match e {
@@ -148,6 +151,12 @@ fn errors() -> Vec<Error> {
             names: "\"exp\", \"http://example.com/x\"".into(),
         },
         Error::UnencodedPayload,
+        Error::UnexpectedType {
+            typ: "dpop+jwt".into(),
+        },
+        Error::UnexpectedType {
+            typ: printable(&format!("secevent+jwt\u{1b}[31m{}", "x".repeat(80))),
+        },
         Error::MissingKid,
         Error::UnknownKid {
             kid: printable("../../etc/passwd\n"),
@@ -171,6 +180,16 @@ fn errors() -> Vec<Error> {
                 requested: Algorithm::ES256,
             },
         },
+        Error::KeyUnusable {
+            kid: "shared".into(),
+            alg: Algorithm::RS256,
+            reason: KeyRejection::AmbiguousKid { count: 2 },
+        },
+        Error::KeyUnusable {
+            kid: "shared".into(),
+            alg: Algorithm::ES384,
+            reason: KeyRejection::NoCompatibleKey { count: 2 },
+        },
         Error::InvalidSignature,
         Error::PayloadNotObject,
         Error::DuplicateClaim { name: "sub".into() },
@@ -181,6 +200,11 @@ fn errors() -> Vec<Error> {
         },
         Error::Expired,
         Error::NotYetValid,
+        Error::IssuedInFuture { leeway: 60 },
+        Error::ClaimType {
+            name: "iat",
+            expected: "a number of seconds since the epoch",
+        },
         Error::MissingIssuer,
         Error::WrongIssuer {
             found: "https://evil.example.com/".into(),
@@ -261,6 +285,7 @@ fn rejections() -> Vec<KeyRejection> {
             requested: Algorithm::RS256,
         },
         KeyRejection::AmbiguousKid { count: 2 },
+        KeyRejection::NoCompatibleKey { count: 3 },
     ]
 }
 

@@ -1,10 +1,10 @@
 //! The [`Verifier`]: compact JWS access tokens in, a [`VerifiedToken`] or a precise [`Error`] out.
 //!
 //! Checks run cheapest first, so no untrusted data reaches the crypto unexamined:
-//! size; exactly three unpadded base64url segments; header is a JSON object with unique names;
-//! `alg` in the allowlist; no `crit`; no `b64`; `typ` a string if present; `kid` present;
-//! key resolved and compatible with `alg`; signature; then the claims (only now is the payload
-//! parsed): `exp`, `nbf`, `iss`, `aud`, `sub`, scopes.
+//! size; exactly three unpadded base64url segments; header is a valid UTF-8 JSON object with
+//! unique names; `alg` in the allowlist; no `crit`; no `b64`; `typ` absent or an access token
+//! type; `kid` present; key resolved and compatible with `alg`; signature; then the claims
+//! (only now is the payload parsed): `exp`, `nbf`, `iat`, `iss`, `aud`, `sub`, scopes.
 //!
 //! Keys are only ever taken from the [`KeyResolver`]: the `jku`, `x5u`, `jwk` and `x5c` header
 //! parameters are ignored and never fetched.
@@ -347,6 +347,7 @@ pub struct VerifiedToken {
     aud: Vec<String>,
     exp: Option<i64>,
     nbf: Option<i64>,
+    iat: Option<i64>,
     kid: String,
     alg: Algorithm,
     /// The decoded payload, already parsed once (strictly) by the verifier.
@@ -365,6 +366,7 @@ impl fmt::Debug for VerifiedToken {
             .field("aud", &self.aud)
             .field("exp", &self.exp)
             .field("nbf", &self.nbf)
+            .field("iat", &self.iat)
             .field("kid", &self.kid)
             .field("alg", &self.alg)
             // Claim names only: the values of custom claims (names, e-mail addresses, tenant
@@ -394,6 +396,7 @@ impl PartialEq for VerifiedToken {
             && self.aud == other.aud
             && self.exp == other.exp
             && self.nbf == other.nbf
+            && self.iat == other.iat
             && self.kid == other.kid
             && self.alg == other.alg
             && self.claims() == other.claims()
@@ -434,6 +437,11 @@ impl VerifiedToken {
     /// The `nbf` claim in seconds since the epoch (rounded up), if present.
     pub fn nbf(&self) -> Option<i64> {
         self.nbf
+    }
+
+    /// The `iat` claim in seconds since the epoch (rounded up), if present.
+    pub fn iat(&self) -> Option<i64> {
+        self.iat
     }
 
     /// The `kid` of the key that verified the signature.
@@ -513,6 +521,18 @@ fn numeric_date(value: &Value, round_up: bool) -> Option<i64> {
     Some(f as i64)
 }
 
+/// Whether a `typ` header names an access token: `JWT` (RFC 7519 §5.1) or `at+jwt`
+/// (RFC 9068 §2.1), compared case-insensitively as media types are, with the `application/`
+/// prefix optional (RFC 7515 §4.1.9).
+fn is_access_token_type(typ: &str) -> bool {
+    const PREFIX: &str = "application/";
+    let subtype = match typ.get(..PREFIX.len()) {
+        Some(prefix) if prefix.eq_ignore_ascii_case(PREFIX) => typ.get(PREFIX.len()..),
+        _ => Some(typ),
+    };
+    subtype.is_some_and(|s| s.eq_ignore_ascii_case("jwt") || s.eq_ignore_ascii_case("at+jwt"))
+}
+
 const SCOPE_TYPE: &str = "a space-separated string or an array of strings";
 
 fn add_scopes(
@@ -562,6 +582,16 @@ impl Inner {
         Ok(())
     }
 
+    /// `iat` against `now` with the leeway: a token may not claim to be issued in the future.
+    fn check_iat(&self, now: i128, iat: Option<i64>) -> Result<(), Error> {
+        if iat.is_some_and(|iat| now + self.leeway < i128::from(iat)) {
+            return Err(Error::IssuedInFuture {
+                leeway: u64::try_from(self.leeway).unwrap_or(MAX_LEEWAY_SECS),
+            });
+        }
+        Ok(())
+    }
+
     /// Every required scope `has`, or the missing ones (sorted, as the required list is).
     fn check_scopes(&self, has: impl Fn(&str) -> bool) -> Result<(), Error> {
         let missing: Vec<String> = self
@@ -580,19 +610,21 @@ impl Inner {
 
 impl Verifier {
     /// Re-applies, now, the checks of [`verify`](Self::verify) whose answer can change for a
-    /// token this verifier already verified: `exp` (when validated) and `nbf` against the
-    /// clock with the leeway, then the required scopes, in `verify`'s order and with its
+    /// token this verifier already verified: `exp` (when validated), `nbf` and `iat` against
+    /// the clock with the leeway, then the required scopes, in `verify`'s order and with its
     /// errors. For caches of verified tokens: with the key still served (the caller's part),
     /// a hit then answers exactly as a fresh verification would at this instant.
     ///
     /// # Errors
     ///
-    /// [`Error::Expired`], [`Error::NotYetValid`] or [`Error::MissingScopes`].
+    /// [`Error::Expired`], [`Error::NotYetValid`], [`Error::IssuedInFuture`] (only if the
+    /// clock went back) or [`Error::MissingScopes`].
     pub fn recheck(&self, token: &VerifiedToken) -> Result<(), Error> {
         let inner = &*self.inner;
         let now = i128::from(inner.clock.now_unix());
         inner.check_exp(now, token.exp())?;
         inner.check_nbf(now, token.nbf())?;
+        inner.check_iat(now, token.iat())?;
         inner.check_scopes(|s| token.has_scope(s))
     }
 
@@ -723,11 +755,20 @@ impl Verifier {
         if header.b64.as_ref().is_some_and(|b| b != &Value::Bool(true)) {
             return Err(Error::UnencodedPayload);
         }
-        if header.typ == StrParam::NotAString {
-            return Err(Error::HeaderParameterType {
-                name: "typ",
-                expected: "a string",
-            });
+        match &header.typ {
+            StrParam::Absent => {}
+            StrParam::Str(typ) if is_access_token_type(typ) => {}
+            StrParam::Str(typ) => {
+                return Err(Error::UnexpectedType {
+                    typ: printable(typ),
+                });
+            }
+            StrParam::NotAString => {
+                return Err(Error::HeaderParameterType {
+                    name: "typ",
+                    expected: "a string",
+                });
+            }
         }
 
         // 6. `kid`, the only way a key is selected (jku, x5u, jwk and x5c are ignored).
@@ -812,6 +853,15 @@ impl Verifier {
         };
         inner.check_nbf(now, nbf)?;
 
+        let iat = match &claims.iat {
+            None => None,
+            Some(v) => Some(numeric_date(v, true).ok_or(Error::ClaimType {
+                name: "iat",
+                expected: "a number of seconds since the epoch",
+            })?),
+        };
+        inner.check_iat(now, iat)?;
+
         let iss = match claims.iss {
             None => None,
             Some(Value::String(s)) => Some(s),
@@ -893,6 +943,7 @@ impl Verifier {
             aud,
             exp,
             nbf,
+            iat,
             kid,
             alg,
             payload,
@@ -918,6 +969,46 @@ mod tests {
         assert_eq!(numeric_date(&json!("10"), false), None);
         assert_eq!(numeric_date(&json!(null), false), None);
         assert_eq!(numeric_date(&json!([10]), false), None);
+    }
+
+    #[test]
+    fn access_token_types() {
+        for typ in [
+            "JWT",
+            "jwt",
+            "Jwt",
+            "at+jwt",
+            "AT+JWT",
+            "application/jwt",
+            "application/JWT",
+            "Application/At+Jwt",
+            "application/at+jwt",
+        ] {
+            assert!(is_access_token_type(typ), "{typ}");
+        }
+        for typ in [
+            "",
+            "dpop+jwt",
+            "logout+jwt",
+            "secevent+jwt",
+            "id_token",
+            "JOSE",
+            "JOSE+JSON",
+            "JWS",
+            "at+jwt ",
+            " JWT",
+            "application/",
+            "application/application/jwt",
+            "text/jwt",
+            "applicationjwt",
+            "application/at+jwt; charset=utf-8",
+            "at-jwt",
+            "application/dpop+jwt",
+            "\u{e9}pplication/jwt",
+            "appl\u{131}cation/jwt",
+        ] {
+            assert!(!is_access_token_type(typ), "{typ}");
+        }
     }
 
     #[test]

@@ -1015,3 +1015,348 @@ fn messages_never_contain_the_token() {
         }
     }
 }
+
+// ---- hardening (issue 12): each attack next to its control ---------------------------------
+
+/// A token over the exact header and payload bytes (which need not be UTF-8), really signed.
+fn sign_bytes(header: &[u8], payload: &[u8], key: &str, alg: &str) -> String {
+    let input = format!("{}.{}", b64(header), b64(payload));
+    let sig = signature(&input, key, alg);
+    format!("{input}.{sig}")
+}
+
+/// `{"alg":"RS256","kid":"rsa-2048",<member>}` with `member` spliced in as raw bytes.
+fn header_bytes(member: &[u8]) -> Vec<u8> {
+    [
+        br#"{"alg":"RS256","kid":"rsa-2048","#.as_slice(),
+        member,
+        b"}",
+    ]
+    .concat()
+}
+
+/// Bytes that are not valid UTF-8 (RFC 3629 §3) or not a decodable JSON string, each as the
+/// contents of a JSON string: a stray 0xff, an overlong `/`, an encoded surrogate, a code
+/// point above U+10FFFF, a lone continuation byte, a truncated sequence, and lone surrogate
+/// escapes (which no UTF-8 string can hold).
+const NOT_UTF8: [&[u8]; 8] = [
+    b"\xff",
+    b"\xc0\xaf",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"a\x80b",
+    b"\xe2\x82",
+    br"\ud800",
+    br"x\udc00",
+];
+
+#[test]
+fn invalid_utf8_in_an_unknown_header_member() {
+    // RFC 7515 §5.2: the decoded header must be a completely valid UTF-8 JSON object, so the
+    // bytes are refused in an unknown member's value (at any depth) and name, as in `alg`.
+    for bad in NOT_UTF8 {
+        let string = [b"\"".as_slice(), bad, b"\""].concat();
+        let members = [
+            [br#""x":"#.as_slice(), &string].concat(),
+            [br#""x":["#.as_slice(), &string, b"]"].concat(),
+            [br#""x":{"y":{"z":"#.as_slice(), &string, b"}}"].concat(),
+            [br#""x":{"#.as_slice(), &string, b":1}"].concat(),
+            [string.as_slice(), b":1"].concat(),
+        ];
+        for member in members {
+            let header = header_bytes(&member);
+            let token = sign_bytes(
+                &header,
+                claims().to_string().as_bytes(),
+                "rsa-2048",
+                "RS256",
+            );
+            assert_eq!(
+                rejects(&token, "invalid_header"),
+                Error::HeaderNotObject,
+                "{}",
+                String::from_utf8_lossy(&header)
+            );
+        }
+    }
+    // Nesting past serde_json's limit and a number out of range are refused there as they
+    // are in a claim.
+    let deep = format!(r#""x":{}1{}"#, "[".repeat(200), "]".repeat(200));
+    let token = sign_bytes(
+        &header_bytes(deep.as_bytes()),
+        claims().to_string().as_bytes(),
+        "rsa-2048",
+        "RS256",
+    );
+    rejects(&token, "invalid_header");
+    let nested = format!(r#""x":{}1{}"#, "[".repeat(100), "]".repeat(100));
+    accepts(&sign_bytes(
+        &header_bytes(nested.as_bytes()),
+        claims().to_string().as_bytes(),
+        "rsa-2048",
+        "RS256",
+    ));
+    let token = sign_bytes(
+        &header_bytes(br#""x":1e400"#),
+        claims().to_string().as_bytes(),
+        "rsa-2048",
+        "RS256",
+    );
+    rejects(&token, "invalid_header");
+    // Control: the same tokens with valid UTF-8 (and a paired surrogate escape) are accepted.
+    for good in [
+        "\u{e9}\u{10ffff}".as_bytes(),
+        b"/",
+        br"\ud83d\ude00",
+        br"\u00e9",
+    ] {
+        let string = [b"\"".as_slice(), good, b"\""].concat();
+        for member in [
+            [br#""x":"#.as_slice(), &string].concat(),
+            [br#""x":{"y":["#.as_slice(), &string, b"]}"].concat(),
+            [string.as_slice(), b":1"].concat(),
+        ] {
+            let token = sign_bytes(
+                &header_bytes(&member),
+                claims().to_string().as_bytes(),
+                "rsa-2048",
+                "RS256",
+            );
+            accepts(&token);
+        }
+    }
+    accepts(&sign_bytes(
+        &header_bytes(br#""x":1e300"#),
+        claims().to_string().as_bytes(),
+        "rsa-2048",
+        "RS256",
+    ));
+}
+
+#[test]
+fn invalid_utf8_in_an_unknown_claim() {
+    // The payload was already read strictly; this pins it for unknown claims at any depth.
+    let base = claims().to_string();
+    let open = &base[..base.len() - 1];
+    for bad in NOT_UTF8 {
+        let string = [b"\"".as_slice(), bad, b"\""].concat();
+        for member in [
+            [br#""groups":"#.as_slice(), &string].concat(),
+            [br#""groups":[{"name":"#.as_slice(), &string, b"}]"].concat(),
+            [string.as_slice(), b":true"].concat(),
+        ] {
+            let payload = [open.as_bytes(), b",", &member, b"}"].concat();
+            let token = sign_bytes(
+                header("RS256", "rsa-2048").to_string().as_bytes(),
+                &payload,
+                "rsa-2048",
+                "RS256",
+            );
+            assert_eq!(
+                rejects(&token, "malformed_token"),
+                Error::PayloadNotObject,
+                "{}",
+                String::from_utf8_lossy(&payload)
+            );
+        }
+    }
+    // Control.
+    let payload = format!(r#"{open},"groups":[{{"name":"\u00e9\ud83d\ude00"}}]}}"#);
+    accepts(&sign_raw(
+        &header("RS256", "rsa-2048").to_string(),
+        &payload,
+        "rsa-2048",
+        "RS256",
+    ));
+}
+
+#[test]
+fn typ_of_another_kind_of_jwt() {
+    // RFC 8725 §3.11, RFC 9068 §4: `typ` keeps one kind of JWT from passing for another.
+    let with_typ = |typ: Value| {
+        let h = json!({"alg": "RS256", "kid": "rsa-2048", "typ": typ});
+        sign_with(&h, &claims(), "rsa-2048", "RS256")
+    };
+    for typ in [
+        "dpop+jwt",
+        "logout+jwt",
+        "secevent+jwt",
+        "application/secevent+jwt",
+        "id_token",
+        "id_token+jwt",
+        "JOSE",
+        "JOSE+JSON",
+        "JWS",
+        "",
+        "at+jwt; charset=utf-8",
+        " JWT",
+        "text/jwt",
+    ] {
+        let err = rejects(&with_typ(json!(typ)), "invalid_header");
+        assert_eq!(err, Error::UnexpectedType { typ: typ.into() });
+        assert!(
+            err.to_string().contains(&format!("\"{typ}\"")),
+            "the message names the typ found: {err}"
+        );
+    }
+    // An attacker-chosen typ is echoed escaped and cut.
+    let err = rejects(
+        &with_typ(json!(format!("\u{1b}[2J{}", "t".repeat(500)))),
+        "invalid_header",
+    );
+    assert!(!err.to_string().contains('\u{1b}') && err.to_string().len() < 300);
+    // A typ that is not a string is refused as a mistyped parameter.
+    for typ in [json!(1), json!(null), json!(["JWT"]), json!({"typ": "JWT"})] {
+        assert_eq!(
+            rejects(&with_typ(typ), "invalid_header"),
+            Error::HeaderParameterType {
+                name: "typ",
+                expected: "a string"
+            }
+        );
+    }
+    // Control: the access token types real providers send, and no typ at all.
+    for typ in [
+        "JWT",
+        "jwt",
+        "at+jwt",
+        "AT+JWT",
+        "application/at+jwt",
+        "application/jwt",
+        "Application/JWT",
+    ] {
+        accepts(&with_typ(json!(typ)));
+    }
+    accepts(&sign_with(
+        &json!({"alg": "RS256", "kid": "rsa-2048"}),
+        &claims(),
+        "rsa-2048",
+        "RS256",
+    ));
+}
+
+#[test]
+fn iat_of_the_wrong_type_or_in_the_future() {
+    // RFC 7519 §4.1.6: a present `iat` is a NumericDate.
+    for iat in [
+        json!("yesterday"),
+        json!(NOW.to_string()),
+        json!({"t": 1}),
+        json!([NOW]),
+        json!(true),
+    ] {
+        let token = mint("rsa-2048", "RS256", &claims_with(&[("iat", iat)]));
+        assert_eq!(
+            rejects(&token, "invalid_claims"),
+            Error::ClaimType {
+                name: "iat",
+                expected: "a number of seconds since the epoch"
+            }
+        );
+    }
+    let mut null_iat = claims();
+    null_iat["iat"] = Value::Null;
+    rejects(&mint("rsa-2048", "RS256", &null_iat), "invalid_claims");
+    // Issued in the future beyond the leeway: a clock or forgery problem.
+    for iat in [json!(NOW + 61), json!(NOW as f64 + 60.5), json!(u64::MAX)] {
+        let token = mint("rsa-2048", "RS256", &claims_with(&[("iat", iat)]));
+        assert_eq!(
+            rejects(&token, "invalid_claims"),
+            Error::IssuedInFuture { leeway: 60 }
+        );
+    }
+    // Control: absent, in the past, at the epoch, and up to the leeway ahead are accepted.
+    for iat in [
+        Value::Null,
+        json!(NOW - 86_400),
+        json!(0),
+        json!(NOW),
+        json!(NOW as f64 + 0.5),
+        json!(NOW + 60),
+    ] {
+        let t = accepts(&mint("rsa-2048", "RS256", &claims_with(&[("iat", iat)])));
+        assert!(t.iat().is_none_or(|iat| iat <= NOW as i64 + 60));
+    }
+    // With no leeway, one second ahead is too much.
+    let strict = options().leeway(0).build().unwrap();
+    let ahead = mint(
+        "rsa-2048",
+        "RS256",
+        &claims_with(&[("iat", json!(NOW + 1))]),
+    );
+    assert_eq!(
+        rejects_with(&strict, &ahead, "invalid_claims"),
+        Error::IssuedInFuture { leeway: 0 }
+    );
+    accepts_with(
+        &strict,
+        &mint("rsa-2048", "RS256", &claims_with(&[("iat", json!(NOW))])),
+    );
+}
+
+/// A key set from fixture JWKs renamed to `kid`.
+fn shared_kid(kid: &str, names: &[&str]) -> m4_jwt_verify::JwkSet {
+    let members: Vec<Value> = names
+        .iter()
+        .map(|name| jwk_with(name, &[("kid", json!(kid))]))
+        .collect();
+    m4_jwt_verify::JwkSet::from_json(json!({ "keys": members }).to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn one_kid_for_an_rsa_and_an_ec_key() {
+    // RFC 7517 §4.5 names this case as legitimate: the token's alg picks at most one key.
+    let v = verifier();
+    let set = shared_kid("shared", &["rsa-2048", "ec-p256"]);
+    let rs = sign_with(&header("RS256", "shared"), &claims(), "rsa-2048", "RS256");
+    let es = sign_with(&header("ES256", "shared"), &claims(), "ec-p256", "ES256");
+    assert_eq!(v.verify(&rs, &set).unwrap().alg(), Algorithm::RS256);
+    assert_eq!(v.verify(&es, &set).unwrap().alg(), Algorithm::ES256);
+    // Claiming the other algorithm selects the other key, which did not sign.
+    let rs_as_es = sign_with(&header("ES256", "shared"), &claims(), "rsa-2048", "RS256");
+    assert_eq!(
+        v.verify(&rs_as_es, &set).unwrap_err(),
+        Error::InvalidSignature
+    );
+    // An algorithm neither key can verify.
+    let es384 = sign_with(&header("ES384", "shared"), &claims(), "ec-p384", "ES384");
+    let err = all_algorithms().verify(&es384, &set).unwrap_err();
+    assert_eq!(err.code(), "invalid_signature");
+    assert_eq!(
+        err,
+        Error::KeyUnusable {
+            kid: "shared".into(),
+            alg: Algorithm::ES384,
+            reason: KeyRejection::NoCompatibleKey { count: 2 },
+        }
+    );
+}
+
+#[test]
+fn one_kid_for_two_rsa_keys() {
+    // Both could verify RS256: which one signed is ambiguous, so neither is used, whichever
+    // really signed and whatever other key shares the kid.
+    let v = verifier();
+    for names in [
+        &["rsa-2048", "rsa-2048-b"][..],
+        &["rsa-2048-b", "rsa-2048"],
+        &["rsa-2048", "ec-p256", "rsa-2048-b"],
+    ] {
+        let set = shared_kid("shared", names);
+        for signer in ["rsa-2048", "rsa-2048-b"] {
+            let token = sign_with(&header("RS256", "shared"), &claims(), signer, "RS256");
+            let err = v.verify(&token, &set).unwrap_err();
+            assert_eq!(err.code(), "invalid_signature");
+            assert_eq!(
+                err,
+                Error::KeyUnusable {
+                    kid: "shared".into(),
+                    alg: Algorithm::RS256,
+                    reason: KeyRejection::AmbiguousKid { count: 2 },
+                }
+            );
+            // Control: the same token against the signer's key alone is accepted.
+            v.verify(&token, &shared_kid("shared", &[signer])).unwrap();
+        }
+    }
+}

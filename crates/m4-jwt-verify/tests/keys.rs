@@ -1,10 +1,5 @@
 //! Key model tests: JWKS parsing with skip reasons, duplicate kids, compatibility, the static resolver.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use std::sync::Arc;
 
@@ -336,40 +331,145 @@ fn identical_duplicates_collapse() {
     assert!(set.resolve("rsa-2048", Algorithm::RS256).is_ok());
 }
 
+/// The kinds of what `set` resolves for `kid` under each algorithm (`Err` as the rejection).
+fn resolved(set: &JwkSet, kid: &str, alg: Algorithm) -> Result<KeyKind, KeyRejection> {
+    match set.resolve(kid, alg) {
+        Ok(key) => Ok(key.kind()),
+        Err(KeyLookupError::Unusable { reason }) => Err(reason),
+        Err(other) => panic!("{kid} {alg}: {other}"),
+    }
+}
+
 #[test]
-fn distinct_keys_sharing_a_kid_are_all_skipped() {
+fn distinct_keys_sharing_a_kid_are_decided_per_algorithm() {
     let impostor = with(jwk("rsa-2048-b"), "kid", json!("rsa-2048"));
     let ec_same_kid = with(jwk("ec-p256"), "kid", json!("rsa-2048"));
     let set = set_of(&[jwk("rsa-2048"), jwk("rsa-4096"), impostor, ec_same_kid]);
-    let kids: Vec<_> = set.keys().map(|k| k.kid().unwrap()).collect();
-    assert_eq!(kids, ["rsa-4096"]);
-    let skipped: Vec<_> = set
-        .skipped()
-        .iter()
-        .map(|s| (s.index, s.reason.clone()))
-        .collect();
-    let ambiguous = KeyRejection::AmbiguousKid { count: 3 };
-    assert_eq!(
-        skipped,
-        vec![
-            (0, ambiguous.clone()),
-            (2, ambiguous.clone()),
-            (3, ambiguous.clone())
-        ]
+    // Every key is loaded; the kid names three distinct keys.
+    assert_eq!(set.len(), 4);
+    assert!(set.skipped().is_empty());
+    assert_eq!(set.keys_with_kid("rsa-2048").len(), 3);
+    assert!(
+        set.get("rsa-2048").is_none(),
+        "get names a key only when it is alone"
     );
-    assert!(set.get("rsa-2048").is_none());
+    // Two RSA keys under one kid could both verify RS256: ambiguous, nothing verifies.
     assert_eq!(
-        set.resolve("rsa-2048", Algorithm::RS256).unwrap_err(),
-        KeyLookupError::Unusable { reason: ambiguous }
+        resolved(&set, "rsa-2048", Algorithm::RS256),
+        Err(KeyRejection::AmbiguousKid { count: 2 })
+    );
+    // Only the EC key can verify ES256.
+    assert_eq!(
+        resolved(&set, "rsa-2048", Algorithm::ES256),
+        Ok(KeyKind::Ec {
+            curve: EcCurve::P256
+        })
+    );
+    // None of the three can verify PS256 (the RSA keys declare RS256).
+    assert_eq!(
+        resolved(&set, "rsa-2048", Algorithm::PS256),
+        Err(KeyRejection::NoCompatibleKey { count: 3 })
+    );
+    assert_eq!(
+        resolved(&set, "rsa-4096", Algorithm::RS256),
+        Ok(KeyKind::Rsa { bits: 4096 })
     );
 }
 
 #[test]
-fn same_material_with_different_declared_alg_is_ambiguous() {
+fn an_rsa_and_an_ec_key_sharing_a_kid_each_serve_their_algorithm() {
+    // RFC 7517 §4.5: keys of different kty under one kid are legitimate alternatives.
+    let shared = |name: &str| with(jwk(name), "kid", json!("shared"));
+    for members in [
+        [shared("rsa-2048"), shared("ec-p256")],
+        [shared("ec-p256"), shared("rsa-2048")],
+    ] {
+        let set = set_of(&members);
+        assert_eq!(set.len(), 2);
+        assert!(set.skipped().is_empty());
+        assert_eq!(
+            resolved(&set, "shared", Algorithm::RS256),
+            Ok(KeyKind::Rsa { bits: 2048 })
+        );
+        assert_eq!(
+            resolved(&set, "shared", Algorithm::ES256),
+            Ok(KeyKind::Ec {
+                curve: EcCurve::P256
+            })
+        );
+        assert_eq!(
+            resolved(&set, "shared", Algorithm::ES384),
+            Err(KeyRejection::NoCompatibleKey { count: 2 })
+        );
+    }
+    // Without declared algorithms too: the key type alone decides.
+    let set = set_of(&[
+        without(shared("rsa-2048"), "alg"),
+        without(shared("ec-p384"), "alg"),
+        without(shared("ed25519"), "alg"),
+    ]);
+    assert_eq!(
+        resolved(&set, "shared", Algorithm::PS512),
+        Ok(KeyKind::Rsa { bits: 2048 })
+    );
+    assert_eq!(
+        resolved(&set, "shared", Algorithm::ES384),
+        Ok(KeyKind::Ec {
+            curve: EcCurve::P384
+        })
+    );
+    assert_eq!(
+        resolved(&set, "shared", Algorithm::EdDSA),
+        Ok(KeyKind::Ed25519)
+    );
+}
+
+#[test]
+fn two_rsa_keys_under_one_kid_serve_no_rsa_algorithm() {
+    let b = with(without(jwk("rsa-2048-b"), "alg"), "kid", json!("rsa-2048"));
+    let set = set_of(&[without(jwk("rsa-2048"), "alg"), b]);
+    for alg in Algorithm::ALL {
+        let expected = if (KeyKind::Rsa { bits: 2048 }).supports(alg) {
+            KeyRejection::AmbiguousKid { count: 2 }
+        } else {
+            KeyRejection::NoCompatibleKey { count: 2 }
+        };
+        assert_eq!(resolved(&set, "rsa-2048", alg), Err(expected), "{alg}");
+    }
+    // An EC key joining them changes nothing for RSA algorithms.
+    let b = with(without(jwk("rsa-2048-b"), "alg"), "kid", json!("rsa-2048"));
+    let ec = with(jwk("ec-p256"), "kid", json!("rsa-2048"));
+    let set = set_of(&[without(jwk("rsa-2048"), "alg"), b, ec]);
+    assert_eq!(
+        resolved(&set, "rsa-2048", Algorithm::RS256),
+        Err(KeyRejection::AmbiguousKid { count: 2 })
+    );
+    assert!(set.resolve("rsa-2048", Algorithm::ES256).is_ok());
+}
+
+#[test]
+fn same_material_with_different_declared_algs_is_decided_per_algorithm() {
+    // One RSA key published twice, declared for RS256 and for PS256: each serves its own.
     let ps = with(jwk("rsa-2048"), "alg", json!("PS256"));
-    let set = set_of(&[jwk("rsa-2048"), ps]);
-    assert!(set.is_empty());
-    assert_eq!(set.skipped().len(), 2);
+    let set = set_of(&[jwk("rsa-2048"), ps.clone()]);
+    assert_eq!(set.len(), 2);
+    let declared = |alg| set.resolve("rsa-2048", alg).unwrap().declared_alg();
+    assert_eq!(declared(Algorithm::RS256), Some(Algorithm::RS256));
+    assert_eq!(declared(Algorithm::PS256), Some(Algorithm::PS256));
+    // A third copy declaring nothing could verify both: both become ambiguous.
+    let set = set_of(&[jwk("rsa-2048"), ps, without(jwk("rsa-2048"), "alg")]);
+    for alg in [Algorithm::RS256, Algorithm::PS256] {
+        assert_eq!(
+            resolved(&set, "rsa-2048", alg),
+            Err(KeyRejection::AmbiguousKid { count: 2 })
+        );
+    }
+    assert_eq!(
+        set.resolve("rsa-2048", Algorithm::RS512)
+            .unwrap()
+            .declared_alg(),
+        None
+    );
 }
 
 #[test]

@@ -1,10 +1,5 @@
 //! Tokens that must verify, and what the verified token carries.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod common;
 
@@ -307,6 +302,33 @@ fn recheck_agrees_with_a_fresh_verification_over_time() {
         Error::MissingScopes {
             missing: vec!["write:notes".into()]
         }
+    );
+}
+
+/// `iat` too: a token issued slightly ahead of this clock stays consistent with `verify` even
+/// if the clock is set back after it was verified (and cached).
+#[test]
+fn recheck_agrees_on_iat_when_the_clock_goes_back() {
+    let clock = Arc::new(ManualClock::new(NOW));
+    let v = options().clock(clock.clone()).build().unwrap();
+    let keys = keys();
+    let token = mint(
+        "rsa-2048",
+        "RS256",
+        &claims_with(&[("iat", json!(NOW + 50))]),
+    );
+    let verified = v.verify(&token, &keys).unwrap();
+    assert_eq!(verified.iat(), Some(NOW as i64 + 50));
+    for at in [NOW - 100, NOW - 11, NOW - 10, NOW, NOW + 3000] {
+        clock.set(at);
+        let fresh = v.verify(&token, &keys).map(|_| ()).map_err(|e| e.code());
+        let again = v.recheck(&verified).map_err(|e| e.code());
+        assert_eq!(again, fresh, "at NOW - {}", NOW.abs_diff(at));
+    }
+    clock.set(NOW - 11);
+    assert_eq!(
+        v.recheck(&verified).unwrap_err(),
+        Error::IssuedInFuture { leeway: 60 }
     );
 }
 

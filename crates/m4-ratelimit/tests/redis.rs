@@ -8,12 +8,7 @@
 //! being judged as a wrong answer. Without `redis-server` on PATH they print `SKIPPED` (and
 //! fail when `CI` is set).
 #![cfg(feature = "redis")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 #[path = "support/redis_server.rs"]
 #[allow(dead_code, reason = "shared with the bench, which uses other parts")]

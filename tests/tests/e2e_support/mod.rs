@@ -6,14 +6,7 @@
 //!
 //! The binary is built and run by `cli_common` (clean environment, throw-away HOME); each
 //! `e2e_*.rs` file declares `mod cli_common; mod e2e_support;`.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(dead_code, unreachable_pub)]
 
 pub mod tokens;
 
@@ -169,8 +162,15 @@ impl Session {
     /// Fails the test if none arrives within [`ANSWER_TIMEOUT`].
     #[track_caller]
     pub fn answer(&mut self) -> Value {
+        contract_shape(&self.answer_line())
+    }
+
+    /// The next answer line exactly as written (without its `\n`), unparsed.
+    /// Fails the test if none arrives within [`ANSWER_TIMEOUT`].
+    #[track_caller]
+    pub fn answer_line(&mut self) -> String {
         match self.answers.recv_timeout(ANSWER_TIMEOUT) {
-            Ok(line) => contract_shape(&line),
+            Ok(line) => line,
             Err(RecvTimeoutError::Timeout) => panic!(
                 "no answer within {ANSWER_TIMEOUT:?}: the line was not answered or not flushed; stderr: {}",
                 self.stderr()

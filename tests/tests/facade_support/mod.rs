@@ -2,14 +2,7 @@
 //! Keycloak realm (OIDC discovery and a JWKS built from the committed fixture keys), tokens
 //! signed with the fixture private keys by jsonwebtoken, and authenticators configured the way
 //! an operator would.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    dead_code,
-    unreachable_pub
-)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::ops::Deref;
 

@@ -2,15 +2,7 @@
 //! fixture keys (jsonwebtoken, an independent producer), pinned keys and a manual clock.
 //! The fixture keys, the loopback identity provider and the `redis-server` launcher come from
 //! m4-auth-testkit.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    dead_code,
-    unused_imports,
-    unreachable_pub
-)]
+#![allow(dead_code, unused_imports, unreachable_pub)]
 
 use m4_auth::{AuthConfig, Authenticator, ManualClock};
 use m4_auth_testkit::keys;

@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
+use m4_auth_testkit::tokens::{self, Sig};
 pub use m4_auth_testkit::tokens::{
     b64, rsa_pkcs1_sha256_by_hand as rsa_pkcs1_sha256_sign_unchecked, unb64,
 };
-use m4_auth_testkit::tokens::{self, Sig};
 use m4_jwt_verify::{
     Algorithm, Error, JwkSet, ManualClock, VerifiedToken, Verifier, VerifierOptions,
 };

@@ -63,8 +63,32 @@ impl Verdict {
             }),
         };
         // Serialising strings and a slice of strings cannot fail.
-        line.unwrap_or_default()
+        escape_line_separators(&line.unwrap_or_default())
     }
+}
+
+/// Characters that serde_json leaves unescaped but some line-oriented readers break a line
+/// on: U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR (Python's `str.splitlines`,
+/// JavaScript before ES2019) and U+0085 NEXT LINE (`str.splitlines` too). The other breaks
+/// `str.splitlines` knows (`\n`, `\r`, `\v`, `\f`, `\x1c` to `\x1e`) are C0 control
+/// characters, which serde_json always escapes.
+const LINE_BREAKERS: [char; 3] = ['\u{2028}', '\u{2029}', '\u{85}'];
+
+/// `json` with each of [`LINE_BREAKERS`] written as a `\uXXXX` escape. serde_json's output
+/// holds them only inside strings, where the escape stands for the same character.
+fn escape_line_separators(json: &str) -> String {
+    if !json.contains(LINE_BREAKERS) {
+        return json.to_owned();
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if LINE_BREAKERS.contains(&c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// One input line as read by [`read_line`].
@@ -192,6 +216,32 @@ mod tests {
             scopes: Vec::new(),
         };
         assert_eq!(quoted.json(), r#"{"ok":true,"sub":"a\"b\n","scopes":[]}"#);
+    }
+
+    #[test]
+    fn line_and_paragraph_separators_are_escaped() {
+        let accepted = Verdict::Accepted {
+            sub: "a\u{2028}b\u{2029}c\u{85}d".into(),
+            scopes: vec!["s\u{2029}".into()],
+        };
+        let line = accepted.json();
+        assert_eq!(
+            line,
+            "{\"ok\":true,\"sub\":\"a\\u2028b\\u2029c\\u0085d\",\"scopes\":[\"s\\u2029\"]}"
+        );
+        // The escapes decode to the same strings, and the line no longer splits.
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["sub"], "a\u{2028}b\u{2029}c\u{85}d");
+        assert_eq!(parsed["scopes"][0], "s\u{2029}");
+        assert!(!line.contains(LINE_BREAKERS));
+        let rejected = Verdict::Rejected {
+            code: "unknown_kid".into(),
+            message: "No signing key with kid \"\u{2028}\"".into(),
+        };
+        assert_eq!(
+            rejected.json(),
+            r#"{"ok":false,"code":"unknown_kid","message":"No signing key with kid \"\u2028\""}"#
+        );
     }
 
     #[track_caller]

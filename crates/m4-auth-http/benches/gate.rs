@@ -1,0 +1,3 @@
+//! Benchmarks of the gate (see docs/performance.md).
+
+fn main() {}

@@ -1,0 +1,241 @@
+//! [`AuthLayer`] and [`AuthService`]: the gate in front of the MCP endpoint.
+//!
+//! Per request, in this order (each step's refusal ends the request there):
+//! 1. `access_token` in the query string, a form-encoded body, a repeated or non-ASCII
+//!    `Authorization` header: `400 invalid_request` (never used as a credential).
+//! 2. The token is verified *without charging* the rate limiter
+//!    ([`Authenticator::try_verify_header`](m4_auth::Authenticator::try_verify_header) inline,
+//!    which never does network I/O; when it needs a JWKS or discovery fetch,
+//!    `verify_header` runs on tokio's blocking pool): `401` / `503`.
+//! 3. The body is read, refused above the limit (`Content-Length` first, then while reading):
+//!    `413`.
+//! 4. A POST body is read as one JSON-RPC message; `Mcp-Method` / `Mcp-Name` headers, when
+//!    present, must match it: `400`.
+//! 5. A `tools/call` needs the tool's scopes (`403 insufficient_scope` listing all of them) and
+//!    is charged one request (`429` with `Retry-After`); nothing else is charged.
+//! 6. The [`Principal`](m4_auth::Principal) goes into the request's extensions and the inner
+//!    service gets the request with the same bytes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, header};
+use http_body::Body;
+use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
+use m4_auth::{AuthError, Principal, Verified};
+
+use crate::config::Shared;
+use crate::error::Rejection;
+use crate::inspect::{self, Message};
+use crate::reply;
+
+/// The response body of a gated service: the gate's own small JSON answers, or the inner
+/// service's body untouched.
+pub type GateBody<B> = Either<Full<Bytes>, B>;
+
+/// The future of [`AuthService::call`].
+pub type ResponseFuture<B, E> =
+    Pin<Box<dyn Future<Output = Result<Response<GateBody<B>>, E>> + Send + 'static>>;
+
+/// The tower layer that gates an MCP endpoint; from [`McpAuth::layer`](crate::McpAuth::layer).
+#[derive(Clone)]
+pub struct AuthLayer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for AuthLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("resource", &self.shared.resource.resource())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> tower_layer::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> AuthService<S> {
+        AuthService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The gated service: answers refusals itself and passes accepted requests to `S` with a
+/// [`Principal`] in their extensions and their body buffered as [`Full<Bytes>`].
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> std::fmt::Debug for AuthService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService")
+            .field("resource", &self.shared.resource.resource())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B, ResB> tower_service::Service<Request<B>> for AuthService<S>
+where
+    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<ResB>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+    ResB: Send + 'static,
+{
+    type Response = Response<GateBody<ResB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<ResB, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        // The service that was polled ready goes with this request; the clone stays.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            match gate(&shared, req).await {
+                Ok(req) => {
+                    let mut inner = inner;
+                    let response = inner.call(req).await?;
+                    Ok(response.map(Either::Right))
+                }
+                Err(refusal) => Ok(refusal.map(Either::Left)),
+            }
+        })
+    }
+}
+
+/// Everything before the inner service: the request to pass on, or the answer to give.
+async fn gate<B>(
+    shared: &Shared,
+    req: Request<B>,
+) -> Result<Request<Full<Bytes>>, Response<Full<Bytes>>>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let (mut parts, body) = req.into_parts();
+    let refuse = |r: Rejection| reply::rejection(shared, &r, None);
+    inspect::check_query(&parts).map_err(refuse)?;
+    inspect::check_content_type(&parts.headers).map_err(refuse)?;
+    let authorization = inspect::authorization(&parts.headers).map_err(refuse)?;
+
+    let verified = verify(shared, authorization)
+        .await?
+        .map_err(|err| reply::auth_error(shared, &err, &shared.required))?;
+
+    let bytes = read_body(shared, &parts.headers, body)
+        .await
+        .map_err(refuse)?;
+    let message = if parts.method == Method::POST {
+        let message = inspect::parse_message(&bytes).map_err(refuse)?;
+        inspect::check_headers(&parts.headers, &message)
+            .map_err(|r| reply::rejection(shared, &r, Some(&message.id)))?;
+        Some(message)
+    } else {
+        None
+    };
+
+    let principal = match message.as_ref().and_then(Message::tool) {
+        Some(tool) => {
+            let scopes = shared.scopes_for(Some(tool));
+            let extra = shared.tool_scopes.get(tool).map_or(&[][..], Vec::as_slice);
+            let verified = verified
+                .require_scopes(extra)
+                .map_err(|err| reply::auth_error(shared, &err, &scopes))?;
+            charge(verified)
+                .await?
+                .map_err(|err| reply::auth_error(shared, &err, &scopes))?
+        }
+        None => verified.uncharged(),
+    };
+    parts.extensions.insert(principal);
+    Ok(Request::from_parts(parts, Full::new(bytes)))
+}
+
+/// Verifies without charging: inline when the facade can answer without network I/O,
+/// otherwise on the blocking pool. The outer `Err` is a 500 (the blocking task failed).
+async fn verify(
+    shared: &Shared,
+    authorization: Option<&str>,
+) -> Result<Result<Verified, AuthError>, Response<Full<Bytes>>> {
+    if let Some(answer) = shared.auth.try_verify_header(authorization) {
+        return Ok(answer);
+    }
+    let auth = shared.auth.clone();
+    let authorization = authorization.map(str::to_owned);
+    off_runtime(move || auth.verify_header(authorization.as_deref())).await
+}
+
+/// Charges one tool call: inline for the in-memory limiter, on the blocking pool when the
+/// limiter may wait on the network (Redis, custom).
+async fn charge(verified: Verified) -> Result<Result<Principal, AuthError>, Response<Full<Bytes>>> {
+    if !verified.charge_may_block() {
+        return Ok(verified.charge());
+    }
+    off_runtime(move || verified.charge()).await
+}
+
+/// Runs `f` on tokio's blocking pool when a tokio runtime is running (the case for axum,
+/// hyper and rmcp); without one, inline (there is no async worker to protect).
+async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Response<Full<Bytes>>> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle
+            .spawn_blocking(f)
+            .await
+            .map_err(|e| reply::internal(&format!("authentication task failed: {e}"))),
+        Err(_) => Ok(f()),
+    }
+}
+
+/// Reads the whole body, refusing more than the limit: first by `Content-Length` (nothing
+/// read), then while reading (reading stops at the limit).
+async fn read_body<B>(
+    shared: &Shared,
+    headers: &http::HeaderMap,
+    body: B,
+) -> Result<Bytes, Rejection>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let limit = shared.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(Rejection::BodyTooLarge { limit });
+    }
+    if body.size_hint().lower() > limit as u64 {
+        return Err(Rejection::BodyTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(Rejection::BodyTooLarge { limit })
+        }
+        Err(err) => Err(Rejection::BodyUnreadable {
+            reason: inspect::shown(&err.to_string()),
+        }),
+    }
+}

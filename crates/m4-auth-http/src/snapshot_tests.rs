@@ -1,0 +1,1 @@
+//! Snapshots of every message the crate can give (filled in with the tests).
