@@ -29,37 +29,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use m4_auth::jwks::{JwksCache, JwksOptions, KeyResolver};
 use m4_auth::ratelimit::{MemoryLimiter, RateLimiter};
 use m4_auth::{AuthConfig, Authenticator};
 use m4_auth_testkit::bench::{self, PAIRS, RawSignature, paired_ratio, paired_scaling};
 use m4_auth_testkit::idp::{self, Idp};
 use m4_auth_testkit::keys;
+use m4_auth_testkit::tokens::{self, Algorithm, Sig};
 use serde_json::json;
 
 const ISSUER: &str = "https://idp.example.com/";
 
 /// A token for `sub`, signed by fixture `key` with `alg`, valid for a day from now.
 fn token(key: &str, alg: Algorithm, sub: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = tokens::now();
     let claims = json!({
         "iss": ISSUER, "aud": "m4-api", "sub": sub, "scope": "read:mimic-data openid",
         "iat": now, "exp": now + 86_400,
     });
-    let mut header = Header::new(alg);
-    header.kid = Some(key.to_owned());
-    header.typ = Some("at+jwt".to_owned());
-    let pem = keys::private_pem(key);
-    let encoding = match alg {
-        Algorithm::RS256 => EncodingKey::from_rsa_pem(pem.as_bytes()),
-        _ => EncodingKey::from_ec_pem(pem.as_bytes()),
-    }
-    .unwrap();
-    jsonwebtoken::encode(&header, &claims, &encoding).unwrap()
+    let header = json!({"alg": tokens::alg_name(alg), "typ": "at+jwt", "kid": key});
+    tokens::jws(&header, &claims, &Sig::Key(key, alg))
 }
 
 /// The authenticator of a deployment: pinned fixture keys, rate limiting on with a limit the
