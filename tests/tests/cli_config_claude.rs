@@ -1,10 +1,5 @@
 //! `m4-auth config claude` end to end: the built binary on temporary Claude Desktop configs.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 

@@ -1,10 +1,5 @@
 //! `m4-auth dev-issuer serve|mint` end to end: the built binary over loopback.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 

@@ -1,102 +1,38 @@
 //! `m4-auth doctor` end to end: the built binary against a wiremock identity provider,
 //! once healthy and once per failure, with tokens signed by the committed test keys.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
-#[path = "../../crates/m4-auth/tests/support/redis_server.rs"]
-mod redis_server;
 
 use std::process::Output;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use cli_common::{m4_auth, run, stderr, stdout};
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use m4_auth_tests::keys;
+use m4_auth_testkit::idp::{Idp, ResponseTemplate, json_body};
+use m4_auth_testkit::keys;
+use m4_auth_testkit::redis::RedisServer;
+use m4_auth_testkit::tokens::{Algorithm, Sig, jws, merged, now};
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// A scripted identity provider on loopback.
-struct Idp {
-    runtime: tokio::runtime::Runtime,
-    server: MockServer,
+/// The testkit's loopback provider, healthy: discovery at the root naming the committed JWKS
+/// (rsa-2048, rsa-4096, ec-p256) at `/jwks.json`.
+fn healthy() -> Idp {
+    let idp = Idp::start();
+    idp.discovery("", "/jwks.json");
+    idp.serve("/jwks.json", json_body(keys::jwks_json()));
+    idp
 }
 
-impl Idp {
-    fn start() -> Idp {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let server = runtime.block_on(MockServer::start());
-        Idp { runtime, server }
-    }
-
-    fn uri(&self) -> String {
-        self.server.uri()
-    }
-
-    fn serve(&self, at: &str, response: ResponseTemplate) {
-        self.runtime.block_on(
-            Mock::given(method("GET"))
-                .and(path(at))
-                .respond_with(response)
-                .mount(&self.server),
-        );
-    }
-
-    fn discovery(&self, issuer: &str) {
-        self.serve(
-            "/.well-known/openid-configuration",
-            ResponseTemplate::new(200).set_body_json(
-                json!({"issuer": issuer, "jwks_uri": format!("{}/jwks.json", self.uri())}),
-            ),
-        );
-    }
-
-    fn jwks(&self, body: &str) {
-        self.serve(
-            "/jwks.json",
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "application/json")
-                .set_body_string(body),
-        );
-    }
-
-    /// Discovery and the committed JWKS (rsa-2048, rsa-4096, ec-p256).
-    fn healthy() -> Idp {
-        let idp = Idp::start();
-        idp.discovery(&idp.uri());
-        idp.jwks(&keys::jwks_json());
-        idp
-    }
-}
-
-fn now() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap()
-}
-
-/// A token signed with the fixture key `key`, named `kid`, with `overrides` applied.
+/// A token signed with the fixture key `key` (RS256), named `kid`, with `overrides` applied.
 fn token(idp: &Idp, key: &str, kid: &str, overrides: &Value) -> String {
-    let mut claims = json!({
+    let claims = json!({
         "iss": idp.uri(), "aud": "m4-api", "sub": "alice",
         "scope": "read:mimic-data", "iat": now(), "exp": now() + 3600,
     });
-    for (name, value) in overrides.as_object().unwrap() {
-        claims[name] = value.clone();
-    }
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(kid.to_owned());
-    let key = EncodingKey::from_rsa_pem(keys::private_pem(key).as_bytes()).unwrap();
-    encode(&header, &claims, &key).unwrap()
+    jws(
+        &json!({"alg": "RS256", "typ": "JWT", "kid": kid}),
+        &merged(&claims, overrides.clone()),
+        &Sig::Key(key, Algorithm::RS256),
+    )
 }
 
 /// Runs `m4-auth doctor args...` with the given settings (issuer and audience by default).
@@ -124,7 +60,7 @@ fn assert_lines(text: &str, expected: &[&str]) {
 
 #[test]
 fn a_healthy_setup_passes_every_check() {
-    let idp = Idp::healthy();
+    let idp = healthy();
     let good = token(&idp, "rsa-2048", "rsa-2048", &json!({}));
     let (output, text) = doctor(&idp, &[("M4_OAUTH2_TOKEN", &good)], &[]);
     assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
@@ -159,7 +95,7 @@ fn a_healthy_setup_passes_every_check() {
 
 #[test]
 fn no_token_is_not_a_failure() {
-    let idp = Idp::healthy();
+    let idp = healthy();
     let (output, text) = doctor(&idp, &[], &[]);
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert_lines(&text, &["- M4_OAUTH2_TOKEN is not set: no token to check"]);
@@ -187,8 +123,8 @@ fn missing_discovery_fails_with_the_urls_tried() {
 fn an_issuer_mismatch_names_both_and_the_fix() {
     let idp = Idp::start();
     let theirs = format!("{}/", idp.uri());
-    idp.discovery(&theirs);
-    idp.jwks(&keys::jwks_json());
+    idp.discovery("/", "/jwks.json");
+    idp.serve("/jwks.json", json_body(keys::jwks_json()));
     let (output, text) = doctor(&idp, &[], &[]);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert_lines(
@@ -203,7 +139,7 @@ fn an_issuer_mismatch_names_both_and_the_fix() {
 #[test]
 fn a_failing_jwks_endpoint_is_reported() {
     let idp = Idp::start();
-    idp.discovery(&idp.uri());
+    idp.discovery("", "/jwks.json");
     idp.serve("/jwks.json", ResponseTemplate::new(500));
     let (output, text) = doctor(&idp, &[], &[]);
     assert_eq!(output.status.code(), Some(1), "{text}");
@@ -220,8 +156,11 @@ fn a_failing_jwks_endpoint_is_reported() {
 #[test]
 fn a_jwks_without_usable_keys_lists_why() {
     let idp = Idp::start();
-    idp.discovery(&idp.uri());
-    idp.jwks(&format!("{{\"keys\":[{}]}}", keys::public_jwk("rsa-1024")));
+    idp.discovery("", "/jwks.json");
+    idp.serve(
+        "/jwks.json",
+        json_body(&format!("{{\"keys\":[{}]}}", keys::public_jwk("rsa-1024"))),
+    );
     let (output, text) = doctor(&idp, &[], &[]);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert_lines(
@@ -261,7 +200,7 @@ fn an_unreachable_issuer_is_reported() {
 
 #[track_caller]
 fn check_token_failure(overrides: &Value, key: &str, kid: &str, expected: &[&str]) {
-    let idp = Idp::healthy();
+    let idp = healthy();
     let bad = token(&idp, key, kid, overrides);
     let (output, text) = doctor(&idp, &[("M4_OAUTH2_TOKEN", &bad)], &[]);
     assert_eq!(output.status.code(), Some(1), "{text}");
@@ -322,7 +261,7 @@ fn each_token_problem_is_explained() {
 
 #[test]
 fn an_invalid_configuration_lists_every_problem_and_skips_the_rest() {
-    let idp = Idp::healthy();
+    let idp = healthy();
     let (output, text) = doctor(
         &idp,
         &[
@@ -341,18 +280,12 @@ fn an_invalid_configuration_lists_every_problem_and_skips_the_rest() {
             "- skipped: the configuration is invalid",
         ],
     );
-    assert_eq!(
-        idp.runtime
-            .block_on(idp.server.received_requests())
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(idp.requests().len(), 0);
 }
 
 #[test]
 fn json_output_for_scripts() {
-    let idp = Idp::healthy();
+    let idp = healthy();
     let (output, text) = doctor(&idp, &[], &["--json"]);
     assert_eq!(output.status.code(), Some(0), "{text}");
     let report: Value = serde_json::from_str(&text).unwrap();
@@ -408,7 +341,7 @@ fn disabled_authentication_is_a_warning_not_a_failure() {
 #[test]
 fn an_explicit_jwks_url_skips_discovery() {
     let idp = Idp::start(); // no discovery document at all
-    idp.jwks(&keys::jwks_json());
+    idp.serve("/jwks.json", json_body(keys::jwks_json()));
     let jwks_url = format!("{}/jwks.json", idp.uri());
     let (output, text) = doctor(&idp, &[("M4_OAUTH2_JWKS_URL", &jwks_url)], &[]);
     assert_eq!(output.status.code(), Some(0), "{text}");
@@ -448,8 +381,11 @@ fn the_jwks_json_fallback_is_a_warning() {
 #[test]
 fn keys_that_cannot_verify_the_configured_algorithms_fail() {
     let idp = Idp::start();
-    idp.discovery(&idp.uri());
-    idp.jwks(&format!("{{\"keys\":[{}]}}", keys::public_jwk("ec-p384")));
+    idp.discovery("", "/jwks.json");
+    idp.serve(
+        "/jwks.json",
+        json_body(&format!("{{\"keys\":[{}]}}", keys::public_jwk("ec-p384"))),
+    );
     let (output, text) = doctor(&idp, &[], &[]);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert_lines(
@@ -467,10 +403,10 @@ fn keys_that_cannot_verify_the_configured_algorithms_fail() {
 
 #[test]
 fn a_redis_backend_that_answers_passes_with_its_ping() {
-    let Some(redis) = redis_server::RedisServer::start() else {
+    let Some(redis) = RedisServer::start() else {
         return;
     };
-    let idp = Idp::healthy();
+    let idp = healthy();
     let good = token(&idp, "rsa-2048", "rsa-2048", &json!({}));
     let url = redis.url();
     let (output, text) = doctor(
@@ -495,8 +431,8 @@ fn a_redis_backend_that_answers_passes_with_its_ping() {
 
 #[test]
 fn a_redis_backend_nobody_listens_on_fails_with_a_fix_and_no_password() {
-    let idp = Idp::healthy();
-    let port = redis_server::free_port(); // nothing listens there
+    let idp = healthy();
+    let port = m4_auth_testkit::free_port(); // nothing listens there
     let url = format!("redis://:hunter2@127.0.0.1:{port}/0");
     let (output, text) = doctor(&idp, &[("M4_OAUTH2_RATE_LIMIT_BACKEND", &url)], &[]);
     assert_eq!(output.status.code(), Some(1), "{text}{}", stderr(&output));
@@ -542,13 +478,8 @@ fn mount_token_endpoint(idp: &Idp, answer: ResponseTemplate) {
             "token_endpoint": format!("{}/token", idp.uri()),
         })),
     );
-    idp.jwks(&keys::jwks_json());
-    idp.runtime.block_on(
-        Mock::given(method("POST"))
-            .and(path("/token"))
-            .respond_with(answer)
-            .mount(&idp.server),
-    );
+    idp.serve("/jwks.json", json_body(keys::jwks_json()));
+    idp.serve_post("/token", answer);
 }
 
 #[test]

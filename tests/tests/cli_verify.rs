@@ -1,11 +1,6 @@
 //! `m4-auth verify` end to end: CONTRACT.md's protocol against the built binary, with keys
 //! from a dev issuer running in this test process (real discovery, JWKS and signatures).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 

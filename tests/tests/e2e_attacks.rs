@@ -5,12 +5,7 @@
 //! JWK `alg` is RS512, P-384 and Ed25519 keys outside the allowlist). Each token is written
 //! alone and its answer awaited with a timeout before the next is written, so the suite also
 //! proves that every answer is flushed as its line is handled, in order.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 mod e2e_support;
@@ -19,11 +14,9 @@ use e2e_support::tokens::{
     Sig, b64, claims, ecdsa_raw_to_der, header, jws, jws_text, merged, now,
     rsa_pkcs1_sha256_by_hand, segments, sign, sign_with_header, signature, unb64,
 };
-use e2e_support::{
-    Expect, Idp, Session, check, env_for, fixture_jwk, fixture_jwks, json_body, jwks_of,
-};
+use e2e_support::{Expect, Idp, Session, check, env_for, json_body};
 use jsonwebtoken::Algorithm;
-use m4_auth_tests::keys;
+use m4_auth_testkit::keys;
 use serde_json::{Value, json};
 
 use Expect::{Code, Mentions, Message, Ok, Prefix};
@@ -38,37 +31,37 @@ const ATTACKER_CERT: &str = "/attacker/cert.pem";
 fn provider() -> (Idp, String) {
     let idp = Idp::start();
     let issuer = idp.discovery("", JWKS_PATH);
-    let mut enc = fixture_jwk("rsa-2048-b");
+    let mut enc = keys::jwk("rsa-2048-b");
     enc["kid"] = json!("enc-key");
     enc["use"] = json!("enc");
-    let mut rs512 = fixture_jwk("rsa-2048-b");
+    let mut rs512 = keys::jwk("rsa-2048-b");
     rs512["kid"] = json!("rs512-only");
     rs512["alg"] = json!("RS512");
-    let mut wrap_only = fixture_jwk("rsa-2048-b");
+    let mut wrap_only = keys::jwk("rsa-2048-b");
     wrap_only["kid"] = json!("wrap-only");
     wrap_only.as_object_mut().unwrap().remove("use");
     wrap_only["key_ops"] = json!(["wrapKey", "encrypt"]);
     // A provider that leaks its private key: anyone could sign, so the key must not verify.
-    let mut leaked = fixture_jwk("rsa-2048-b");
+    let mut leaked = keys::jwk("rsa-2048-b");
     leaked["kid"] = json!("leaked");
     leaked["d"] = json!(b64(b"the private exponent would be here"));
     // A symmetric secret published in the JWKS (the HS256 confusion's other half).
     let hmac =
         json!({"kty": "oct", "kid": "hmac-key", "k": b64(keys::public_jwk("rsa-2048").as_bytes())});
-    let mut members: Vec<Value> = keys::JWKS_MEMBERS.iter().map(|n| fixture_jwk(n)).collect();
+    let mut members: Vec<Value> = keys::JWKS_MEMBERS.iter().map(|n| keys::jwk(n)).collect();
     members.extend([
-        fixture_jwk("rsa-1024"),
-        fixture_jwk("ec-p384"),
-        fixture_jwk("ed25519"),
+        keys::jwk("rsa-1024"),
+        keys::jwk("ec-p384"),
+        keys::jwk("ed25519"),
         enc,
         rs512,
         wrap_only,
         leaked,
         hmac,
     ]);
-    idp.mount(JWKS_PATH, json_body(&jwks_of(&members)));
-    idp.mount(ATTACKER_JWKS, json_body(&fixture_jwks(&["rsa-2048-b"])));
-    idp.mount(ATTACKER_CERT, json_body("-----BEGIN CERTIFICATE-----"));
+    idp.serve(JWKS_PATH, json_body(&keys::jwks_of(&members)));
+    idp.serve(ATTACKER_JWKS, json_body(&keys::jwks(&["rsa-2048-b"])));
+    idp.serve(ATTACKER_CERT, json_body("-----BEGIN CERTIFICATE-----"));
     (idp, issuer)
 }
 
@@ -137,9 +130,9 @@ fn corpus(idp: &Idp, iss: &str) -> Vec<(String, String, Expect)> {
         ("alg none with a kid and an RS256 signature", by_a(json!({"alg": "none", "kid": "rsa-2048"})), Code("unsupported_algorithm")),
         ("alg None", jws(&json!({"alg": "None", "kid": "rsa-2048"}), &good("mallory"), &Sig::Text("")), Code("unsupported_algorithm")),
         ("alg NONE", jws(&json!({"alg": "NONE", "kid": "rsa-2048"}), &good("mallory"), &Sig::Text("")), Code("unsupported_algorithm")),
-        ("HS256 keyed with the RSA public JWK", jws(&json!({"alg": "HS256", "kid": "rsa-2048"}), &good("mallory"), &Sig::Hs256(keys::public_jwk("rsa-2048").as_bytes())), Code("unsupported_algorithm")),
-        ("HS256 keyed with the RSA modulus", jws(&json!({"alg": "HS256", "kid": "rsa-2048"}), &good("mallory"), &Sig::Hs256(&unb64(fixture_jwk("rsa-2048")["n"].as_str().unwrap()))), Code("unsupported_algorithm")),
-        ("HS256 keyed with the EC x coordinate", jws(&json!({"alg": "HS256", "kid": "ec-p256"}), &good("mallory"), &Sig::Hs256(&unb64(fixture_jwk("ec-p256")["x"].as_str().unwrap()))), Code("unsupported_algorithm")),
+        ("HS256 keyed with the RSA public JWK", jws(&json!({"alg": "HS256", "kid": "rsa-2048"}), &good("mallory"), &Sig::Hmac(Algorithm::HS256, keys::public_jwk("rsa-2048").as_bytes())), Code("unsupported_algorithm")),
+        ("HS256 keyed with the RSA modulus", jws(&json!({"alg": "HS256", "kid": "rsa-2048"}), &good("mallory"), &Sig::Hmac(Algorithm::HS256, &unb64(keys::jwk("rsa-2048")["n"].as_str().unwrap()))), Code("unsupported_algorithm")),
+        ("HS256 keyed with the EC x coordinate", jws(&json!({"alg": "HS256", "kid": "ec-p256"}), &good("mallory"), &Sig::Hmac(Algorithm::HS256, &unb64(keys::jwk("ec-p256")["x"].as_str().unwrap()))), Code("unsupported_algorithm")),
         ("RS512, outside the allowlist", jws(&json!({"alg": "RS512", "kid": "rsa-2048"}), &good("mallory"), &Sig::Key("rsa-2048", Algorithm::RS512)), Code("unsupported_algorithm")),
         ("RS512 with the key whose JWK says RS512", jws(&json!({"alg": "RS512", "kid": "rs512-only"}), &good("mallory"), &Sig::Key("rsa-2048-b", Algorithm::RS512)), Code("unsupported_algorithm")),
         ("PS256, outside the allowlist", jws(&json!({"alg": "PS256", "kid": "rsa-2048"}), &good("mallory"), &Sig::Key("rsa-2048", Algorithm::PS256)), Code("unsupported_algorithm")),
@@ -171,12 +164,12 @@ fn corpus(idp: &Idp, iss: &str) -> Vec<(String, String, Expect)> {
         ("JWK alg RS512, token RS256, really signed", by_b(json!({"alg": "RS256", "kid": "rs512-only"})), Mentions("invalid_signature", "RS512")),
         ("key_ops without verify, really signed", by_b(json!({"alg": "RS256", "kid": "wrap-only"})), Mentions("invalid_signature", "key_ops")),
         ("JWK carrying private material, really signed", by_b(json!({"alg": "RS256", "kid": "leaked"})), Mentions("invalid_signature", "private")),
-        ("HS256 under the published oct key", jws(&json!({"alg": "HS256", "kid": "hmac-key"}), &good("mallory"), &Sig::Hs256(keys::public_jwk("rsa-2048").as_bytes())), Code("unsupported_algorithm")),
+        ("HS256 under the published oct key", jws(&json!({"alg": "HS256", "kid": "hmac-key"}), &good("mallory"), &Sig::Hmac(Algorithm::HS256, keys::public_jwk("rsa-2048").as_bytes())), Code("unsupported_algorithm")),
         ("RS256 header under the oct key", by_a(json!({"alg": "RS256", "kid": "hmac-key"})), Mentions("invalid_signature", "oct")),
         // --- key injection through the header ---
-        ("embedded jwk with its own kid", by_b(json!({"alg": "RS256", "kid": "rsa-2048-b", "jwk": fixture_jwk("rsa-2048-b")})), Code("unknown_kid")),
-        ("embedded jwk under a valid kid", by_b(json!({"alg": "RS256", "kid": "rsa-2048", "jwk": fixture_jwk("rsa-2048-b")})), Message("invalid_signature", "Invalid token signature")),
-        ("embedded jwk, no kid", by_b(json!({"alg": "RS256", "jwk": fixture_jwk("rsa-2048-b")})), Code("missing_kid")),
+        ("embedded jwk with its own kid", by_b(json!({"alg": "RS256", "kid": "rsa-2048-b", "jwk": keys::jwk("rsa-2048-b")})), Code("unknown_kid")),
+        ("embedded jwk under a valid kid", by_b(json!({"alg": "RS256", "kid": "rsa-2048", "jwk": keys::jwk("rsa-2048-b")})), Message("invalid_signature", "Invalid token signature")),
+        ("embedded jwk, no kid", by_b(json!({"alg": "RS256", "jwk": keys::jwk("rsa-2048-b")})), Code("missing_kid")),
         ("jku to the attacker's JWKS", by_b(json!({"alg": "RS256", "kid": "rsa-2048-b", "jku": idp.url(ATTACKER_JWKS)})), Code("unknown_kid")),
         ("jku under a valid kid", by_b(json!({"alg": "RS256", "kid": "rsa-2048", "jku": idp.url(ATTACKER_JWKS)})), Message("invalid_signature", "Invalid token signature")),
         ("x5u to the attacker's certificate", by_b(json!({"alg": "RS256", "kid": "rsa-2048-b", "x5u": idp.url(ATTACKER_CERT)})), Code("unknown_kid")),
@@ -363,10 +356,10 @@ fn the_hand_made_rsa_signature_matches_aws_lc_rs() {
     // PKCS#1 v1.5 is deterministic: on a 2048-bit key the hand-made signer and aws-lc-rs
     // agree byte for byte, so the RSA-1024 token in the corpus carries a genuine signature.
     let pem = keys::private_pem("rsa-2048");
-    let by_hand = b64(&rsa_pkcs1_sha256_by_hand(&pem, b"header.payload"));
+    let by_hand = b64(rsa_pkcs1_sha256_by_hand(pem, b"header.payload"));
     let by_library = signature(b"header.payload", &Sig::Key("rsa-2048", Algorithm::RS256));
     assert_eq!(by_hand, by_library);
-    let small = rsa_pkcs1_sha256_by_hand(&keys::private_pem("rsa-1024"), b"header.payload");
+    let small = rsa_pkcs1_sha256_by_hand(keys::private_pem("rsa-1024"), b"header.payload");
     assert_eq!(small.len(), 128);
 }
 
@@ -407,18 +400,18 @@ fn hardening_cases_each_with_its_control() {
     let idp = Idp::start();
     let issuer = idp.discovery("", JWKS_PATH);
     let shared = |name: &str, kid: &str| {
-        let mut jwk = fixture_jwk(name);
+        let mut jwk = keys::jwk(name);
         jwk["kid"] = json!(kid);
         jwk
     };
-    let mut members: Vec<Value> = keys::JWKS_MEMBERS.iter().map(|n| fixture_jwk(n)).collect();
+    let mut members: Vec<Value> = keys::JWKS_MEMBERS.iter().map(|n| keys::jwk(n)).collect();
     members.extend([
         shared("rsa-2048", "rsa-and-ec"),
         shared("ec-p256", "rsa-and-ec"),
         shared("rsa-2048", "two-rsa"),
         shared("rsa-2048-b", "two-rsa"),
     ]);
-    idp.mount(JWKS_PATH, json_body(&jwks_of(&members)));
+    idp.serve(JWKS_PATH, json_body(&keys::jwks_of(&members)));
     let good = |sub: &str| claims(&issuer, sub);
     let change = |sub: &str, changes: Value| merged(&claims(&issuer, sub), changes);
     let t = now();

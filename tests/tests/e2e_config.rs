@@ -2,21 +2,15 @@
 //! problem listed with exit 2 and nothing on standard output, warnings for typos and disabled
 //! checks, OAuth2 off by default (everyone anonymous, as the seed says), and the settings that
 //! change verdicts (scopes, algorithms, leeway, validation toggles) honoured end to end.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 mod e2e_support;
 
 use e2e_support::tokens::{Sig, claims, jws, merged, now, sign, with_signature_of};
-use e2e_support::{
-    Expect, Idp, Session, check, env_for, fixture_jwk, json_body, jwks_of, run, standard_idp,
-};
+use e2e_support::{Expect, Idp, Session, check, env_for, json_body, run, standard_idp};
 use jsonwebtoken::Algorithm;
+use m4_auth_testkit::keys;
 use serde_json::{Value, json};
 
 use Expect::{Code, Message, Ok};
@@ -248,9 +242,9 @@ fn verdict_settings_are_honoured_end_to_end() {
     let iss = idp.discovery("", "/jwks.json");
     let members: Vec<Value> = ["rsa-2048", "ec-p256", "ec-p384", "ed25519"]
         .iter()
-        .map(|n| fixture_jwk(n))
+        .map(|n| keys::jwk(n))
         .collect();
-    idp.mount("/jwks.json", json_body(&jwks_of(&members)));
+    idp.serve("/jwks.json", json_body(&keys::jwks_of(&members)));
     let good = |sub: &str| claims(&iss, sub);
     let change = |sub: &str, changes: Value| merged(&claims(&iss, sub), changes);
 

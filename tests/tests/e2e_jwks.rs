@@ -3,12 +3,7 @@
 //!
 //! Where time must pass (TTL, cooldown), the settings are one second and the test polls for
 //! the answer or request count it needs, bounded, instead of sleeping a fixed time.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 mod e2e_support;
@@ -16,13 +11,12 @@ mod e2e_support;
 use std::time::{Duration, Instant};
 
 use e2e_support::tokens::{claims, sign, sign_with_header};
-use e2e_support::{
-    Expect, Idp, Session, check, closed_port_url, env_for, fixture_jwk, fixture_jwks, json_body,
-    standard_idp,
-};
+use e2e_support::{Expect, Idp, Session, check, env_for, json_body, standard_idp};
 use m4_auth_cli::dev_issuer::{DevIssuer, DevIssuerOptions, MintRequest, OldKeys, SigningAlg};
+use m4_auth_testkit::idp::ResponseTemplate;
+use m4_auth_testkit::idp::closed_port_url;
+use m4_auth_testkit::keys;
 use serde_json::{Value, json};
-use wiremock::ResponseTemplate;
 
 use Expect::{Code, Mentions, Ok};
 
@@ -257,13 +251,10 @@ fn an_outage_after_a_good_fetch_keeps_cached_keys_serving() {
         ("garbage", json_body("<html>maintenance</html>")),
         ("empty-set", json_body(r#"{"keys":[]}"#)),
         ("not-a-jwks", json_body(r#"{"keys":{"kty":"RSA"}}"#)),
-        (
-            "attacker-keys-only",
-            json_body(&fixture_jwks(&["rsa-1024"])),
-        ),
+        ("attacker-keys-only", json_body(&keys::jwks(&["rsa-1024"]))),
         (
             "hanging",
-            json_body(&m4_auth_tests::keys::jwks_json()).set_delay(Duration::from_secs(30)),
+            json_body(keys::jwks_json()).set_delay(Duration::from_secs(30)),
         ),
     ];
     for (n, (label, response)) in outages.into_iter().enumerate() {
@@ -273,7 +264,7 @@ fn an_outage_after_a_good_fetch_keeps_cached_keys_serving() {
         assert!(slowest < Duration::from_secs(6), "{label}: {slowest:?}");
     }
     // Back to normal: the next refresh succeeds and tokens keep being accepted.
-    jwks.set(json_body(&m4_auth_tests::keys::jwks_json()));
+    jwks.set(json_body(keys::jwks_json()));
     let before = idp.hits(JWKS);
     accepted_until_jwks_hits(&mut session, &idp, &iss, before + 1, "recovered");
     assert!(session.finish().status.success());
@@ -323,7 +314,7 @@ fn keys_past_ttl_plus_max_stale_are_dropped_then_recovered() {
         Code("jwks_unavailable"),
         "cached token, keys dropped",
     );
-    jwks.set(json_body(&m4_auth_tests::keys::jwks_json()));
+    jwks.set(json_body(keys::jwks_json()));
     let deadline = Instant::now() + POLL_LIMIT;
     loop {
         let answer = session.ask(&sign("ec-p256", &claims(&iss, "back")));
@@ -356,7 +347,7 @@ fn a_cold_start_with_the_endpoint_down_fails_fast_and_recovers() {
     // The provider accepts the connection and never answers: one HTTP timeout (3 s), then
     // every later line is answered well within another timeout while the cooldown runs.
     let idp = Idp::start();
-    idp.mount(
+    idp.serve(
         DISCOVERY,
         ResponseTemplate::new(200).set_delay(Duration::from_secs(60)),
     );
@@ -389,7 +380,7 @@ fn a_cold_start_with_the_endpoint_down_fails_fast_and_recovers() {
         Mentions("jwks_unavailable", "503"),
         "503 at start",
     );
-    jwks.set(json_body(&m4_auth_tests::keys::jwks_json()));
+    jwks.set(json_body(keys::jwks_json()));
     let deadline = Instant::now() + POLL_LIMIT;
     loop {
         let answer = session.ask(&token);
@@ -410,10 +401,7 @@ fn provider_layouts_okta_auth0_fallback_and_an_explicit_jwks_url() {
     // Okta: the issuer has a path, the keys live at /v1/keys under it.
     let idp = Idp::start();
     let iss = idp.discovery("/oauth2/default", "/oauth2/default/v1/keys");
-    idp.mount(
-        "/oauth2/default/v1/keys",
-        json_body(&m4_auth_tests::keys::jwks_json()),
-    );
+    idp.serve("/oauth2/default/v1/keys", json_body(keys::jwks_json()));
     let mut session = Session::start(&env_for(&iss, &[]));
     check(
         &session.ask(&sign("rsa-2048", &claims(&iss, "okta-user"))),
@@ -442,10 +430,7 @@ fn provider_layouts_okta_auth0_fallback_and_an_explicit_jwks_url() {
     let idp = Idp::start();
     let iss = idp.discovery("/", "/.well-known/jwks.json");
     assert!(iss.ends_with('/'));
-    idp.mount(
-        "/.well-known/jwks.json",
-        json_body(&m4_auth_tests::keys::jwks_json()),
-    );
+    idp.serve("/.well-known/jwks.json", json_body(keys::jwks_json()));
     let mut session = Session::start(&env_for(&iss, &[]));
     check(
         &session.ask(&sign("ec-p256", &claims(&iss, "auth0-user"))),
@@ -465,10 +450,7 @@ fn provider_layouts_okta_auth0_fallback_and_an_explicit_jwks_url() {
 
     // No discovery document at all: both well-known documents 404, then /.well-known/jwks.json.
     let idp = Idp::start();
-    idp.mount(
-        "/.well-known/jwks.json",
-        json_body(&m4_auth_tests::keys::jwks_json()),
-    );
+    idp.serve("/.well-known/jwks.json", json_body(keys::jwks_json()));
     let iss = idp.uri();
     let mut session = Session::start(&env_for(&iss, &[]));
     check(
@@ -487,7 +469,7 @@ fn provider_layouts_okta_auth0_fallback_and_an_explicit_jwks_url() {
     // M4_OAUTH2_JWKS_URL set: discovery is served but never asked.
     let idp = Idp::start();
     let iss = idp.discovery("", JWKS);
-    idp.mount("/keys", json_body(&m4_auth_tests::keys::jwks_json()));
+    idp.serve("/keys", json_body(keys::jwks_json()));
     let mut session = Session::start(&env_for(&iss, &[("M4_OAUTH2_JWKS_URL", &idp.url("/keys"))]));
     for i in 0..5 {
         let sub = format!("explicit-{i}");
@@ -529,8 +511,8 @@ fn discovery_documents_that_must_not_be_believed() {
             .to_string()
             .replace("\"ISSUER\"", &format!("\"{iss}\""))
             .replace("\"JWKS\"", &format!("\"{}\"", idp.url(JWKS)));
-        idp.mount(DISCOVERY, json_body(&document));
-        idp.mount(JWKS, json_body(&m4_auth_tests::keys::jwks_json()));
+        idp.serve(DISCOVERY, json_body(&document));
+        idp.serve(JWKS, json_body(keys::jwks_json()));
         let mut session = Session::start(&env_for(&iss, &[]));
         check(
             &session.ask(&sign("rsa-2048", &claims(&iss, "alice"))),
@@ -557,12 +539,12 @@ fn a_key_replaced_under_the_same_kid_stops_verifying_old_tokens() {
     let idp = Idp::start();
     let iss = idp.discovery("", JWKS);
     let under_main = |fixture: &str| {
-        let mut jwk = fixture_jwk(fixture);
+        let mut jwk = keys::jwk(fixture);
         jwk["kid"] = json!("main");
-        e2e_support::jwks_of(&[jwk])
+        keys::jwks_of(&[jwk])
     };
     let jwks = e2e_support::Switch::new(json_body(&under_main("rsa-2048")));
-    idp.mount(JWKS, jwks.clone());
+    idp.serve(JWKS, jwks.clone());
     let signed_by = |fixture: &str, sub: &str| {
         e2e_support::tokens::jws(
             &json!({"alg": "RS256", "kid": "main"}),
@@ -638,19 +620,19 @@ fn an_unknown_kid_flood_with_a_one_second_cooldown_fetches_at_most_once_a_second
 fn redirects_are_followed_on_loopback_only_and_documents_are_bounded() {
     let idp = Idp::start();
     let iss = idp.discovery("", JWKS);
-    idp.mount(JWKS, json_body(&m4_auth_tests::keys::jwks_json()));
+    idp.serve(JWKS, json_body(keys::jwks_json()));
     let redirect = |to: &str| ResponseTemplate::new(302).insert_header("location", to);
-    idp.mount("/moved", redirect("/jwks.json"));
-    idp.mount(
+    idp.serve("/moved", redirect("/jwks.json"));
+    idp.serve(
         "/to-public-http",
         redirect("http://evil.example.com/jwks.json"),
     );
-    idp.mount("/loop", redirect("/loop"));
+    idp.serve("/loop", redirect("/loop"));
     let big = format!(
         "{{\"keys\":[],\"padding\":\"{}\"}}",
         "x".repeat(2 * 1024 * 1024)
     );
-    idp.mount("/huge", json_body(&big));
+    idp.serve("/huge", json_body(&big));
     let token = sign("rsa-2048", &claims(&iss, "alice"));
     let cases = [
         ("/moved", Ok("alice")),
@@ -719,10 +701,10 @@ fn a_jwks_that_moves_is_found_again_by_discovery() {
     let document =
         |jwks: &str| json_body(&json!({"issuer": iss, "jwks_uri": idp.url(jwks)}).to_string());
     let discovery = e2e_support::Switch::new(document(JWKS));
-    idp.mount(DISCOVERY, discovery.clone());
-    let old_keys = e2e_support::Switch::new(json_body(&m4_auth_tests::keys::jwks_json()));
-    idp.mount(JWKS, old_keys.clone());
-    idp.mount("/v2/keys", json_body(&m4_auth_tests::keys::jwks_json()));
+    idp.serve(DISCOVERY, discovery.clone());
+    let old_keys = e2e_support::Switch::new(json_body(keys::jwks_json()));
+    idp.serve(JWKS, old_keys.clone());
+    idp.serve("/v2/keys", json_body(keys::jwks_json()));
     let mut session = Session::start(&env_for(
         &iss,
         &[

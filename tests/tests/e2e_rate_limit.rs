@@ -1,11 +1,6 @@
 //! Acceptance: the per-user rate limit through `m4-auth verify --stdin --json`, one process
 //! (one limiter) per scenario, tokens minted by the in-process dev issuer.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 mod e2e_support;

@@ -1,17 +1,13 @@
 //! Acceptance: single-token mode, `m4-auth verify --token T` or `M4_OAUTH2_TOKEN`: exit 0
 //! accepted, 1 rejected, 2 configuration or usage error, and the `--json` answer's exact shape.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 mod e2e_support;
 
 use e2e_support::tokens::{claims, merged, now, sign, with_signature_of};
-use e2e_support::{Run, closed_port_url, contract_shape, env_for, run, standard_idp};
+use e2e_support::{Run, contract_shape, env_for, run, standard_idp};
+use m4_auth_testkit::idp::closed_port_url;
 use serde_json::json;
 
 /// The one answer line of a `--json` run, shape-checked.

@@ -2,12 +2,7 @@
 //! uses it: `authenticate_header` on each request, the status, `WWW-Authenticate` and
 //! `Retry-After` from the error, and the RFC 9728 metadata document at its well-known URL.
 //! Every exchange is snapshotted.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod facade_support;
 
@@ -18,6 +13,8 @@ use std::time::Duration;
 
 use facade_support::*;
 use m4_auth::{Authenticator, ManualClock, ProtectedResource};
+use m4_auth_testkit::idp::closed_port_url;
+use m4_auth_testkit::keys::jwks;
 use serde_json::json;
 
 const ISSUER: &str = "https://idp.example.com/";

@@ -1,12 +1,7 @@
 //! The facade end to end against a wiremock identity provider on loopback: OIDC discovery, the
 //! JWKS fetched once, key rotation ending cached verifications, outages ridden out on cached
 //! keys, and `jwks_unavailable` when there are none.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod facade_support;
 
@@ -14,6 +9,7 @@ use std::time::Duration;
 
 use facade_support::*;
 use m4_auth::{AuthError, Authenticator};
+use m4_auth_testkit::idp::closed_port_url;
 
 #[test]
 fn discovery_then_one_fetch_for_many_tokens() {
@@ -78,7 +74,7 @@ fn rotation_ends_cached_verifications_and_admits_the_new_key() {
 
     // The provider rotates: rsa-2048 is revoked, rsa-2048-b published.
     idp.reset();
-    idp.serve_jwks(&["rsa-2048-b", "ec-p256"]);
+    idp.serve_keys(&["rsa-2048-b", "ec-p256"]);
 
     // Within the TTL, nothing is refetched: the cached verification still stands.
     assert_eq!(verdict(&auth, &old), "ok alice");
@@ -106,7 +102,7 @@ fn a_revoked_key_is_noticed_at_the_ttl_even_if_only_cached_tokens_arrive() {
     assert_eq!(verdict(&auth, &token), "ok alice");
 
     idp.reset();
-    idp.serve_jwks(&["ec-p256"]);
+    idp.serve_keys(&["ec-p256"]);
     clock.advance(Duration::from_secs(61));
     // Only this (cached) token keeps arriving; the hit path still asks the key set, which
     // refreshes at its TTL and no longer has the key.

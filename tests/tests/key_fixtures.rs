@@ -1,30 +1,16 @@
 //! The committed key fixtures have the shapes promised in their README, and every private key
 //! signs a token that its own public JWK (and no other key's) verifies with jsonwebtoken.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use m4_auth_tests::keys;
+use m4_auth_testkit::keys;
+use m4_auth_testkit::tokens::default_alg;
 use serde_json::Value;
-
-fn alg_of(name: &str) -> Algorithm {
-    match name {
-        n if n.starts_with("rsa-") => Algorithm::RS256,
-        "ec-p256" => Algorithm::ES256,
-        "ec-p384" => Algorithm::ES384,
-        "ed25519" => Algorithm::EdDSA,
-        other => panic!("no algorithm for fixture {other}"),
-    }
-}
 
 fn encoding_key(name: &str) -> jsonwebtoken::errors::Result<EncodingKey> {
     let pem = keys::private_pem(name);
-    match alg_of(name) {
+    match default_alg(name) {
         Algorithm::RS256 => EncodingKey::from_rsa_pem(pem.as_bytes()),
         Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(pem.as_bytes()),
         _ => EncodingKey::from_ed_pem(pem.as_bytes()),
@@ -32,11 +18,11 @@ fn encoding_key(name: &str) -> jsonwebtoken::errors::Result<EncodingKey> {
 }
 
 fn jwk(name: &str) -> Jwk {
-    serde_json::from_str(&keys::public_jwk(name)).unwrap()
+    serde_json::from_str(keys::public_jwk(name)).unwrap()
 }
 
 fn sign(name: &str) -> String {
-    let mut header = Header::new(alg_of(name));
+    let mut header = Header::new(default_alg(name));
     header.kid = Some(name.to_owned());
     let claims = serde_json::json!({ "sub": "fixture-test", "exp": 4_102_444_800u64 });
     jsonwebtoken::encode(&header, &claims, &encoding_key(name).unwrap()).unwrap()
@@ -44,7 +30,7 @@ fn sign(name: &str) -> String {
 
 fn verifies(token: &str, name: &str, key_name: &str) -> bool {
     let key = DecodingKey::from_jwk(&jwk(key_name)).unwrap();
-    let mut validation = Validation::new(alg_of(name));
+    let mut validation = Validation::new(default_alg(name));
     validation.validate_aud = false;
     jsonwebtoken::decode::<Value>(token, &key, &validation).is_ok()
 }
@@ -61,11 +47,11 @@ fn every_private_key_is_pkcs8_pem() {
 #[test]
 fn every_public_jwk_has_its_kid_use_alg_and_members() {
     for name in keys::ALL {
-        let v: Value = serde_json::from_str(&keys::public_jwk(name)).unwrap();
+        let v: Value = serde_json::from_str(keys::public_jwk(name)).unwrap();
         let obj = v.as_object().unwrap();
         assert_eq!(obj["kid"], *name);
         assert_eq!(obj["use"], "sig");
-        let (alg, kty, members): (&str, &str, &[&str]) = match alg_of(name) {
+        let (alg, kty, members): (&str, &str, &[&str]) = match default_alg(name) {
             Algorithm::RS256 => ("RS256", "RSA", &["n", "e"]),
             Algorithm::ES256 => ("ES256", "EC", &["crv", "x", "y"]),
             Algorithm::ES384 => ("ES384", "EC", &["crv", "x", "y"]),
@@ -99,14 +85,14 @@ fn rsa_moduli_have_the_sizes_their_names_say() {
         ("rsa-2048-b", 256),
         ("rsa-4096", 512),
     ] {
-        let v: Value = serde_json::from_str(&keys::public_jwk(name)).unwrap();
+        let v: Value = serde_json::from_str(keys::public_jwk(name)).unwrap();
         assert_eq!(len(v["n"].as_str().unwrap()), bytes, "{name}");
     }
 }
 
 #[test]
 fn jwks_lists_the_required_set_in_order() {
-    let set: JwkSet = serde_json::from_str(&keys::jwks_json()).unwrap();
+    let set: JwkSet = serde_json::from_str(keys::jwks_json()).unwrap();
     let kids: Vec<_> = set
         .keys
         .iter()
@@ -130,9 +116,9 @@ fn each_key_verifies_its_own_signature_and_only_that() {
             verifies(&token, name, name),
             "{name} must verify with its own JWK"
         );
-        let other = if alg_of(name) == Algorithm::RS256 && *name != "rsa-2048-b" {
+        let other = if default_alg(name) == Algorithm::RS256 && *name != "rsa-2048-b" {
             "rsa-2048-b"
-        } else if alg_of(name) == Algorithm::RS256 {
+        } else if default_alg(name) == Algorithm::RS256 {
             "rsa-2048"
         } else {
             continue;
@@ -146,7 +132,7 @@ fn each_key_verifies_its_own_signature_and_only_that() {
 
 #[test]
 fn rsa_1024_is_a_real_rsa_key_that_the_backend_refuses_to_sign_with() {
-    let v: Value = serde_json::from_str(&keys::public_jwk("rsa-1024")).unwrap();
+    let v: Value = serde_json::from_str(keys::public_jwk("rsa-1024")).unwrap();
     assert_eq!(v["kty"], "RSA");
     // The key parses as PEM; aws-lc-rs then refuses a 1024-bit modulus, which is why the
     // fixture exists: rejection tests need a key that is too small.

@@ -1,11 +1,6 @@
 //! Loading `M4_OAUTH2_*` configuration: defaults, a bad value for every variable, many
 //! problems at once, warnings, secrets, the builder and the `to_env` round trip.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use std::time::Duration;
 

@@ -279,7 +279,7 @@ fn criterion_benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("gated_threads");
     for threads in [1, 2] {
         group.bench_function(threads.to_string(), |b| {
-            b.iter_custom(|iters| threaded(threads, iters))
+            b.iter_custom(|iters| threaded(threads, iters));
         });
     }
     group.finish();

@@ -40,7 +40,7 @@ fn hanging_jwks() -> HangingJwks {
             let Ok(mut stream) = stream else { return };
             read_request(&mut stream);
             if n == 0 {
-                let body = fixture("jwks.json");
+                let body = m4_auth_testkit::keys::jwks_json();
                 let response = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()

@@ -25,89 +25,30 @@
 )]
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use aws_lc_rs::signature::{self, KeyPair as _, ParsedPublicKey};
-use base64::Engine as _;
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use m4_auth::jwks::{JwksCache, JwksOptions, KeyResolver};
 use m4_auth::ratelimit::{MemoryLimiter, RateLimiter};
 use m4_auth::{AuthConfig, Authenticator};
+use m4_auth_testkit::bench::{self, PAIRS, RawSignature, paired_ratio, paired_scaling};
+use m4_auth_testkit::idp::{self, Idp};
+use m4_auth_testkit::keys;
+use m4_auth_testkit::tokens::{self, Algorithm, Sig};
 use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const ISSUER: &str = "https://idp.example.com/";
 
-fn fixture(file: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../tests/fixtures/keys/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-fn pem_der(pem: &str) -> Vec<u8> {
-    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .unwrap()
-}
-
 /// A token for `sub`, signed by fixture `key` with `alg`, valid for a day from now.
 fn token(key: &str, alg: Algorithm, sub: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = tokens::now();
     let claims = json!({
         "iss": ISSUER, "aud": "m4-api", "sub": sub, "scope": "read:mimic-data openid",
         "iat": now, "exp": now + 86_400,
     });
-    let mut header = Header::new(alg);
-    header.kid = Some(key.to_owned());
-    header.typ = Some("at+jwt".to_owned());
-    let pem = fixture(&format!("{key}.pem"));
-    let encoding = match alg {
-        Algorithm::RS256 => EncodingKey::from_rsa_pem(pem.as_bytes()),
-        _ => EncodingKey::from_ec_pem(pem.as_bytes()),
-    }
-    .unwrap();
-    jsonwebtoken::encode(&header, &claims, &encoding).unwrap()
-}
-
-/// The token's signing input and decoded signature, and the key pre-parsed by aws-lc-rs.
-fn raw_parts(token: &str, key: &str, alg: Algorithm) -> RawParts {
-    let (input, sig) = token.rsplit_once('.').unwrap();
-    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(sig)
-        .unwrap();
-    let der = pem_der(&fixture(&format!("{key}.pem")));
-    let parsed = match alg {
-        Algorithm::RS256 => {
-            let pair = signature::RsaKeyPair::from_pkcs8(&der).unwrap();
-            ParsedPublicKey::new(
-                &signature::RSA_PKCS1_2048_8192_SHA256,
-                pair.public_key().as_ref(),
-            )
-        }
-        _ => {
-            let pair = signature::EcdsaKeyPair::from_pkcs8(
-                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                &der,
-            )
-            .unwrap();
-            ParsedPublicKey::new(
-                &signature::ECDSA_P256_SHA256_FIXED,
-                pair.public_key().as_ref(),
-            )
-        }
-    }
-    .unwrap();
-    (input.as_bytes().to_vec(), sig, parsed)
+    let header = json!({"alg": tokens::alg_name(alg), "typ": "at+jwt", "kid": key});
+    tokens::jws(&header, &claims, &Sig::Key(key, alg))
 }
 
 /// The authenticator of a deployment: pinned fixture keys, rate limiting on with a limit the
@@ -122,7 +63,7 @@ fn authenticator(cache_size: &str) -> Authenticator {
     ])
     .unwrap()
     .config;
-    let keys = m4_auth::jwt::JwkSet::from_json(fixture("jwks.json").as_bytes()).unwrap();
+    let keys = m4_auth::jwt::JwkSet::from_json(keys::jwks_json().as_bytes()).unwrap();
     Authenticator::builder(config)
         .pinned_keys(keys)
         .build()
@@ -136,7 +77,9 @@ where
     F: Fn(usize) + Sync,
 {
     group.bench_function("1 thread", |b| b.iter(|| op(0)));
-    group.bench_function("2 threads", |b| b.iter_custom(|iters| wall(&op, 2, iters)));
+    group.bench_function("2 threads", |b| {
+        b.iter_custom(|iters| bench::wall(&op, 2, iters));
+    });
 }
 
 const ALGS: [(&str, &str, Algorithm); 2] = [
@@ -144,13 +87,10 @@ const ALGS: [(&str, &str, Algorithm); 2] = [
     ("ES256", "ec-p256", Algorithm::ES256),
 ];
 
-/// A token's signing input, its decoded signature and the pre-parsed key that verifies it.
-type RawParts = (Vec<u8>, Vec<u8>, ParsedPublicKey);
-
 /// Everything the benches exercise, built once.
 struct Subjects {
-    /// Per algorithm (ALGS order), per thread: signing input, signature, pre-parsed key.
-    raw: Vec<Vec<RawParts>>,
+    /// Per algorithm (ALGS order), per thread: the raw aws-lc-rs signature check.
+    raw: Vec<Vec<RawSignature>>,
     /// Per algorithm, per thread: `Bearer <token>`.
     tokens: Vec<Vec<String>>,
     /// Token cache off.
@@ -162,7 +102,7 @@ struct Subjects {
     /// The verifier alone, as the facade configures it, over the pinned keys.
     verifier: m4_auth::jwt::Verifier,
     keys: m4_auth::jwt::JwkSet,
-    _idp: (tokio::runtime::Runtime, MockServer),
+    _idp: Idp,
 }
 
 impl Subjects {
@@ -174,26 +114,18 @@ impl Subjects {
                 .iter()
                 .map(|sub| token(key, alg, sub))
                 .collect();
-            raw.push(per_thread.iter().map(|t| raw_parts(t, key, alg)).collect());
+            raw.push(
+                per_thread
+                    .iter()
+                    .map(|t| RawSignature::of(t, key))
+                    .collect(),
+            );
             tokens.push(per_thread.iter().map(|t| format!("Bearer {t}")).collect());
         }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt.block_on(MockServer::start());
-        rt.block_on(
-            Mock::given(method("GET"))
-                .and(path("/keys"))
-                .respond_with(ResponseTemplate::new(200).set_body_string(fixture("jwks.json")))
-                .mount(&server),
-        );
+        let idp = Idp::start();
+        idp.serve("/keys", idp::json_body(keys::jwks_json()));
         let jwks = Arc::new(
-            JwksCache::new(
-                JwksOptions::new(server.uri()).jwks_url(format!("{}/keys", server.uri())),
-            )
-            .unwrap(),
+            JwksCache::new(JwksOptions::new(idp.uri()).jwks_url(idp.url("/keys"))).unwrap(),
         );
         jwks.prefetch().unwrap();
         Self {
@@ -209,14 +141,13 @@ impl Subjects {
                 .required_scopes(["read:mimic-data"])
                 .build()
                 .unwrap(),
-            keys: m4_auth::jwt::JwkSet::from_json(fixture("jwks.json").as_bytes()).unwrap(),
-            _idp: (rt, server),
+            keys: m4_auth::jwt::JwkSet::from_json(keys::jwks_json().as_bytes()).unwrap(),
+            _idp: idp,
         }
     }
 
     fn raw_verify(&self, alg: usize, thread: usize) {
-        let (input, sig, parsed) = &self.raw[alg][thread];
-        parsed.verify_sig(black_box(input), black_box(sig)).unwrap();
+        self.raw[alg][thread].verify();
     }
 
     fn authenticate(&self, auth: &Authenticator, alg: usize, thread: usize) {
@@ -267,158 +198,6 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-/// Runs `op` `n` times on each of `threads` threads released together, and returns the wall
-/// time from the first thread's start to the last thread's end. Thread start-up is outside it;
-/// a thread that cannot get a core waits inside it, so two threads sharing one core measure
-/// as twice the time, not as two separate single-thread runs.
-fn wall(op: &(dyn Fn(usize) + Sync), threads: usize, n: u64) -> Duration {
-    let barrier = Barrier::new(threads);
-    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    barrier.wait();
-                    let start = Instant::now();
-                    for _ in 0..n {
-                        op(t);
-                    }
-                    (start, Instant::now())
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let first = spans.iter().map(|(s, _)| *s).min().unwrap();
-    let last = spans.iter().map(|(_, e)| *e).max().unwrap();
-    last - first
-}
-
-/// Time of `n` runs of `op` on this thread, in nanoseconds.
-fn run(op: &(dyn Fn(usize) + Sync), n: u64) -> f64 {
-    let start = Instant::now();
-    for _ in 0..n {
-        op(0);
-    }
-    start.elapsed().as_nanos() as f64
-}
-
-/// Operations per batch so that one batch takes about 2 ms.
-fn batch_size(op: &(dyn Fn(usize) + Sync)) -> u64 {
-    run(op, 20);
-    let per_op = run(op, 50) / 50.0;
-    ((2_000_000.0 / per_op) as u64).max(5)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-const PAIRS: usize = 150;
-
-/// Median over alternating pairs of (time per op of `a`) / (time per op of `b`), one thread.
-fn paired_ratio(a: &(dyn Fn(usize) + Sync), b: &(dyn Fn(usize) + Sync)) -> f64 {
-    let (na, nb) = (batch_size(a), batch_size(b));
-    let ratios = (0..PAIRS)
-        .map(|i| {
-            let (ta, tb) = if i % 2 == 0 {
-                let ta = run(a, na) / na as f64;
-                (ta, run(b, nb) / nb as f64)
-            } else {
-                let tb = run(b, nb) / nb as f64;
-                (run(a, na) / na as f64, tb)
-            };
-            ta / tb
-        })
-        .collect();
-    median(ratios)
-}
-
-/// A barrier for two threads that never sleeps: a thread woken from a blocking barrier is put
-/// on its waker's core by the scheduler, so blocking turns taken every 2 ms would keep both
-/// workers on one core. Spinning (with a yield now and then, so a busy machine still gets the
-/// core back) keeps each worker runnable where it is.
-struct SpinBarrier {
-    arrived: AtomicUsize,
-    generation: AtomicUsize,
-}
-
-impl SpinBarrier {
-    fn wait(&self) {
-        let generation = self.generation.load(Ordering::Acquire);
-        if self.arrived.fetch_add(1, Ordering::AcqRel) == 1 {
-            self.arrived.store(0, Ordering::Relaxed);
-            self.generation.fetch_add(1, Ordering::Release);
-            return;
-        }
-        let mut spins = 0u32;
-        while self.generation.load(Ordering::Acquire) == generation {
-            spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(64) {
-                std::thread::yield_now();
-            } else {
-                std::hint::spin_loop();
-            }
-        }
-    }
-}
-
-/// Median over alternating pairs of two-thread throughput / one-thread throughput.
-///
-/// The two worker threads live for the whole measurement and take turns at a [`SpinBarrier`]
-/// (one thread works, then both, or the reverse), so they stay on their own cores.
-fn paired_scaling(op: &(dyn Fn(usize) + Sync)) -> f64 {
-    let n = batch_size(op);
-    // Phases, in order: for even pairs one thread then two, for odd pairs the reverse.
-    let phases: Vec<usize> = (0..PAIRS)
-        .flat_map(|i| if i % 2 == 0 { [1, 2] } else { [2, 1] })
-        .collect();
-    let barrier = SpinBarrier {
-        arrived: AtomicUsize::new(0),
-        generation: AtomicUsize::new(0),
-    };
-    let spans: Vec<Vec<Option<(Instant, Instant)>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..2)
-            .map(|t| {
-                let (barrier, phases) = (&barrier, &phases);
-                s.spawn(move || {
-                    let mut spans = Vec::with_capacity(phases.len());
-                    for threads in phases {
-                        barrier.wait();
-                        if t < *threads {
-                            let start = Instant::now();
-                            for _ in 0..n {
-                                op(t);
-                            }
-                            spans.push(Some((start, Instant::now())));
-                        } else {
-                            spans.push(None);
-                        }
-                        barrier.wait();
-                    }
-                    spans
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let wall = |phase: usize| {
-        let ran: Vec<(Instant, Instant)> = spans.iter().filter_map(|s| s[phase]).collect();
-        let first = ran.iter().map(|(s, _)| *s).min().unwrap();
-        let last = ran.iter().map(|(_, e)| *e).max().unwrap();
-        (last - first).as_nanos() as f64
-    };
-    let ratios = (0..PAIRS)
-        .map(|i| {
-            let (a, b) = (wall(2 * i), wall(2 * i + 1));
-            let (one, two) = if i % 2 == 0 { (a, b) } else { (b, a) };
-            2.0 * one / two
-        })
-        .collect();
-    median(ratios)
-}
-
 fn paired() {
     let s = Subjects::new();
     for (a, (name, _, _)) in ALGS.iter().enumerate() {
@@ -428,20 +207,20 @@ fn paired() {
         let verify = |t: usize| s.verify_only(a, t);
         println!(
             "PAIRED fresh_over_raw_{name} {:.4}",
-            paired_ratio(&fresh, &raw)
+            paired_ratio(&fresh, &raw, PAIRS).ratio
         );
         // Diagnostics: the verifier's share and the facade's share of the overhead.
         println!(
             "PAIRED verifier_over_raw_{name} {:.4}",
-            paired_ratio(&verify, &raw)
+            paired_ratio(&verify, &raw, PAIRS).ratio
         );
         println!(
             "PAIRED fresh_over_verifier_{name} {:.4}",
-            paired_ratio(&fresh, &verify)
+            paired_ratio(&fresh, &verify, PAIRS).ratio
         );
         println!(
             "PAIRED raw_over_repeated_{name} {:.4}",
-            paired_ratio(&raw, &repeated)
+            paired_ratio(&raw, &repeated, PAIRS).ratio
         );
     }
     for (a, (name, _, _)) in ALGS.iter().enumerate() {
@@ -449,20 +228,20 @@ fn paired() {
         let repeated = |t: usize| s.authenticate(&s.repeated, a, t);
         println!(
             "PAIRED scaling_authenticate_fresh_{name} {:.4}",
-            paired_scaling(&fresh)
+            paired_scaling(&fresh, PAIRS)
         );
         println!(
             "PAIRED scaling_authenticate_repeated_{name} {:.4}",
-            paired_scaling(&repeated)
+            paired_scaling(&repeated, PAIRS)
         );
     }
     println!(
         "PAIRED scaling_limiter_check {:.4}",
-        paired_scaling(&|t| s.limiter_check(t))
+        paired_scaling(&|t| s.limiter_check(t), PAIRS)
     );
     println!(
         "PAIRED scaling_jwks_cache_hit {:.4}",
-        paired_scaling(&|t| s.jwks_hit(t))
+        paired_scaling(&|t| s.jwks_hit(t), PAIRS)
     );
 }
 

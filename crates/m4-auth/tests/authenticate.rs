@@ -1,11 +1,6 @@
 //! The Authenticator with real tokens: accepted forms, rejections and their codes, the
 //! verified-token cache, rate limiting, the disabled mode, the guard and the counters.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod support;
 

@@ -1,12 +1,7 @@
 //! `authenticate_env` and `guard_env` read `M4_OAUTH2_TOKEN`. The environment cannot be changed
 //! safely inside a multi-threaded test process, so each case re-runs this test binary as a child
 //! with the variable set, and the child prints its verdict.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod support;
 

@@ -1,74 +1,15 @@
 //! What the Authenticator logs through `tracing`: one event per failure with its code and what
 //! is known of `sub`, `kid` and `alg`, an info event when it is configured, and never the token.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod support;
 
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use m4_auth_testkit::logs::{Recorded, Recorder};
 use serde_json::json;
 use support::*;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
-
-/// One recorded event: its level and its fields as `name=value` text.
-#[derive(Debug, Clone)]
-struct Recorded {
-    level: Level,
-    fields: String,
-}
-
-/// A minimal subscriber that records every event (no dependency on tracing-subscriber).
-#[derive(Clone, Default)]
-struct Recorder {
-    events: Arc<Mutex<Vec<Recorded>>>,
-}
-
-struct Fields<'a>(&'a mut String);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, "{}={:?} ", field.name(), value);
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        let _ = write!(self.0, "{}={} ", field.name(), value);
-    }
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = String::new();
-        event.record(&mut Fields(&mut fields));
-        self.events.lock().unwrap().push(Recorded {
-            level: *event.metadata().level(),
-            fields,
-        });
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-impl Recorder {
-    fn take(&self) -> Vec<Recorded> {
-        std::mem::take(&mut *self.events.lock().unwrap())
-    }
-}
+use tracing::Level;
 
 #[test]
 fn one_warning_per_failure_with_code_kid_alg_and_never_the_token() {
@@ -160,26 +101,12 @@ fn a_disabled_authenticator_says_so_once() {
 
 #[test]
 fn a_jwks_key_set_change_is_logged_once_by_the_facade() {
-    use wiremock::matchers::{method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
+    use m4_auth_testkit::idp::Idp;
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt.block_on(MockServer::start());
+    let idp = Idp::start();
     let serve = |keys: &[&str]| {
-        rt.block_on(async {
-            server.reset().await;
-            Mock::given(method("GET"))
-                .and(path("/keys"))
-                .respond_with(
-                    ResponseTemplate::new(200).set_body_raw(jwks(keys), "application/json"),
-                )
-                .mount(&server)
-                .await;
-        });
+        idp.reset();
+        idp.serve_jwks("/keys", keys);
     };
     serve(&["rsa-2048"]);
 
@@ -187,7 +114,7 @@ fn a_jwks_key_set_change_is_logged_once_by_the_facade() {
     tracing::subscriber::with_default(recorder.clone(), || {
         let clock = m4_auth::ManualClock::new(NOW as u64);
         let auth = m4_auth::Authenticator::builder(config(&[
-            ("M4_OAUTH2_JWKS_URL", &format!("{}/keys", server.uri())),
+            ("M4_OAUTH2_JWKS_URL", &idp.url("/keys")),
             ("M4_OAUTH2_JWKS_REFRESH_COOLDOWN", "30"),
         ]))
         .clock(clock.clone())

@@ -1,12 +1,7 @@
 //! `M4_OAUTH2_RATE_LIMIT_BACKEND=redis://...` through the facade, against a real `redis-server`
 //! on loopback: one limit shared by every Authenticator, health and redaction, and what a build
 //! without the `redis` feature answers.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod support;
 
@@ -25,7 +20,7 @@ fn with_backend(backend: &str, requests: &str) -> Authenticator {
 #[cfg(feature = "redis")]
 mod with_redis {
     use super::*;
-    use support::redis_server::{RedisServer, free_port};
+    use m4_auth_testkit::{free_port, redis::RedisServer};
 
     #[test]
     fn two_authenticators_sharing_one_redis_allow_the_limit_once_in_total() {

@@ -87,7 +87,9 @@ async fn try_verify_header_answers_from_fetched_keys_and_otherwise_leaves_no_tra
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/jwks.json"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("jwks.json")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(m4_auth_testkit::keys::jwks_json()),
+        )
         .mount(&server)
         .await;
     let jwks = format!("{}/jwks.json", server.uri());

@@ -1,11 +1,6 @@
 //! Cache behaviour over real HTTP on loopback: hits, TTL expiry, the unknown-kid flood,
 //! single flight, rotation, generation and stats. Time is a `ManualClock`; nothing sleeps.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod common;
 
@@ -15,8 +10,8 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use common::{COOLDOWN, Idp, TTL, options};
+use m4_auth_testkit::idp::ResponseTemplate;
 use m4_jwks::{Algorithm, JwksCache, KeyKind, KeyLookupError, KeyResolver, ManualClock};
-use wiremock::ResponseTemplate;
 
 const SET_A: &[&str] = &["rsa-2048", "rsa-4096", "ec-p256"];
 const SET_B: &[&str] = &["rsa-2048-b", "ec-p256"];
@@ -227,10 +222,10 @@ fn generation_changes_only_with_the_served_set() {
 #[test]
 fn incompatible_and_skipped_keys_are_unusable_not_refetched() {
     let idp = Idp::start();
-    let enc_key = common::fixture("rsa-2048-b.pub.jwk.json").replace("\"sig\"", "\"enc\"");
+    let enc_key = m4_auth_testkit::keys::public_jwk("rsa-2048-b").replace("\"sig\"", "\"enc\"");
     let body = format!(
         "{{\"keys\":[{},{},{{\"kty\":\"oct\",\"kid\":\"hmac\",\"k\":\"c2VjcmV0\"}}]}}",
-        common::fixture("ec-p256.pub.jwk.json"),
+        m4_auth_testkit::keys::public_jwk("ec-p256"),
         enc_key
     );
     idp.serve(

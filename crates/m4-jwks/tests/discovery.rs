@@ -1,21 +1,16 @@
 //! Discovery and transport over real HTTP on loopback: OIDC (root and path issuers), the
 //! RFC 8414 fallback, the jwks.json fallback, issuer mismatch, an explicit JWKS URL, and the
 //! redirect and https rules of the transport.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod common;
 
 use std::sync::Arc;
 
 use common::{Idp, TIMEOUT, options};
+use m4_auth_testkit::idp::ResponseTemplate;
 use m4_jwks::{Algorithm, JwksCache, JwksOptions, KeyLookupError, KeyResolver, ManualClock};
 use serde_json::json;
-use wiremock::ResponseTemplate;
 
 const OIDC: &str = "/.well-known/openid-configuration";
 

@@ -3,22 +3,16 @@
 //! keys serving until TTL + max stale; a cold start with the endpoint down fails with
 //! `jwks_unavailable` within the timeout; one warning per failure streak.
 //! The fake clock drives TTL, cooldown and max stale; only the HTTP timeouts take real time.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{COOLDOWN, Idp, MAX_STALE, TIMEOUT, TTL, options};
+use m4_auth_testkit::idp::ResponseTemplate;
 use m4_jwks::{Algorithm, JwksCache, JwksOptions, KeyLookupError, KeyResolver, ManualClock};
-use wiremock::ResponseTemplate;
 
 const GOOD: &[&str] = &["rsa-2048", "ec-p256"];
 
@@ -195,38 +189,17 @@ fn recovery_after_an_outage() {
     assert!(stats.last_error_at.unwrap() < stats.last_success.unwrap());
 }
 
-/// A subscriber that counts WARN events on the current thread.
-struct CountWarnings(Arc<AtomicUsize>);
-
-impl tracing::Subscriber for CountWarnings {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        if *event.metadata().level() == tracing::Level::WARN {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[test]
 fn one_warning_per_failure_streak() {
-    let warnings = Arc::new(AtomicUsize::new(0));
-    let subscriber = CountWarnings(Arc::clone(&warnings));
-    tracing::subscriber::with_default(subscriber, || {
+    let recorder = m4_auth_testkit::logs::Recorder::default();
+    let warnings = || recorder.count(tracing::Level::WARN);
+    tracing::subscriber::with_default(recorder.clone(), || {
         let idp = Idp::start();
         idp.serve_jwks("/keys", GOOD);
         let clock = ManualClock::new();
         let cache = JwksCache::new(options(&idp, &clock)).unwrap();
         cache.prefetch().unwrap();
-        assert_eq!(warnings.load(Ordering::SeqCst), 0);
+        assert_eq!(warnings(), 0);
 
         // A streak of five failures: one warning.
         idp.reset();
@@ -237,7 +210,7 @@ fn one_warning_per_failure_streak() {
             clock.advance(COOLDOWN);
         }
         assert_eq!(idp.hits("/keys"), 5);
-        assert_eq!(warnings.load(Ordering::SeqCst), 1);
+        assert_eq!(warnings(), 1);
 
         // Recovery, then a new streak: a second warning.
         idp.reset();
@@ -250,7 +223,7 @@ fn one_warning_per_failure_streak() {
         cache.resolve("rsa-2048", Algorithm::RS256).unwrap();
         clock.advance(COOLDOWN);
         cache.resolve("rsa-2048", Algorithm::RS256).unwrap();
-        assert_eq!(warnings.load(Ordering::SeqCst), 2);
+        assert_eq!(warnings(), 2);
     });
 }
 

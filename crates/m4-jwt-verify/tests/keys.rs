@@ -1,42 +1,14 @@
 //! Key model tests: JWKS parsing with skip reasons, duplicate kids, compatibility, the static resolver.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use std::sync::Arc;
 
+use m4_auth_testkit::keys::{self, jwk};
 use m4_jwt_verify::{
     Algorithm, EcCurve, JwkSet, JwksDocumentError, KeyKind, KeyLookupError, KeyRejection,
     KeyResolver, VerifyingKey,
 };
 use serde_json::{Value, json};
-
-macro_rules! fixture {
-    ($file:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/keys/",
-            $file
-        ))
-    };
-}
-
-fn jwk(name: &str) -> Value {
-    let text = match name {
-        "rsa-2048" => fixture!("rsa-2048.pub.jwk.json"),
-        "rsa-2048-b" => fixture!("rsa-2048-b.pub.jwk.json"),
-        "rsa-4096" => fixture!("rsa-4096.pub.jwk.json"),
-        "rsa-1024" => fixture!("rsa-1024.pub.jwk.json"),
-        "ec-p256" => fixture!("ec-p256.pub.jwk.json"),
-        "ec-p384" => fixture!("ec-p384.pub.jwk.json"),
-        "ed25519" => fixture!("ed25519.pub.jwk.json"),
-        other => panic!("no fixture {other}"),
-    };
-    serde_json::from_str(text).unwrap()
-}
 
 fn with(mut jwk: Value, member: &str, value: Value) -> Value {
     jwk.as_object_mut()
@@ -262,7 +234,7 @@ fn document_errors() {
 
 #[test]
 fn fixture_jwks_loads_three_keys_in_order() {
-    let set = JwkSet::from_json(fixture!("jwks.json").as_bytes()).unwrap();
+    let set = JwkSet::from_json(keys::jwks_json().as_bytes()).unwrap();
     assert_eq!(set.len(), 3);
     assert!(!set.is_empty());
     assert!(set.skipped().is_empty());
@@ -574,7 +546,7 @@ fn static_resolver() {
 
 #[test]
 fn resolved_key_is_the_shared_arc_not_a_copy() {
-    let set = JwkSet::from_json(fixture!("jwks.json").as_bytes()).unwrap();
+    let set = JwkSet::from_json(keys::jwks_json().as_bytes()).unwrap();
     let resolved = set.resolve("rsa-2048", Algorithm::RS256).unwrap();
     assert!(Arc::ptr_eq(&resolved, set.get("rsa-2048").unwrap()));
 }

@@ -1,11 +1,6 @@
 //! Threads sharing one limiter: no update is lost on one key, keys on different shards do not
 //! interfere. Time is a frozen fake clock, so the expected counts are exact.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use std::sync::Barrier;
 use std::time::Duration;

@@ -1,11 +1,6 @@
 //! Deterministic behaviour of the in-memory limiter on a fake clock: bursts, window edges,
 //! answers, key independence and configuration errors.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use std::time::Duration;
 

@@ -1,10 +1,5 @@
 //! Capacity and LRU eviction of the in-memory limiter, on a fake clock.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use std::time::Duration;
 

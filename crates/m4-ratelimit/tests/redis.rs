@@ -8,26 +8,21 @@
 //! being judged as a wrong answer. Without `redis-server` on PATH they print `SKIPPED` (and
 //! fail when `CI` is set).
 #![cfg(feature = "redis")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 #[path = "support/redis_server.rs"]
 #[allow(dead_code, reason = "shared with the bench, which uses other parts")]
 mod redis_server;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use m4_ratelimit::{
     Decision, Error, FakeClock, MemoryLimiter, RateLimiter, RedisBuilder, RedisLimiter,
 };
-use redis_server::{RedisServer, free_port};
+use redis_server::{Client, RedisServer, free_port};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -327,59 +322,6 @@ fn foreign_or_older_state_is_never_read_as_a_fresh_start() {
     assert!(error.contains("is not rate-limit state"), "{error}");
 }
 
-/// A tracing subscriber that keeps every event's level and text.
-#[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<(tracing::Level, String)>>>);
-
-impl Events {
-    fn count(&self, level: tracing::Level) -> usize {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(l, _)| *l == level)
-            .count()
-    }
-
-    fn text(&self) -> String {
-        let events = self.0.lock().unwrap();
-        events
-            .iter()
-            .map(|(_, t)| t.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
-struct Text(String);
-
-impl tracing::field::Visit for Text {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!(" {}={value:?}", field.name()));
-    }
-}
-
-impl tracing::Subscriber for Events {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut text = Text(event.metadata().target().to_owned());
-        event.record(&mut text);
-        self.0
-            .lock()
-            .unwrap()
-            .push((*event.metadata().level(), text.0));
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 /// Redis killed mid-run: checks fall back to this process with the limit still enforced (and
 /// what Redis already allowed here still counting), one warning for the whole outage, then
 /// Redis is used again once it is back on the same port. The password never shows.
@@ -389,7 +331,7 @@ fn redis_killed_then_restarted_falls_back_and_recovers() {
     let Some(mut server) = RedisServer::start_with(port, Some("hunter2")) else {
         return;
     };
-    let events = Events::default();
+    let events = m4_auth_testkit::logs::Recorder::default();
     let _guard = tracing::subscriber::set_default(events.clone());
     let backoff = Duration::from_millis(200);
     let limiter = limiter(&server, 3, MINUTE)
@@ -539,7 +481,7 @@ fn checks_queued_behind_a_stalled_redis_do_not_wait_in_turn() {
 /// through a private CA, refused without it.
 #[test]
 fn rediss_checks_the_server_certificate() {
-    let Some(server) = RedisServer::start_tls() else {
+    let Some(server) = redis_server::start_tls() else {
         return;
     };
     assert!(server.url().starts_with("rediss://"));

@@ -11,12 +11,7 @@
 //! 10 s of real time. (A 3 ms window once expired mid-timeline on a loaded CI machine.) Expiry
 //! itself is tested against Redis's real clock in `expiry_follows_the_newest_request`.
 #![cfg(feature = "redis")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 #[path = "support/redis_server.rs"]
 #[allow(dead_code, reason = "shared with the other Redis tests and the bench")]
@@ -27,7 +22,7 @@ use std::time::Duration;
 
 use m4_ratelimit::{Decision, FakeClock, MemoryLimiter, RateLimiter};
 use proptest::prelude::*;
-use redis_server::RedisServer;
+use redis_server::{Client, RedisServer};
 
 /// The script exactly as the crate ships it.
 const SCRIPT: &str = include_str!("../src/redis/check.lua");

@@ -1,11 +1,6 @@
 //! Why not GCRA: on one timeline, governor's GCRA limiter configured for "100 per hour" allows
 //! 199 requests within one hour, while ours allows 100. Both run on fake clocks.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use std::num::NonZeroU32;
 use std::time::Duration;

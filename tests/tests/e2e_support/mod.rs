@@ -1,19 +1,12 @@
 //! Shared helpers for the acceptance suite (`tests/tests/e2e_*.rs`): the built `m4-auth`
 //! binary driven over `verify --stdin --json` (one process per scenario, one line in, one JSON
-//! answer out, each awaited with a timeout), a wiremock identity provider on loopback whose
-//! answers can be switched mid-scenario and whose requests are counted, and hand-built tokens
-//! ([`tokens`]).
+//! answer out, each awaited with a timeout), the testkit's loopback identity provider (answers
+//! switched mid-scenario, requests counted) set up the way most scenarios need it, and
+//! hand-built tokens ([`tokens`]).
 //!
 //! The binary is built and run by `cli_common` (clean environment, throw-away HOME); each
 //! `e2e_*.rs` file declares `mod cli_common; mod e2e_support;`.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(dead_code, unreachable_pub)]
 
 pub mod tokens;
 
@@ -24,9 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+pub use m4_auth_testkit::idp::{Idp, Switch, json_body};
+use m4_auth_testkit::keys;
+use serde_json::Value;
 
 use crate::cli_common::m4_auth;
 
@@ -336,151 +329,12 @@ pub fn check(answer: &Value, expected: Expect, label: &str) {
     assert!(good, "{label}: expected {expected:?}, got {answer}");
 }
 
-/// A wiremock identity provider on 127.0.0.1 with its own runtime; the code under test is a
-/// child process, so the test thread stays blocking.
-pub struct Idp {
-    rt: tokio::runtime::Runtime,
-    server: MockServer,
-}
-
-impl Idp {
-    /// An empty provider: nothing mounted (every path answers 404).
-    pub fn start() -> Idp {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt.block_on(MockServer::start());
-        Idp { rt, server }
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn uri(&self) -> String {
-        self.server.uri()
-    }
-
-    /// `http://127.0.0.1:PORT{at}`.
-    pub fn url(&self, at: &str) -> String {
-        format!("{}{at}", self.server.uri())
-    }
-
-    /// Answers `GET at` with `responder`.
-    pub fn mount(&self, at: &str, responder: impl Respond + 'static) {
-        self.rt.block_on(
-            Mock::given(method("GET"))
-                .and(path(at))
-                .respond_with(responder)
-                .mount(&self.server),
-        );
-    }
-
-    /// Serves the OIDC discovery document of the issuer `uri + issuer_path` at
-    /// `{issuer_path without trailing slash}/.well-known/openid-configuration`, naming
-    /// `uri + jwks_path` as its `jwks_uri`. Returns the issuer.
-    pub fn discovery(&self, issuer_path: &str, jwks_path: &str) -> String {
-        let issuer = self.url(issuer_path);
-        let document = json!({
-            "issuer": issuer,
-            "jwks_uri": self.url(jwks_path),
-            "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-        });
-        self.mount(
-            &format!(
-                "{}/.well-known/openid-configuration",
-                issuer_path.trim_end_matches('/')
-            ),
-            ResponseTemplate::new(200).set_body_json(document),
-        );
-        issuer
-    }
-
-    /// Requests received so far at `at` (any method).
-    pub fn hits(&self, at: &str) -> usize {
-        self.requests()
-            .iter()
-            .filter(|r| r.url.path() == at)
-            .count()
-    }
-
-    /// Every request received so far.
-    pub fn requests(&self) -> Vec<Request> {
-        self.rt
-            .block_on(self.server.received_requests())
-            .expect("request recording is on")
-    }
-
-    /// Waits until `at` has seen at least `count` requests; fails after `limit`.
-    #[track_caller]
-    pub fn await_hits(&self, at: &str, count: usize, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        while self.hits(at) < count {
-            assert!(
-                Instant::now() < deadline,
-                "{at} saw {} requests, expected {count} within {limit:?}",
-                self.hits(at)
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-/// A response that the test can change while the provider runs (an outage, a rotation),
-/// without resetting the provider's request counts.
-#[derive(Clone)]
-pub struct Switch(Arc<Mutex<ResponseTemplate>>);
-
-impl Switch {
-    pub fn new(initial: ResponseTemplate) -> Switch {
-        Switch(Arc::new(Mutex::new(initial)))
-    }
-
-    /// From now on, answer with `response`.
-    pub fn set(&self, response: ResponseTemplate) {
-        *self.0.lock().unwrap() = response;
-    }
-}
-
-impl Respond for Switch {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-/// A `200 application/json` response with `body`.
-pub fn json_body(body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body.as_bytes().to_vec(), "application/json")
-}
-
-/// The public JWK of fixture `name`, as JSON.
-pub fn fixture_jwk(name: &str) -> Value {
-    serde_json::from_str(&m4_auth_tests::keys::public_jwk(name)).unwrap()
-}
-
-/// `{"keys":[...]}` of these JWKs.
-pub fn jwks_of(keys: &[Value]) -> String {
-    json!({ "keys": keys }).to_string()
-}
-
-/// `{"keys":[...]}` of these fixture keys.
-pub fn fixture_jwks(names: &[&str]) -> String {
-    jwks_of(&names.iter().map(|n| fixture_jwk(n)).collect::<Vec<_>>())
-}
-
 /// A provider with discovery at the root (issuer `http://127.0.0.1:PORT`) and the committed
 /// `jwks.json` (rsa-2048, rsa-4096, ec-p256) at `/jwks.json` behind a [`Switch`].
 pub fn standard_idp() -> (Idp, String, Switch) {
     let idp = Idp::start();
     let issuer = idp.discovery("", "/jwks.json");
-    let jwks = Switch::new(json_body(&m4_auth_tests::keys::jwks_json()));
-    idp.mount("/jwks.json", jwks.clone());
+    let jwks = Switch::new(json_body(keys::jwks_json()));
+    idp.serve("/jwks.json", jwks.clone());
     (idp, issuer, jwks)
-}
-
-/// A loopback URL on which nothing listens (connection refused).
-pub fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
 }

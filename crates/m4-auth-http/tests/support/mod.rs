@@ -1,6 +1,6 @@
 //! Shared helpers for the m4-auth-http tests: real tokens signed with the committed fixture
-//! keys (jsonwebtoken, an independent producer), an echo service standing for the MCP
-//! service, and request/answer plumbing.
+//! keys (the testkit's `tokens`: jsonwebtoken, an independent producer), an echo service
+//! standing for the MCP service, and request/answer plumbing.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,7 +16,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use m4_auth::{AuthConfig, Authenticator, ManualClock, Principal};
 use m4_auth_http::McpAuth;
 use serde_json::{Value, json};
@@ -28,15 +27,6 @@ pub const AUDIENCE: &str = RESOURCE;
 pub const SCOPE: &str = "read:mimic-data";
 /// The manual clock's start, in Unix seconds.
 pub const NOW: i64 = 1_700_000_000;
-
-/// The text of `tests/fixtures/keys/{file}`.
-pub fn fixture(file: &str) -> String {
-    let path = format!(
-        "{}/../../tests/fixtures/keys/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 /// Good claims for `sub` with `scope`: our issuer and audience, an hour to live.
 pub fn claims(sub: &str, scope: &str) -> Value {
@@ -51,17 +41,7 @@ pub fn claims(sub: &str, scope: &str) -> Value {
 }
 
 /// A token signed by the RSA fixture `key` (`rsa-2048`, `rsa-2048-b`) with `kid` = `key`.
-pub fn sign(key: &str, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(key.to_owned());
-    let pem = fixture(&format!("{key}.pem"));
-    jsonwebtoken::encode(
-        &header,
-        claims,
-        &EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
-    )
-    .unwrap()
-}
+pub use m4_auth_testkit::tokens::sign;
 
 /// A good token for `sub` with the required scope plus `extra` scopes.
 pub fn token(sub: &str, extra: &[&str]) -> String {
@@ -88,7 +68,8 @@ pub fn config(extra: &[(&str, &str)]) -> AuthConfig {
 /// An authenticator over the pinned fixture keys, with a manual clock at [`NOW`].
 pub fn authenticator(extra: &[(&str, &str)]) -> (Arc<Authenticator>, ManualClock) {
     let clock = ManualClock::new(NOW as u64);
-    let keys = m4_auth::jwt::JwkSet::from_json(fixture("jwks.json").as_bytes()).unwrap();
+    let keys =
+        m4_auth::jwt::JwkSet::from_json(m4_auth_testkit::keys::jwks_json().as_bytes()).unwrap();
     let auth = Authenticator::builder(config(extra))
         .clock(clock.clone())
         .pinned_keys(keys)

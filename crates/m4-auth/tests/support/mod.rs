@@ -1,18 +1,12 @@
 //! Shared helpers for the m4-auth integration tests: real tokens signed with the committed
 //! fixture keys (jsonwebtoken, an independent producer), pinned keys and a manual clock.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    dead_code,
-    unreachable_pub
-)]
+//! The fixture keys, the loopback identity provider and the `redis-server` launcher come from
+//! m4-auth-testkit.
+#![allow(dead_code, unused_imports, unreachable_pub)]
 
-pub mod redis_server;
-
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use m4_auth::{AuthConfig, Authenticator, ManualClock};
+use m4_auth_testkit::keys;
+pub use m4_auth_testkit::keys::jwks;
 use serde_json::{Value, json};
 
 pub const ISSUER: &str = "https://idp.example.com/";
@@ -21,49 +15,9 @@ pub const SCOPE: &str = "read:mimic-data";
 /// The manual clock's start, in Unix seconds.
 pub const NOW: i64 = 1_700_000_000;
 
-/// The text of `tests/fixtures/keys/{file}`.
-pub fn fixture(file: &str) -> String {
-    let path = format!(
-        "{}/../../tests/fixtures/keys/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e} (run `cargo xtask keys`)"))
-}
-
-/// `{"keys":[...]}` with the public JWKs of the named fixtures.
-pub fn jwks(names: &[&str]) -> String {
-    let keys: Vec<String> = names
-        .iter()
-        .map(|name| fixture(&format!("{name}.pub.jwk.json")))
-        .collect();
-    format!("{{\"keys\":[{}]}}", keys.join(","))
-}
-
 /// The JWKS of rsa-2048, rsa-4096 and ec-p256, parsed.
 pub fn pinned() -> m4_auth::jwt::JwkSet {
-    m4_auth::jwt::JwkSet::from_json(fixture("jwks.json").as_bytes()).unwrap()
-}
-
-fn alg_of(key: &str) -> Algorithm {
-    match key {
-        k if k.starts_with("rsa") => Algorithm::RS256,
-        "ec-p256" => Algorithm::ES256,
-        "ec-p384" => Algorithm::ES384,
-        "ed25519" => Algorithm::EdDSA,
-        other => panic!("no algorithm for fixture {other}"),
-    }
-}
-
-fn encoding_key(key: &str) -> EncodingKey {
-    let pem = fixture(&format!("{key}.pem"));
-    match alg_of(key) {
-        Algorithm::RS256 => EncodingKey::from_rsa_pem(pem.as_bytes()),
-        Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(pem.as_bytes()),
-        Algorithm::EdDSA => EncodingKey::from_ed_pem(pem.as_bytes()),
-        other => panic!("unexpected {other:?}"),
-    }
-    .unwrap()
+    m4_auth::jwt::JwkSet::from_json(keys::jwks_json().as_bytes()).unwrap()
 }
 
 /// Good claims for `sub`: our issuer and audience, the required scope, an hour to live.
@@ -79,15 +33,11 @@ pub fn claims(sub: &str) -> Value {
 }
 
 /// A token signed by fixture `key` with `kid` = `key` and the key's algorithm.
-pub fn sign(key: &str, claims: &Value) -> String {
-    sign_with_kid(key, key, claims)
-}
+pub use m4_auth_testkit::tokens::sign;
 
 /// A token signed by fixture `key` whose header names `kid`.
 pub fn sign_with_kid(key: &str, kid: &str, claims: &Value) -> String {
-    let mut header = Header::new(alg_of(key));
-    header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(&header, claims, &encoding_key(key)).unwrap()
+    m4_auth_testkit::tokens::sign_with_header(key, json!({ "kid": kid }), claims)
 }
 
 /// An enabled configuration for [`ISSUER`] and [`AUDIENCE`], plus `extra` variables.

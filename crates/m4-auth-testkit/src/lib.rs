@@ -1,0 +1,37 @@
+//! Test support shared by the m4-auth crates' tests, benches and end-to-end suite.
+//!
+//! What it guarantees: it depends on no m4 crate (it speaks HTTP, JSON, keys and processes),
+//! so every crate of the workspace can take it as a dev-dependency without a cycle; it talks
+//! to nothing but loopback (127.0.0.1); it never generates keys at run time, only reads the
+//! committed fixtures.
+//!
+//! What it deliberately does not do: hold anything only one crate needs, or anything that
+//! names an m4 type (a helper that builds an `Authenticator` stays in that crate's tests).
+//!
+//! Its helpers fail loudly: a fixture that cannot be read or a server that will not start
+//! panics with what went wrong and how to fix it, which is the right behaviour in a test.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+// Test support reports a broken environment by failing the test that called it.
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+
+pub mod bench;
+pub mod idp;
+pub mod keys;
+pub mod logs;
+pub mod redis;
+pub mod tokens;
+
+/// A loopback port nothing listens on right now (the OS picks it; it is free again once the
+/// probe socket is dropped, so another process may take it before the caller binds it:
+/// [`redis::RedisServer`] retries on a fresh port when that happens).
+///
+/// ```
+/// assert!(m4_auth_testkit::free_port() > 0);
+/// ```
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("bind an ephemeral loopback port")
+}
