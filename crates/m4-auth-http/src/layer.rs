@@ -36,7 +36,7 @@ use crate::reply;
 /// service's body untouched.
 pub type GateBody<B> = Either<Full<Bytes>, B>;
 
-/// The future of [`AuthService::call`].
+/// The future of [`AuthService`]'s `Service::call`.
 pub type ResponseFuture<B, E> =
     Pin<Box<dyn Future<Output = Result<Response<GateBody<B>>, E>> + Send + 'static>>;
 
