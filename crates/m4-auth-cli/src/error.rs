@@ -117,7 +117,6 @@ pub enum Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
 
     /// The variant's name; no wildcard arm, so a new variant does not compile until it is
     /// named here (and then it must get a sample below for the count to match).
@@ -181,18 +180,7 @@ mod tests {
 
     #[test]
     fn every_message_is_snapshotted() {
-        let samples = samples();
-        let names: BTreeSet<&str> = samples.iter().map(name).collect();
-        assert_eq!(names.len(), VARIANTS, "one sample per variant");
-        assert_eq!(samples.len(), VARIANTS);
-        let text: String = samples
-            .iter()
-            .map(|e| {
-                let message = e.to_string();
-                assert!(!message.ends_with('.'), "trailing period: {message}");
-                format!("{}: {message}\n", name(e))
-            })
-            .collect();
+        let text = m4_auth_testkit::messages::lines(&samples(), name, VARIANTS);
         insta::assert_snapshot!(text);
     }
 }

@@ -19,6 +19,7 @@ pub mod bench;
 pub mod idp;
 pub mod keys;
 pub mod logs;
+pub mod messages;
 pub mod redis;
 pub mod tokens;
 
