@@ -1,40 +1,37 @@
-//! What the gate costs per request, against the same inner service ungated, in one run:
+//! What the gate costs per request, against the same inner service ungated:
 //!
 //! - `echo_ungated` / `echo_gated`: a `tools/call` through a trivial tower service, without
 //!   and with the layer (a cached token, the in-memory rate limiter charged, the body read and
 //!   parsed): the difference is the layer's own cost;
 //! - `rmcp_ungated` / `rmcp_gated`: the same `tools/call` through rmcp's
-//!   `StreamableHttpService` (stateless, JSON responses), in process with tower's `oneshot`: the
-//!   round trip an MCP tool call costs with and without the gate;
-//! - `gated_threads/1` / `gated_threads/2`: gated echo requests from one thread, and from two
-//!   threads at once (each its own current-thread runtime and its own user), time per request
-//!   per thread: throughput 2t/1t = 2 x t1 / t2.
+//!   `StreamableHttpService` (stateless, JSON responses), in process with tower's `oneshot`
+//!   (no HTTP, no socket): the MCP service's own work with and without the gate;
+//! - `http_ungated` / `http_gated`: the same `tools/call` as an MCP client makes it, a round
+//!   trip over a kept-alive loopback HTTP/1.1 connection (reqwest) to axum serving rmcp, on a
+//!   server thread of its own;
+//! - two-thread scaling of `echo_gated` (each thread its own current-thread runtime, its own
+//!   service and its own user).
 //!
 //! `cargo bench -p m4-auth-http --bench gate -- --warm-up-time 1 --measurement-time 2`
 //!
-//! `-- --ratios` skips criterion and measures the goal ratios *paired*: batches of the two
-//! sides alternate (order flipped every pair), one ratio per pair, and the median of the pairs
-//! is printed as `PAIRED <name> <value>`, so load from other jobs hits both sides alike.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
+//! `-- --paired` skips criterion and measures the goal ratios with the paired harness of
+//! `m4_auth_testkit::bench` (batches of the two sides alternate, order flipped every pair; the
+//! median of the per-pair ratios), printed as `PAIRED <name> <value>` lines, so load from other
+//! jobs hits both sides alike. `cargo xtask bench` runs it and gives the verdicts.
+#![allow(clippy::expect_used, missing_docs)]
 
 use std::convert::Infallible;
 use std::hint::black_box;
-use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::Criterion;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use m4_auth::{AuthConfig, Authenticator};
-use m4_auth_http::McpAuth;
+use m4_auth_http::{AuthService, McpAuth};
+use m4_auth_testkit::{bench, keys, tokens};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{ServerCapabilities, ServerConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -47,32 +44,20 @@ use tower_layer::Layer;
 const ISSUER: &str = "https://idp.example.com/";
 const RESOURCE: &str = "http://127.0.0.1:8765/mcp";
 
-fn fixture(file: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../tests/fixtures/keys/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
+/// An access token for this resource, from the `rsa-2048` fixture key.
 fn token(sub: &str) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some("rsa-2048".to_owned());
-    let claims = json!({
-        "iss": ISSUER, "aud": RESOURCE, "sub": sub, "scope": "read:mimic-data",
-        "iat": now(), "exp": now() + 86_400,
-    });
-    let key = EncodingKey::from_rsa_pem(fixture("rsa-2048.pem").as_bytes()).unwrap();
-    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    let now = tokens::now();
+    tokens::sign(
+        "rsa-2048",
+        &json!({
+            "iss": ISSUER, "aud": RESOURCE, "sub": sub, "scope": "read:mimic-data",
+            "iat": now, "exp": now + 86_400,
+        }),
+    )
 }
 
+/// The gate: keys pinned (no network), a rate limit out of reach so every call is charged and
+/// none refused.
 fn gate() -> McpAuth {
     let config = AuthConfig::from_vars([
         ("M4_OAUTH2_ENABLED", "true"),
@@ -81,14 +66,14 @@ fn gate() -> McpAuth {
         ("M4_OAUTH2_RESOURCE_URL", RESOURCE),
         ("M4_OAUTH2_RATE_LIMIT_REQUESTS", "1000000000"),
     ])
-    .unwrap()
+    .expect("bench configuration")
     .config;
-    let keys = m4_auth::jwt::JwkSet::from_json(fixture("jwks.json").as_bytes()).unwrap();
+    let keys = m4_auth::jwt::JwkSet::from_json(keys::jwks_json().as_bytes()).expect("fixture JWKS");
     let auth = Authenticator::builder(config)
         .pinned_keys(keys)
         .build()
-        .unwrap();
-    McpAuth::new(Arc::new(auth)).unwrap()
+        .expect("authenticator");
+    McpAuth::new(Arc::new(auth)).expect("gate")
 }
 
 /// A trivial MCP stand-in: 200 with the body's length.
@@ -133,7 +118,11 @@ impl ServerHandler for Bench {
     }
 }
 
-fn rmcp_service() -> StreamableHttpService<Bench, LocalSessionManager> {
+type Rmcp = StreamableHttpService<Bench, LocalSessionManager>;
+
+/// rmcp's streamable HTTP service, stateless with JSON responses (what a 2026-07-28 client
+/// talks to).
+fn rmcp_service() -> Rmcp {
     let mut config = StreamableHttpServerConfig::default();
     config.legacy_session_mode = false;
     config.json_response = true;
@@ -149,31 +138,43 @@ fn rmcp_service() -> StreamableHttpService<Bench, LocalSessionManager> {
     )
 }
 
-/// The body and headers of a 2026-07-28 `tools/call whoami`.
-fn call_request(token: Option<&str>) -> Request<Full<Bytes>> {
-    let body = json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {
-            "name": "whoami", "arguments": {},
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
-                "io.modelcontextprotocol/clientCapabilities": {}
+/// The body of a 2026-07-28 `tools/call whoami`.
+fn call_body() -> Bytes {
+    Bytes::from(
+        json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {
+                "name": "whoami", "arguments": {},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+                    "io.modelcontextprotocol/clientCapabilities": {}
+                }
             }
-        }
-    })
-    .to_string();
-    let mut builder = Request::post("http://127.0.0.1:8765/mcp")
+        })
+        .to_string(),
+    )
+}
+
+/// The headers a 2026-07-28 client sends with a `tools/call whoami`, and the token.
+const HEADERS: [(&str, &str); 5] = [
+    ("content-type", "application/json"),
+    ("accept", "application/json, text/event-stream"),
+    ("mcp-protocol-version", "2026-07-28"),
+    ("mcp-method", "tools/call"),
+    ("mcp-name", "whoami"),
+];
+
+fn call_request(body: &Bytes, bearer: &str) -> Request<Full<Bytes>> {
+    let mut builder = Request::post(RESOURCE)
         .header("host", "127.0.0.1:8765")
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "whoami");
-    if let Some(token) = token {
-        builder = builder.header("authorization", format!("Bearer {token}"));
+        .header("authorization", bearer);
+    for (name, value) in HEADERS {
+        builder = builder.header(name, value);
     }
-    builder.body(Full::new(Bytes::from(body))).unwrap()
+    builder
+        .body(Full::new(body.clone()))
+        .expect("a valid request")
 }
 
 /// One request through `svc`, body read to the end; returns the status.
@@ -184,9 +185,9 @@ where
     B: http_body::Body,
     B::Error: std::fmt::Debug,
 {
-    let response = svc.oneshot(req).await.unwrap();
+    let response = svc.oneshot(req).await.expect("the service answers");
     let status = response.status().as_u16();
-    black_box(response.into_body().collect().await.unwrap());
+    black_box(response.into_body().collect().await.expect("a body"));
     status
 }
 
@@ -194,152 +195,200 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap()
+        .expect("a runtime")
 }
 
-/// The four single-thread cases, checked to succeed before anything is timed.
-struct Cases {
-    rt: tokio::runtime::Runtime,
-    gate: McpAuth,
-    token: String,
-    rmcp: StreamableHttpService<Bench, LocalSessionManager>,
+#[derive(Clone, Copy, Debug)]
+enum Case {
+    EchoUngated,
+    EchoGated,
+    RmcpUngated,
+    RmcpGated,
+    HttpUngated,
+    HttpGated,
 }
 
-impl Cases {
-    fn new() -> Self {
-        let cases = Self {
-            rt: runtime(),
-            gate: gate(),
-            token: token("bench"),
-            rmcp: rmcp_service(),
-        };
-        for (name, status) in [
-            ("echo_ungated", cases.run("echo_ungated")),
-            ("echo_gated", cases.run("echo_gated")),
-            ("rmcp_ungated", cases.run("rmcp_ungated")),
-            ("rmcp_gated", cases.run("rmcp_gated")),
-        ] {
-            assert_eq!(status, 200, "{name} must succeed before it is timed");
+const CASES: [Case; 6] = [
+    Case::EchoUngated,
+    Case::EchoGated,
+    Case::RmcpUngated,
+    Case::RmcpGated,
+    Case::HttpUngated,
+    Case::HttpGated,
+];
+
+impl Case {
+    fn name(self) -> &'static str {
+        match self {
+            Case::EchoUngated => "echo_ungated",
+            Case::EchoGated => "echo_gated",
+            Case::RmcpUngated => "rmcp_ungated",
+            Case::RmcpGated => "rmcp_gated",
+            Case::HttpUngated => "http_ungated",
+            Case::HttpGated => "http_gated",
         }
-        cases
+    }
+}
+
+/// axum serving rmcp ungated and gated on two loopback ports, on a thread of its own (a
+/// current-thread runtime, as a small server would run); the addresses.
+fn http_servers(gate: &McpAuth) -> [SocketAddr; 2] {
+    let gate = gate.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        runtime().block_on(async move {
+            let ungated = axum::Router::new().route_service("/mcp", rmcp_service());
+            let gated = axum::Router::new()
+                .route_service("/mcp", rmcp_service())
+                .route_layer(gate.layer());
+            let mut addrs = Vec::new();
+            for app in [ungated, gated] {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("a loopback port");
+                addrs.push(listener.local_addr().expect("an address"));
+                tokio::spawn(async move { axum::serve(listener, app).await });
+            }
+            tx.send([addrs[0], addrs[1]]).expect("the bench waits");
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv().expect("the servers start")
+}
+
+/// What one thread needs to run every case: its runtime, its services, its token, and its
+/// HTTP client (one kept-alive connection per server).
+struct Lane {
+    rt: tokio::runtime::Runtime,
+    echo_gated: AuthService<Echo>,
+    rmcp: Rmcp,
+    rmcp_gated: AuthService<Rmcp>,
+    client: reqwest::Client,
+    urls: [String; 2],
+    body: Bytes,
+    bearer: String,
+}
+
+impl Lane {
+    fn new(gate: &McpAuth, servers: [SocketAddr; 2], sub: &str) -> Self {
+        let rmcp = rmcp_service();
+        let lane = Self {
+            rt: runtime(),
+            echo_gated: gate.layer().layer(Echo),
+            rmcp_gated: gate.layer().layer(rmcp.clone()),
+            rmcp,
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("an HTTP client"),
+            urls: servers.map(|addr| format!("http://{addr}/mcp")),
+            body: call_body(),
+            bearer: format!("Bearer {}", token(sub)),
+        };
+        for case in CASES {
+            assert_eq!(
+                lane.run(case),
+                200,
+                "{case:?} must succeed before it is timed"
+            );
+        }
+        lane
     }
 
-    fn run(&self, case: &str) -> u16 {
-        let req = call_request(Some(&self.token));
+    fn run(&self, case: Case) -> u16 {
+        let req = || call_request(&self.body, &self.bearer);
         self.rt.block_on(async {
             match case {
-                "echo_ungated" => once(Echo, req).await,
-                "echo_gated" => once(self.gate.layer().layer(Echo), req).await,
-                "rmcp_ungated" => once(self.rmcp.clone(), req).await,
-                "rmcp_gated" => once(self.gate.layer().layer(self.rmcp.clone()), req).await,
-                other => panic!("{other}"),
+                Case::EchoUngated => once(Echo, req()).await,
+                Case::EchoGated => once(self.echo_gated.clone(), req()).await,
+                Case::RmcpUngated => once(self.rmcp.clone(), req()).await,
+                Case::RmcpGated => once(self.rmcp_gated.clone(), req()).await,
+                Case::HttpUngated => self.post(0).await,
+                Case::HttpGated => self.post(1).await,
             }
         })
     }
+
+    /// One `tools/call` over HTTP to server `i` (0 ungated, 1 gated), response read.
+    async fn post(&self, i: usize) -> u16 {
+        let url = self.urls.get(i).expect("two servers");
+        let mut request = self
+            .client
+            .post(url)
+            .header("authorization", &self.bearer)
+            .body(self.body.clone());
+        for (name, value) in HEADERS {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        black_box(response.bytes().await.expect("a body"));
+        status
+    }
 }
 
-/// `iters` gated echo requests on each of `threads` threads at once; the slowest thread's time.
-fn threaded(threads: usize, iters: u64) -> Duration {
+/// Two lanes (thread 0 and thread 1, two users) over one gate and one pair of servers.
+fn lanes() -> [Lane; 2] {
     let gate = gate();
-    let barrier = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|i| {
-            let gate = gate.clone();
-            let barrier = barrier.clone();
-            let token = token(&format!("user-{i}"));
-            std::thread::spawn(move || {
-                let rt = runtime();
-                let svc = gate.layer().layer(Echo);
-                rt.block_on(once(svc.clone(), call_request(Some(&token))));
-                barrier.wait();
-                let start = Instant::now();
-                rt.block_on(async {
-                    for _ in 0..iters {
-                        once(svc.clone(), call_request(Some(&token))).await;
-                    }
-                });
-                start.elapsed()
-            })
-        })
-        .collect();
-    handles
-        .into_iter()
-        .map(|h| h.join().unwrap())
-        .max()
-        .unwrap()
+    let servers = http_servers(&gate);
+    [
+        Lane::new(&gate, servers, "user-0"),
+        Lane::new(&gate, servers, "user-1"),
+    ]
 }
 
 fn criterion_benches(c: &mut Criterion) {
-    let cases = Cases::new();
+    let lanes = lanes();
+    let [lane, _] = &lanes;
     let mut group = c.benchmark_group("gate");
-    for case in ["echo_ungated", "echo_gated", "rmcp_ungated", "rmcp_gated"] {
-        group.bench_function(case, |b| b.iter(|| cases.run(case)));
+    for case in CASES {
+        group.bench_function(case.name(), |b| b.iter(|| lane.run(case)));
     }
     group.finish();
     let mut group = c.benchmark_group("gated_threads");
     for threads in [1, 2] {
         group.bench_function(threads.to_string(), |b| {
-            b.iter_custom(|iters| threaded(threads, iters));
+            b.iter_custom(|n| bench::wall(&|t| run_on(&lanes, t, Case::EchoGated), threads, n));
         });
     }
     group.finish();
 }
 
-/// Mean ns per run of `case` over a batch of `n`.
-fn batch(cases: &Cases, case: &str, n: u32) -> f64 {
-    let start = Instant::now();
-    for _ in 0..n {
-        black_box(cases.run(case));
-    }
-    start.elapsed().as_nanos() as f64 / f64::from(n)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+fn run_on(lanes: &[Lane; 2], thread: usize, case: Case) {
+    black_box(lanes.get(thread).expect("two lanes").run(case));
 }
 
 fn paired() {
-    let cases = Cases::new();
-    let pairs = 100;
-    let (mut added, mut echo_ratio, mut rmcp_ratio) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..pairs {
-        let (a, b, c, d) = if i % 2 == 0 {
-            let a = batch(&cases, "echo_ungated", 200);
-            let b = batch(&cases, "echo_gated", 200);
-            let c = batch(&cases, "rmcp_ungated", 50);
-            let d = batch(&cases, "rmcp_gated", 50);
-            (a, b, c, d)
-        } else {
-            let b = batch(&cases, "echo_gated", 200);
-            let a = batch(&cases, "echo_ungated", 200);
-            let d = batch(&cases, "rmcp_gated", 50);
-            let c = batch(&cases, "rmcp_ungated", 50);
-            (a, b, c, d)
-        };
-        added.push(b - a);
-        echo_ratio.push(b / a);
-        rmcp_ratio.push(d / c);
-    }
-    println!("PAIRED gate_added_ns {:.0}", median(added));
-    println!("PAIRED echo_gated/ungated {:.2}", median(echo_ratio));
-    println!("PAIRED rmcp_gated/ungated {:.3}", median(rmcp_ratio));
-    let mut scaling = Vec::new();
-    for i in 0..20 {
-        let (t1, t2) = if i % 2 == 0 {
-            let t1 = threaded(1, 2000);
-            (t1, threaded(2, 2000))
-        } else {
-            let t2 = threaded(2, 2000);
-            (threaded(1, 2000), t2)
-        };
-        scaling.push(2.0 * t1.as_secs_f64() / t2.as_secs_f64());
-    }
-    println!("PAIRED throughput_2t/1t {:.2}", median(scaling));
+    let pairs = if std::env::args().any(|a| a == "--test") {
+        5
+    } else {
+        bench::PAIRS
+    };
+    let lanes = lanes();
+    let ratio = |a: Case, b: Case| {
+        bench::paired_ratio(&|t| run_on(&lanes, t, a), &|t| run_on(&lanes, t, b), pairs)
+    };
+    let echo = ratio(Case::EchoGated, Case::EchoUngated);
+    println!("PAIRED gate_added_ns {:.0}", echo.a_ns - echo.b_ns);
+    println!("PAIRED echo_gated/ungated {:.3}", echo.ratio);
+    let rmcp = ratio(Case::RmcpGated, Case::RmcpUngated);
+    println!("PAIRED rmcp_added_ns {:.0}", rmcp.a_ns - rmcp.b_ns);
+    println!("PAIRED rmcp_gated/ungated {:.3}", rmcp.ratio);
+    let http = ratio(Case::HttpGated, Case::HttpUngated);
+    println!("PAIRED http_added_ns {:.0}", http.a_ns - http.b_ns);
+    println!("PAIRED http_gated/ungated {:.3}", http.ratio);
+    println!(
+        "PAIRED throughput_2t/1t {:.3}",
+        bench::paired_scaling(&|t| run_on(&lanes, t, Case::EchoGated), pairs)
+    );
+    println!(
+        "# per op (median ns): echo {:.0} / {:.0}, rmcp {:.0} / {:.0}, http {:.0} / {:.0} (gated / ungated)",
+        echo.a_ns, echo.b_ns, rmcp.a_ns, rmcp.b_ns, http.a_ns, http.b_ns
+    );
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--ratios") {
+    if std::env::args().any(|a| a == "--paired") {
         paired();
         return;
     }

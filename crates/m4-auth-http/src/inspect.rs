@@ -8,7 +8,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::request::Parts;
-use http::{HeaderMap, header};
+use http::{HeaderMap, HeaderName, header};
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -104,18 +104,17 @@ pub(crate) fn authorization(headers: &HeaderMap) -> Result<Option<&str>, Rejecti
         .map_err(|_| Rejection::AuthorizationNotAscii)
 }
 
-/// What the gate learned from a JSON-RPC body.
+/// What the gate learned from a JSON-RPC body, borrowed from it (a string with escapes is
+/// decoded into its own allocation; the common case allocates nothing).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Message {
-    /// The JSON-RPC id, re-serialized, for a JSON-RPC error reply (`null` when absent).
-    pub(crate) id: serde_json::Value,
+pub(crate) struct Message<'a> {
     /// `method`, absent for a response.
-    pub(crate) method: Option<String>,
+    pub(crate) method: Option<Cow<'a, str>>,
     /// `params.name`, when `params` is an object whose `name` is a string.
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<Cow<'a, str>>,
 }
 
-impl Message {
+impl Message<'_> {
     /// The tool name when this is a `tools/call`.
     pub(crate) fn tool(&self) -> Option<&str> {
         if self.method.as_deref() == Some(TOOLS_CALL) {
@@ -129,24 +128,38 @@ impl Message {
 /// Reads one JSON-RPC message from `body`. Refuses arrays (batches), anything that is not a
 /// JSON object, duplicate `method`, `id`, `params` or `params.name` members (two parsers could
 /// disagree on which one counts), and a `tools/call` without a string `params.name`.
-pub(crate) fn parse_message(body: &[u8]) -> Result<Message, Rejection> {
+///
+/// The whole body is parsed (a syntax error anywhere is refused), but only `method` and
+/// `params.name` are kept: this runs on every POST, so it allocates nothing unless a kept
+/// string holds an escape. The `id` is read again by [`message_id`] on the one path that
+/// needs it (a header mismatch's JSON-RPC error).
+pub(crate) fn parse_message(body: &[u8]) -> Result<Message<'_>, Rejection> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'[') {
         return Err(Rejection::Batch);
     }
-    let raw: RawMessage = serde_json::from_slice(body).map_err(|e| Rejection::NotJsonRpc {
+    let raw: RawMessage<'_> = serde_json::from_slice(body).map_err(|e| Rejection::NotJsonRpc {
         reason: json_reason(&e),
     })?;
-    let name = raw.params.and_then(|p| p.name);
     let message = Message {
-        id: raw.id.unwrap_or(serde_json::Value::Null),
         method: raw.method,
-        name,
+        name: raw.params.and_then(|p| p.name),
     };
     if message.method.as_deref() == Some(TOOLS_CALL) && message.name.is_none() {
         return Err(Rejection::MissingToolName);
     }
     Ok(message)
+}
+
+/// The JSON-RPC `id` of a body [`parse_message`] accepted (`null` when absent), for a
+/// JSON-RPC error reply.
+pub(crate) fn message_id(body: &[u8]) -> serde_json::Value {
+    #[derive(Deserialize)]
+    struct Id {
+        #[serde(default)]
+        id: serde_json::Value,
+    }
+    serde_json::from_slice::<Id>(body).map_or(serde_json::Value::Null, |m| m.id)
 }
 
 /// The parser's complaint without any of the body's text (serde_json messages name the
@@ -159,23 +172,24 @@ fn json_reason(err: &serde_json::Error) -> String {
     reason
 }
 
-/// The members the gate reads; serde refuses a duplicate of any of them.
+/// The members the gate reads; serde refuses a duplicate of any of them (`id` included,
+/// though only [`message_id`] keeps it).
 #[derive(Deserialize)]
-struct RawMessage {
-    #[serde(default)]
-    id: Option<serde_json::Value>,
-    #[serde(default)]
-    method: Option<String>,
-    #[serde(default)]
-    params: Option<Params>,
+struct RawMessage<'a> {
+    #[serde(default, rename = "id")]
+    _id: Option<IgnoredAny>,
+    #[serde(default, borrow)]
+    method: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    params: Option<Params<'a>>,
 }
 
 /// `params`: only a string `name` is kept; positional (array) params are skipped.
-struct Params {
-    name: Option<String>,
+struct Params<'a> {
+    name: Option<Cow<'a, str>>,
 }
 
-impl<'de> Deserialize<'de> for Params {
+impl<'de: 'a, 'a> Deserialize<'de> for Params<'a> {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(ParamsVisitor)
     }
@@ -184,56 +198,139 @@ impl<'de> Deserialize<'de> for Params {
 struct ParamsVisitor;
 
 impl<'de> Visitor<'de> for ParamsVisitor {
-    type Value = Params;
+    type Value = Params<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("params as an object or an array")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params, A::Error> {
-        let mut name: Option<Option<String>> = None;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if key == "name" {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params<'de>, A::Error> {
+        let mut name: Option<MaybeStr<'de>> = None;
+        while let Some(IsName(is_name)) = map.next_key()? {
+            if is_name {
                 if name.is_some() {
                     return Err(de::Error::duplicate_field("name"));
                 }
-                let value: serde_json::Value = map.next_value()?;
-                name = Some(value.as_str().map(str::to_owned));
+                name = Some(map.next_value()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
         Ok(Params {
-            name: name.flatten(),
+            name: name.and_then(|n| n.0),
         })
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Params, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Params<'de>, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(Params { name: None })
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Params, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Params<'de>, E> {
         Ok(Params { name: None })
     }
 }
 
+/// A member name of `params`: whether it is `name` (escapes decoded; nothing allocated).
+struct IsName(bool);
+
+impl<'de> Deserialize<'de> for IsName {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_identifier(IsNameVisitor)
+    }
+}
+
+struct IsNameVisitor;
+
+impl Visitor<'_> for IsNameVisitor {
+    type Value = IsName;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<IsName, E> {
+        Ok(IsName(v == "name"))
+    }
+}
+
+/// Any JSON value, kept only when it is a string (borrowed when it has no escapes).
+struct MaybeStr<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for MaybeStr<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MaybeStrVisitor)
+    }
+}
+
+struct MaybeStrVisitor;
+
+impl<'de> Visitor<'de> for MaybeStrVisitor {
+    type Value = MaybeStr<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<MaybeStr<'de>, E> {
+        Ok(MaybeStr(Some(Cow::Borrowed(v))))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<MaybeStr<'de>, E> {
+        Ok(MaybeStr(Some(Cow::Owned(v.to_owned()))))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<MaybeStr<'de>, E> {
+        Ok(MaybeStr(Some(Cow::Owned(v))))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<MaybeStr<'de>, E> {
+        Ok(MaybeStr(None))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<MaybeStr<'de>, E> {
+        Ok(MaybeStr(None))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<MaybeStr<'de>, E> {
+        Ok(MaybeStr(None))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<MaybeStr<'de>, E> {
+        Ok(MaybeStr(None))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<MaybeStr<'de>, E> {
+        Ok(MaybeStr(None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaybeStr<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(MaybeStr(None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeStr<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(MaybeStr(None))
+    }
+}
+
 /// The `Mcp-Method` header name (2026-07-28 transport).
-pub(crate) const MCP_METHOD: &str = "mcp-method";
+pub(crate) const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
 /// The `Mcp-Name` header name (2026-07-28 transport).
-pub(crate) const MCP_NAME: &str = "mcp-name";
+pub(crate) const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
 
 /// Checks the 2026-07-28 `Mcp-Method` and `Mcp-Name` headers, when present, against the body:
 /// a header that contradicts the body (after decoding the `=?base64?...?=` form of `Mcp-Name`)
 /// is refused. Absent headers are accepted: clients of 2025-11-25 and earlier send none.
-pub(crate) fn check_headers(headers: &HeaderMap, message: &Message) -> Result<(), Rejection> {
-    if let Some(value) = single_header(headers, MCP_METHOD, "Mcp-Method")? {
+pub(crate) fn check_headers(headers: &HeaderMap, message: &Message<'_>) -> Result<(), Rejection> {
+    if let Some(value) = single_header(headers, &MCP_METHOD, "Mcp-Method")? {
         let value = value.trim_matches([' ', '\t']);
         if Some(value) != message.method.as_deref() {
             return Err(mismatch("Mcp-Method", value, message.method.as_deref()));
         }
     }
-    if let Some(value) = single_header(headers, MCP_NAME, "Mcp-Name")? {
+    if let Some(value) = single_header(headers, &MCP_NAME, "Mcp-Name")? {
         let value = value.trim_matches([' ', '\t']);
         let decoded = decode_sentinel(value)
             .ok_or_else(|| mismatch("Mcp-Name", value, message.name.as_deref()))?;
@@ -247,7 +344,7 @@ pub(crate) fn check_headers(headers: &HeaderMap, message: &Message) -> Result<()
 /// One header's value as text; repeated or non-ASCII is a mismatch.
 fn single_header<'a>(
     headers: &'a HeaderMap,
-    name: &str,
+    name: &HeaderName,
     shown: &'static str,
 ) -> Result<Option<&'a str>, Rejection> {
     let mut values = headers.get_all(name).iter();

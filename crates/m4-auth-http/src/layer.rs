@@ -146,7 +146,7 @@ where
     let message = if parts.method == Method::POST {
         let message = inspect::parse_message(&bytes).map_err(refuse)?;
         inspect::check_headers(&parts.headers, &message)
-            .map_err(|r| reply::rejection(shared, &r, Some(&message.id)))?;
+            .map_err(|r| reply::rejection(shared, &r, Some(&inspect::message_id(&bytes))))?;
         Some(message)
     } else {
         None
@@ -154,17 +154,19 @@ where
 
     let principal = match message.as_ref().and_then(Message::tool) {
         Some(tool) => {
-            let scopes = shared.scopes_for(Some(tool));
+            // Every scope the call needs, for a refusal's challenge only.
+            let scopes = || shared.scopes_for(Some(tool));
             let extra = shared.tool_scopes.get(tool).map_or(&[][..], Vec::as_slice);
             let verified = verified
                 .require_scopes(extra)
-                .map_err(|err| reply::auth_error(shared, &err, &scopes))?;
+                .map_err(|err| reply::auth_error(shared, &err, &scopes()))?;
             charge(verified)
                 .await?
-                .map_err(|err| reply::auth_error(shared, &err, &scopes))?
+                .map_err(|err| reply::auth_error(shared, &err, &scopes()))?
         }
         None => verified.uncharged(),
     };
+    drop(message);
     parts.extensions.insert(principal);
     Ok(Request::from_parts(parts, Full::new(bytes)))
 }

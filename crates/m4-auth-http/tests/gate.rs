@@ -150,6 +150,41 @@ async fn a_tool_scope_missing_is_one_403_with_every_scope_then_step_up_succeeds(
 }
 
 #[tokio::test]
+async fn json_escapes_do_not_hide_a_tool_call_from_the_gate() {
+    // The gate reads the body as rmcp's JSON parser will: escaped spellings of `method`,
+    // `tools/call`, `name` and the tool name are the same members and values, so a call written
+    // with them still needs the tool's scope, and a duplicate spelled differently is still one.
+    let gate = gate(&[]);
+    let basic = token("alice", &[]);
+    let hidden = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"execute_query"}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"\u006dethod":"tools/call","params":{"name":"execute_query"}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n\u0061me":"execute_query"}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"execute\u005fquery"}}"#,
+    ];
+    for body in hidden {
+        let answer = send(gated(&gate), post(Some(&basic), body, &[])).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(answer.json()["code"], "missing_scopes", "{body}");
+    }
+    let duplicates = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","\u006dethod":"tools/call","params":{"name":"execute_query"}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","n\u0061me":"execute_query"}}"#,
+    ];
+    for body in duplicates {
+        let answer = send(gated(&gate), post(Some(&basic), body, &[])).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(answer.json()["error"], "invalid_request", "{body}");
+    }
+    // The control: the same escapes with the scope held get through, body unchanged.
+    let stepped = token("alice", &["write:cohorts"]);
+    for body in hidden {
+        let answer = send(gated(&gate), post(Some(&stepped), body, &[])).await;
+        assert_eq!(answer.status, StatusCode::OK, "{body}");
+    }
+}
+
+#[tokio::test]
 async fn tokens_in_the_query_string_or_a_form_body_are_refused_and_never_used() {
     let gate = gate(&[]);
     let good = token("alice", &[]);
