@@ -142,7 +142,7 @@ pub(crate) fn parse_message(body: &[u8]) -> Result<Message<'_>, Rejection> {
         reason: json_reason(&e),
     })?;
     let message = Message {
-        method: raw.method,
+        method: raw.method.map(|m| m.0),
         name: raw.params.and_then(|p| p.name),
     };
     if message.method.as_deref() == Some(TOOLS_CALL) && message.name.is_none() {
@@ -179,7 +179,7 @@ struct RawMessage<'a> {
     #[serde(default, rename = "id")]
     _id: Option<IgnoredAny>,
     #[serde(default, borrow)]
-    method: Option<Cow<'a, str>>,
+    method: Option<Str<'a>>,
     #[serde(default, borrow)]
     params: Option<Params<'a>>,
 }
@@ -228,6 +228,34 @@ impl<'de> Visitor<'de> for ParamsVisitor {
 
     fn visit_unit<E: de::Error>(self) -> Result<Params<'de>, E> {
         Ok(Params { name: None })
+    }
+}
+
+/// A JSON string, borrowed from the body when it has no escapes (serde's own `Cow<str>` always
+/// copies); any other JSON type is refused, as `String` would.
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(StrVisitor)
+    }
+}
+
+struct StrVisitor;
+
+impl<'de> Visitor<'de> for StrVisitor {
+    type Value = Str<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
+        Ok(Str(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'de>, E> {
+        Ok(Str(Cow::Owned(v.to_owned())))
     }
 }
 

@@ -387,6 +387,7 @@ async fn requests_the_gate_cannot_read_safely_are_400() {
         ("duplicate tool name", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"whoami\",\"name\":\"execute_query\"}}".to_owned()),
         ("tools/call without a name", rpc("tools/call", &json!({"arguments": {}}))),
         ("tools/call with a numeric name", rpc("tools/call", &json!({"name": 5}))),
+        ("a method that is not a string", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}".to_owned()),
     ];
     for (what, body) in cases {
         let answer = send(gated(&gate), post(Some(&good), &body, &[])).await;
