@@ -1,5 +1,7 @@
 //! `cargo xtask bench`: one short criterion run of `crates/m4-auth/benches/authenticate.rs`,
-//! then a table of ns/op and the performance ratios of issue 7, every number from that run.
+//! then a table of ns/op and the performance ratios of issue 7, every number from that run;
+//! then the MCP HTTP gate's goals (issue 13) from `crates/m4-auth-http/benches/gate.rs`, run in
+//! `--paired` mode.
 //!
 //! How it measures: it runs the criterion benches with short settings (`--warm-up-time 1
 //! --measurement-time 2`), then reads each benchmark's median from criterion's own
@@ -90,32 +92,23 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
             }
         }
     }
-    let paired_file = dir.join("m4-auth-paired.txt");
-    if !report_only {
-        let mut runs: Vec<Vec<(String, f64)>> = Vec::new();
-        for _ in 0..rounds {
-            runs.push(run_paired(root)?);
-        }
-        // Ratios are not disturbed in one direction only: keep the median of the rounds.
-        let mut text = String::new();
-        if let Some(first) = runs.first() {
-            for (name, _) in first {
-                let mut values: Vec<f64> = runs
-                    .iter()
-                    .filter_map(|run| run.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
-                    .collect();
-                values.sort_by(f64::total_cmp);
-                if let Some(v) = values.get(values.len() / 2) {
-                    text.push_str(&format!("PAIRED {name} {v}\n"));
-                }
+    let mut paired = Vec::new();
+    for (package, bench, file) in PAIRED_BENCHES {
+        let paired_file = dir.join(file);
+        if !report_only {
+            let mut runs: Vec<Vec<(String, f64)>> = Vec::new();
+            for _ in 0..rounds {
+                runs.push(run_paired(root, package, bench)?);
             }
+            std::fs::write(&paired_file, median_of_rounds(&runs))
+                .map_err(|e| format!("cannot write {}: {e}", paired_file.display()))?;
         }
-        std::fs::write(&paired_file, text)
-            .map_err(|e| format!("cannot write {}: {e}", paired_file.display()))?;
+        paired.extend(
+            std::fs::read_to_string(&paired_file)
+                .map(|text| parse_paired(&text))
+                .unwrap_or_default(),
+        );
     }
-    let paired = std::fs::read_to_string(&paired_file)
-        .map(|text| parse_paired(&text))
-        .unwrap_or_default();
     let peer_results = if peers {
         run_peers(root, rounds)
     } else {
@@ -131,18 +124,16 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the bench binary in `--paired` mode and returns its `PAIRED name value` lines.
-fn run_paired(root: &Path) -> Result<Vec<(String, f64)>, String> {
+/// The benches run in `--paired` mode: package, bench target, the file their lines are kept in.
+const PAIRED_BENCHES: [(&str, &str, &str); 2] = [
+    ("m4-auth", "authenticate", "m4-auth-paired.txt"),
+    ("m4-auth-http", "gate", "m4-auth-http-paired.txt"),
+];
+
+/// Runs a bench binary in `--paired` mode and returns its `PAIRED name value` lines.
+fn run_paired(root: &Path, package: &str, bench: &str) -> Result<Vec<(String, f64)>, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let args = [
-        "bench",
-        "-p",
-        "m4-auth",
-        "--bench",
-        "authenticate",
-        "--",
-        "--paired",
-    ];
+    let args = ["bench", "-p", package, "--bench", bench, "--", "--paired"];
     eprintln!("$ cargo {}", args.join(" "));
     let out = Command::new(cargo)
         .args(args)
@@ -157,6 +148,25 @@ fn run_paired(root: &Path) -> Result<Vec<(String, f64)>, String> {
         ));
     }
     Ok(parse_paired(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// `PAIRED name value` lines holding, for each name, the median over the rounds (ratios are
+/// not disturbed in one direction only).
+fn median_of_rounds(runs: &[Vec<(String, f64)>]) -> String {
+    let mut text = String::new();
+    if let Some(first) = runs.first() {
+        for (name, _) in first {
+            let mut values: Vec<f64> = runs
+                .iter()
+                .filter_map(|run| run.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
+                .collect();
+            values.sort_by(f64::total_cmp);
+            if let Some(v) = values.get(values.len() / 2) {
+                text.push_str(&format!("PAIRED {name} {v}\n"));
+            }
+        }
+    }
+    text
 }
 
 fn parse_paired(text: &str) -> Vec<(String, f64)> {
@@ -336,6 +346,7 @@ fn report(rows: &[Row], paired: &[(String, f64)], peers: &[Peer], machine: &str)
             out.push_str(&format!("{name:<54} {value:>8.3}\n"));
         }
     }
+    gate_report(&mut out, &paired_value);
     if !peers.is_empty() {
         out.push_str("\npeers (fresh-token verification, median ns/op on one core, same key and claims shape)\n");
         for peer in peers {
@@ -375,6 +386,50 @@ fn report(rows: &[Row], paired: &[(String, f64)], peers: &[Peer], machine: &str)
         }
     }
     out
+}
+
+/// The MCP HTTP gate's goals (m4-auth-http's `gate` bench, all paired), when it ran.
+fn gate_report(out: &mut String, paired: &dyn Fn(&str) -> Option<f64>) {
+    let Some(added) = paired("gate_added_ns") else {
+        return;
+    };
+    out.push_str("\nMCP HTTP gate, cached token, tools/call (m4-auth-http, paired)\n");
+    line(
+        out,
+        "ns the gate adds to a request",
+        added,
+        "< 2000",
+        added < 2000.0,
+    );
+    if let Some(r) = paired("http_gated/ungated") {
+        let label = "round trip over loopback HTTP, gated / ungated";
+        line(out, label, r, "<= 1.05", r <= 1.05);
+    }
+    if let Some(r) = paired("throughput_2t/1t") {
+        line(
+            out,
+            "2-thread / 1-thread throughput, gated",
+            r,
+            ">= 1.8",
+            r >= 1.8,
+        );
+    }
+    for (name, label) in [
+        (
+            "echo_gated/ungated",
+            "in process, gated / ungated trivial service",
+        ),
+        (
+            "rmcp_gated/ungated",
+            "in process, gated / ungated rmcp service",
+        ),
+    ] {
+        if let Some(r) = paired(name) {
+            out.push_str(&format!(
+                "{label:<62} {r:>8.2}   (no goal: no HTTP, no socket)\n"
+            ));
+        }
+    }
 }
 
 /// One ratio line of the report.
@@ -586,5 +641,39 @@ mod tests {
             "{text}"
         );
         assert!((rows[1].scaling() - 1.939).abs() < 0.01);
+    }
+
+    #[test]
+    fn gate_verdicts() {
+        let paired = parse_paired(
+            "PAIRED gate_added_ns 1500\nPAIRED http_gated/ungated 1.06\nPAIRED throughput_2t/1t 1.9\nPAIRED rmcp_gated/ungated 1.1\n",
+        );
+        let text = report(&[], &paired, &[], "test machine");
+        let verdict_of = |label: &str| {
+            let line = text.lines().find(|l| l.starts_with(label));
+            line.and_then(|l| l.split_whitespace().last())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            verdict_of("ns the gate adds").as_deref(),
+            Some("met"),
+            "{text}"
+        );
+        assert_eq!(
+            verdict_of("round trip over loopback").as_deref(),
+            Some("MISSED"),
+            "{text}"
+        );
+        assert_eq!(
+            verdict_of("2-thread / 1-thread throughput, gated").as_deref(),
+            Some("met"),
+            "{text}"
+        );
+        assert!(
+            text.contains("in process, gated / ungated rmcp service"),
+            "{text}"
+        );
+        // Without the gate's lines (an older run), no gate section.
+        assert!(!report(&[], &[], &[], "m").contains("MCP HTTP gate"));
     }
 }
