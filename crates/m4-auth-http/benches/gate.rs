@@ -249,7 +249,8 @@ fn http_servers(gate: &McpAuth) -> [SocketAddr; 2] {
                 addrs.push(listener.local_addr().expect("an address"));
                 tokio::spawn(async move { axum::serve(listener, app).await });
             }
-            tx.send([addrs[0], addrs[1]]).expect("the bench waits");
+            let addrs = <[SocketAddr; 2]>::try_from(addrs).expect("two servers");
+            tx.send(addrs).expect("the bench waits");
             std::future::pending::<()>().await;
         });
     });
