@@ -2,12 +2,7 @@
 //! over loopback (and a raw loopback listener for providers that fail). The `m4-auth`
 //! binary for `token`, `login`, `logout` and `verify`; m4-auth-token and the facade's env
 //! path in-process where a clock is injected or a session is long-lived.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 

@@ -1,11 +1,6 @@
 //! The grants over real HTTP on loopback: client credentials (basic and post, each audience
 //! parameter), device login (every answer), refresh, revocation, and a failing provider.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod common;
 

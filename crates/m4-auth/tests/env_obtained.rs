@@ -3,12 +3,7 @@
 //! other token: signature, issuer, audience, scopes.
 //!
 //! No test here sets `M4_OAUTH2_TOKEN`; each case checks it is unset in this process.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod support;
 

@@ -1,11 +1,6 @@
 //! The dev issuer's OAuth endpoints over real HTTP on loopback: every grant and every error
 //! answer, with a manual clock for lifetimes and polling intervals.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

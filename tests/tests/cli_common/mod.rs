@@ -7,7 +7,8 @@
 //! returns its path.
 //! Every run gets a clean environment: no inherited `M4_OAUTH2_*`, no proxy variables, and a
 //! throw-away HOME, so a test can never read the developer's settings or write their files.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg(test)]
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

@@ -1,14 +1,8 @@
 //! A provider on loopback for the token client's tests: a wiremock server with its own tokio
 //! runtime (the code under test stays blocking), serving a discovery document and whatever
 //! token endpoint answers a test mounts.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    dead_code,
-    unreachable_pub
-)]
+#![cfg(test)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::path::PathBuf;
 
