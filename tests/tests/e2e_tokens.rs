@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cli_common::{m4_auth, run, stderr, stdout};
+use cli_common::{m4_auth, run, stderr, stdout, wait_for_exit};
 use m4_auth::{AuthConfig, Authenticator};
 use m4_auth_testkit::tokens::{self, Checks};
 use m4_auth_token::{
@@ -190,17 +190,7 @@ impl Login {
 
     /// Exit code and the rest of stderr, waiting at most `within`.
     fn finish(mut self, within: Duration) -> (Option<i32>, String, String) {
-        let deadline = Instant::now() + within;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "login still running after {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let status = wait_for_exit(&mut self.child, within, "login");
         let mut out = String::new();
         self.child
             .stdout
