@@ -4,8 +4,8 @@
 mod cli_common;
 
 use cli_common::{Running, m4_auth, run, stderr, stdout};
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
+use jsonwebtoken::decode_header;
+use m4_auth_testkit::tokens::{self, Checks};
 use serde_json::Value;
 
 fn http_get(url: &str) -> Value {
@@ -42,22 +42,18 @@ fn serve(home: &std::path::Path, args: &[&str]) -> (Running, String, Vec<String>
     (server, issuer, banner)
 }
 
-/// Checks the token's signature against the JWKS the server publishes; returns the claims.
+/// Checks the token's signature against the JWKS the server publishes, its audience, issuer
+/// and expiry; returns the claims.
 fn verify(issuer: &str, token: &str, audience: &str) -> Value {
     let discovery = http_get(&format!("{issuer}/.well-known/openid-configuration"));
     assert_eq!(discovery["issuer"], issuer);
-    let jwks: JwkSet =
-        serde_json::from_value(http_get(discovery["jwks_uri"].as_str().unwrap())).unwrap();
-    let header = decode_header(token).unwrap();
-    let jwk = jwks
-        .find(header.kid.as_deref().unwrap())
-        .expect("kid in the JWKS");
-    let mut validation = Validation::new(header.alg);
-    validation.set_audience(&[audience]);
-    validation.set_issuer(&[issuer]);
-    decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
-        .unwrap()
-        .claims
+    let jwks = http_get(discovery["jwks_uri"].as_str().unwrap());
+    let checks = Checks {
+        audience: Some(audience),
+        issuer: Some(issuer),
+        expiry: true,
+    };
+    tokens::verified_claims(&jwks, token, checks).expect("kid in the JWKS, signature, claims")
 }
 
 #[test]

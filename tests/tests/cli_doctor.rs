@@ -7,7 +7,7 @@ mod cli_common;
 use std::process::Output;
 
 use cli_common::{m4_auth, run, stderr, stdout};
-use m4_auth_testkit::idp::{Idp, ResponseTemplate, json_body};
+use m4_auth_testkit::idp::{Idp, ResponseTemplate, json_body, oauth_error, token_answer};
 use m4_auth_testkit::keys;
 use m4_auth_testkit::redis::RedisServer;
 use m4_auth_testkit::tokens::{Algorithm, Sig, jws, merged, now};
@@ -470,14 +470,11 @@ fn with_token_endpoint(answer: ResponseTemplate) -> Idp {
 
 /// Discovery naming a token endpoint, the keys, and the token endpoint answering `answer`.
 fn mount_token_endpoint(idp: &Idp, answer: ResponseTemplate) {
-    idp.serve(
-        "/.well-known/openid-configuration",
-        ResponseTemplate::new(200).set_body_json(json!({
-            "issuer": idp.uri(),
-            "jwks_uri": format!("{}/jwks.json", idp.uri()),
-            "token_endpoint": format!("{}/token", idp.uri()),
-        })),
-    );
+    idp.oauth_discovery(json!({
+        "jwks_uri": idp.url("/jwks.json"),
+        "device_authorization_endpoint": null,
+        "revocation_endpoint": null,
+    }));
     idp.serve("/jwks.json", json_body(keys::jwks_json()));
     idp.serve_post("/token", answer);
 }
@@ -487,12 +484,7 @@ fn the_credentials_step_obtains_a_token_and_verifies_it() {
     // The token names the provider's own URL as issuer, so the server must exist first.
     let idp = Idp::start();
     let good = token(&idp, "rsa-2048", "rsa-2048", &json!({"sub": "svc"}));
-    mount_token_endpoint(
-        &idp,
-        ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": good, "token_type": "Bearer", "expires_in": 3600,
-        })),
-    );
+    mount_token_endpoint(&idp, token_answer(&good, 3600, None));
     let creds = [
         ("M4_OAUTH2_CLIENT_ID", "m4-service"),
         ("M4_OAUTH2_CLIENT_SECRET", "s3cret-value"),
@@ -516,10 +508,7 @@ fn the_credentials_step_obtains_a_token_and_verifies_it() {
 
 #[test]
 fn the_credentials_step_fails_with_the_fix_when_no_token_can_be_obtained() {
-    let idp = with_token_endpoint(
-        ResponseTemplate::new(401)
-            .set_body_json(json!({"error": "invalid_client", "error_description": "bad secret"})),
-    );
+    let idp = with_token_endpoint(oauth_error(401, "invalid_client", Some("bad secret")));
     let creds = [
         ("M4_OAUTH2_CLIENT_ID", "m4-service"),
         ("M4_OAUTH2_CLIENT_SECRET", "wrong"),

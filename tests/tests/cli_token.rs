@@ -1,68 +1,36 @@
 //! `m4-auth token` and `m4-auth logout` end to end: the built binary against a wiremock
 //! provider on loopback. stdout holds exactly the token line; exit codes 0 / 1 / 2.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 
 use std::path::{Path, PathBuf};
 
 use cli_common::{m4_auth, run, stderr, stdout};
+use m4_auth_testkit::idp::{Idp, Request, ResponseTemplate, oauth_error, token_answer};
 use serde_json::json;
-use wiremock::matchers::{body_string_contains, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 struct Provider {
-    runtime: tokio::runtime::Runtime,
-    server: MockServer,
+    idp: Idp,
     home: tempfile::TempDir,
 }
 
 impl Provider {
     fn start() -> Provider {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let server = runtime.block_on(MockServer::start());
-        let uri = server.uri();
-        runtime.block_on(
-            Mock::given(method("GET"))
-                .and(path("/.well-known/openid-configuration"))
-                .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-                    "issuer": uri,
-                    "jwks_uri": format!("{uri}/jwks"),
-                    "token_endpoint": format!("{uri}/token"),
-                    "revocation_endpoint": format!("{uri}/revoke"),
-                })))
-                .mount(&server),
-        );
+        let idp = Idp::start();
+        idp.oauth_discovery(json!({"device_authorization_endpoint": null}));
         Provider {
-            runtime,
-            server,
+            idp,
             home: tempfile::tempdir().unwrap(),
         }
     }
 
     fn on_post(&self, at: &str, contains: &str, answer: ResponseTemplate) {
-        self.runtime.block_on(
-            Mock::given(method("POST"))
-                .and(path(at))
-                .and(body_string_contains(contains))
-                .respond_with(answer)
-                .mount(&self.server),
-        );
+        self.idp.serve_post_containing(at, contains, answer);
     }
 
-    fn posts(&self, at: &str) -> Vec<String> {
-        self.runtime
-            .block_on(self.server.received_requests())
-            .unwrap()
-            .into_iter()
-            .filter(|r| r.url.path() == at)
-            .map(|r| String::from_utf8(r.body).unwrap())
-            .collect()
+    fn posts(&self, at: &str) -> Vec<Request> {
+        self.idp.posts(at)
     }
 
     /// The default location under the throw-away HOME (XDG_CONFIG_HOME is cleared).
@@ -74,7 +42,7 @@ impl Provider {
     fn store_login(&self, refresh_token: &str) {
         let file = self.credentials();
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        let body = json!({"version": 1, "issuer": self.server.uri(),
+        let body = json!({"version": 1, "issuer": self.idp.uri(),
                           "client_id": "m4-cli", "refresh_token": refresh_token});
         std::fs::write(&file, body.to_string()).unwrap();
         set_mode(&file, 0o600);
@@ -83,7 +51,7 @@ impl Provider {
     fn m4_auth(&self, args: &[&str], extra: &[(&str, &str)]) -> std::process::Output {
         let mut command = m4_auth(self.home.path(), args);
         command
-            .env("M4_OAUTH2_ISSUER_URL", self.server.uri())
+            .env("M4_OAUTH2_ISSUER_URL", self.idp.uri())
             .env("M4_OAUTH2_AUDIENCE", "m4-api")
             .envs(extra.iter().copied());
         run(command)
@@ -99,22 +67,13 @@ fn set_mode(file: &Path, mode: u32) {
 #[cfg(not(unix))]
 fn set_mode(_file: &Path, _mode: u32) {}
 
-fn token_answer(access_token: &str, refresh_token: Option<&str>) -> ResponseTemplate {
-    let mut body =
-        json!({"access_token": access_token, "token_type": "Bearer", "expires_in": 3600});
-    if let Some(rt) = refresh_token {
-        body["refresh_token"] = json!(rt);
-    }
-    ResponseTemplate::new(200).set_body_json(body)
-}
-
 #[test]
 fn token_prints_exactly_one_line_from_the_client_credentials() {
     let idp = Provider::start();
     idp.on_post(
         "/token",
         "grant_type=client_credentials",
-        token_answer("eyJ.cc.sig", None),
+        token_answer("eyJ.cc.sig", 3600, None),
     );
     let output = idp.m4_auth(
         &["token"],
@@ -135,7 +94,7 @@ fn token_uses_the_stored_login_and_saves_a_rotated_refresh_token() {
     idp.on_post(
         "/token",
         "refresh_token=rt-1",
-        token_answer("eyJ.login.sig", Some("rt-2")),
+        token_answer("eyJ.login.sig", 3600, Some("rt-2")),
     );
     let output = idp.m4_auth(&["token"], &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -165,7 +124,7 @@ fn token_exit_codes_say_what_went_wrong() {
     idp.on_post(
         "/token",
         "grant_type=refresh_token",
-        ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})),
+        oauth_error(400, "invalid_grant", None),
     );
     let output = idp.m4_auth(&["token"], &[]);
     assert_eq!(output.status.code(), Some(1));

@@ -2,12 +2,7 @@
 //! over loopback (and a raw loopback listener for providers that fail). The `m4-auth`
 //! binary for `token`, `login`, `logout` and `verify`; m4-auth-token and the facade's env
 //! path in-process where a clock is injected or a session is long-lived.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 
@@ -18,10 +13,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cli_common::{m4_auth, run, stderr, stdout};
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
+use cli_common::{m4_auth, run, stderr, stdout, wait_for_exit};
 use m4_auth::{AuthConfig, Authenticator};
+use m4_auth_testkit::tokens::{self, Checks};
 use m4_auth_token::{
     CredentialsFile, ManualClock, StoredLogin, TokenClient, TokenOptions, TokenSource, finish_login,
 };
@@ -102,17 +96,15 @@ fn credentials(home: &Path) -> PathBuf {
     home.join("m4-credentials.json")
 }
 
-/// Checks the token's signature with the issuer's JWKS; returns its claims.
+/// Checks the token's signature with the issuer's JWKS, its audience, issuer and expiry;
+/// returns its claims.
 fn claims(issuer: &DevIssuer, token: &str) -> Value {
-    let jwks: JwkSet = serde_json::from_value(issuer.jwks()).unwrap();
-    let header = decode_header(token).unwrap();
-    let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
-    let mut validation = Validation::new(header.alg);
-    validation.set_audience(&["m4-api"]);
-    validation.set_issuer(&[issuer.issuer_url()]);
-    decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
-        .unwrap()
-        .claims
+    let checks = Checks {
+        audience: Some("m4-api"),
+        issuer: Some(issuer.issuer_url()),
+        expiry: true,
+    };
+    tokens::verified_claims(&issuer.jwks(), token, checks).unwrap()
 }
 
 /// stdout holds exactly one line: the token.
@@ -198,17 +190,7 @@ impl Login {
 
     /// Exit code and the rest of stderr, waiting at most `within`.
     fn finish(mut self, within: Duration) -> (Option<i32>, String, String) {
-        let deadline = Instant::now() + within;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "login still running after {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let status = wait_for_exit(&mut self.child, within, "login");
         let mut out = String::new();
         self.child
             .stdout
@@ -397,15 +379,11 @@ fn refresh_happens_before_expiry_and_the_rotated_token_is_saved_at_once() {
 /// Claims with the signature checked but not the time (the shared clock is not the
 /// verifier's).
 fn claims_unchecked(issuer: &DevIssuer, token: &str) -> Value {
-    let jwks: JwkSet = serde_json::from_value(issuer.jwks()).unwrap();
-    let header = decode_header(token).unwrap();
-    let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
-    let mut validation = Validation::new(header.alg);
-    validation.validate_exp = false;
-    validation.set_audience(&["m4-api"]);
-    decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
-        .unwrap()
-        .claims
+    let checks = Checks {
+        audience: Some("m4-api"),
+        ..Checks::default()
+    };
+    tokens::verified_claims(&issuer.jwks(), token, checks).unwrap()
 }
 
 #[test]

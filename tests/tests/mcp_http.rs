@@ -5,12 +5,7 @@
 //! notification, session, GET stream) and `ClientLifecycleMode::Discover` is 2026-07-28
 //! (sessionless, `server/discover`, `Mcp-Method`/`Mcp-Name`); the hand-written requests pin
 //! down what rmcp hides: exact statuses and headers, the GET stream, lying headers.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 mod mcp_support;

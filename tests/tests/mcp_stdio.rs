@@ -1,11 +1,6 @@
 //! The reference MCP server over stdio (`m4_mcp_server --stdio`) end to end: rmcp's client
 //! spawns the real process; the credentials come from its environment (`M4_OAUTH2_TOKEN`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod cli_common;
 mod mcp_support;

@@ -121,18 +121,18 @@ mod tests {
     /// The variant's name; no wildcard arm, so a new variant does not compile until it is
     /// named here (and then it must get a sample below for the count to match).
     fn name(error: &Error) -> &'static str {
-        match error {
-            Error::DevIssuer(_) => "DevIssuer",
-            Error::NoDefaultConfigPath { .. } => "NoDefaultConfigPath",
-            Error::ReadConfig { .. } => "ReadConfig",
-            Error::ConfigNotJson { .. } => "ConfigNotJson",
-            Error::InexactNumber { .. } => "InexactNumber",
-            Error::ConfigShape { .. } => "ConfigShape",
-            Error::NoServerEntry { .. } => "NoServerEntry",
-            Error::EmptyServerCommand => "EmptyServerCommand",
-            Error::WriteConfig { .. } => "WriteConfig",
-            Error::Backup { .. } => "Backup",
-        }
+        m4_auth_testkit::variant_name!(error, Error {
+            DevIssuer(_),
+            NoDefaultConfigPath { .. },
+            ReadConfig { .. },
+            ConfigNotJson { .. },
+            InexactNumber { .. },
+            ConfigShape { .. },
+            NoServerEntry { .. },
+            EmptyServerCommand,
+            WriteConfig { .. },
+            Backup { .. },
+        })
     }
 
     const VARIANTS: usize = 10;

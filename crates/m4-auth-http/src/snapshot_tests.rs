@@ -20,18 +20,18 @@ use crate::error::{Error, Rejection};
 use crate::reply;
 
 fn rejection_name(r: &Rejection) -> &'static str {
-    match r {
-        Rejection::TokenInQuery => "TokenInQuery",
-        Rejection::FormBody => "FormBody",
-        Rejection::RepeatedAuthorization => "RepeatedAuthorization",
-        Rejection::AuthorizationNotAscii => "AuthorizationNotAscii",
-        Rejection::BodyTooLarge { .. } => "BodyTooLarge",
-        Rejection::BodyUnreadable { .. } => "BodyUnreadable",
-        Rejection::NotJsonRpc { .. } => "NotJsonRpc",
-        Rejection::Batch => "Batch",
-        Rejection::MissingToolName => "MissingToolName",
-        Rejection::HeaderMismatch { .. } => "HeaderMismatch",
-    }
+    m4_auth_testkit::variant_name!(r, Rejection {
+        TokenInQuery,
+        FormBody,
+        RepeatedAuthorization,
+        AuthorizationNotAscii,
+        BodyTooLarge { .. },
+        BodyUnreadable { .. },
+        NotJsonRpc { .. },
+        Batch,
+        MissingToolName,
+        HeaderMismatch { .. },
+    })
 }
 
 const ALL_REJECTIONS: [&str; 10] = [
@@ -73,22 +73,14 @@ fn rejections() -> Vec<Rejection> {
 }
 
 fn error_name(e: &Error) -> &'static str {
-    match e {
-        Error::MissingResourceUrl => "MissingResourceUrl",
-        Error::ResourceUrl(_) => "ResourceUrl",
-        Error::InvalidToolScope { .. } => "InvalidToolScope",
-        Error::EmptyToolName => "EmptyToolName",
-        Error::ZeroBodyLimit { .. } => "ZeroBodyLimit",
-    }
+    m4_auth_testkit::variant_name!(e, Error {
+        MissingResourceUrl,
+        ResourceUrl(_),
+        InvalidToolScope { .. },
+        EmptyToolName,
+        ZeroBodyLimit { .. },
+    })
 }
-
-const ALL_ERRORS: [&str; 5] = [
-    "MissingResourceUrl",
-    "ResourceUrl",
-    "InvalidToolScope",
-    "EmptyToolName",
-    "ZeroBodyLimit",
-];
 
 fn disabled() -> Arc<Authenticator> {
     Arc::new(Authenticator::new(AuthConfig::default()).unwrap_or_else(|e| panic!("{e}")))
@@ -177,13 +169,7 @@ fn every_rejection_is_sampled_and_served() {
 
 #[test]
 fn every_builder_error_is_sampled() {
-    let samples = errors();
-    let names: BTreeSet<&str> = samples.iter().map(error_name).collect();
-    assert_eq!(names, ALL_ERRORS.into_iter().collect());
-    let mut out = String::new();
-    for e in &samples {
-        let _ = writeln!(out, "{}: {e}", error_name(e));
-    }
+    let out = m4_auth_testkit::messages::lines(&errors(), error_name, 5);
     insta::assert_snapshot!(out);
 }
 

@@ -1,6 +1,6 @@
 //! The RFC 9728 metadata document at both well-known paths, mounted on an axum router with the
 //! gate in front of the MCP endpoint: unauthenticated, JSON, CORS open, and what it says.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![cfg(test)]
 
 mod support;
 

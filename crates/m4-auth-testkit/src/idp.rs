@@ -18,11 +18,11 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer};
+use serde_json::{Value, json};
+use wiremock::MockServer;
+use wiremock::matchers::{body_string_contains, method, path};
 
-pub use wiremock::{Request, Respond, ResponseTemplate};
+pub use wiremock::{Mock, Request, Respond, ResponseTemplate, matchers};
 
 /// A wiremock server on 127.0.0.1 and the runtime that drives it; both stop on drop.
 pub struct Idp {
@@ -67,12 +67,34 @@ impl Idp {
         self.serve_method("POST", at, responder);
     }
 
+    /// Answers `POST at` with `responder` only when the request body contains `contains` (a
+    /// token endpoint answering one grant: `grant_type=refresh_token`, `refresh_token=rt-1`);
+    /// any other POST there falls through to a later mount, or 404.
+    pub fn serve_post_containing(
+        &self,
+        at: &str,
+        contains: &str,
+        responder: impl Respond + 'static,
+    ) {
+        self.mount(
+            Mock::given(method("POST"))
+                .and(path(at))
+                .and(body_string_contains(contains))
+                .respond_with(responder),
+        );
+    }
+
+    /// Mounts any wiremock `mock` (a matcher or an answer limit the helpers above do not
+    /// offer), in the provider's runtime.
+    pub fn mount(&self, mock: Mock) {
+        self.rt.block_on(mock.mount(&self.server));
+    }
+
     fn serve_method(&self, verb: &str, at: &str, responder: impl Respond + 'static) {
-        self.rt.block_on(
+        self.mount(
             Mock::given(method(verb))
                 .and(path(at))
-                .respond_with(responder)
-                .mount(&self.server),
+                .respond_with(responder),
         );
     }
 
@@ -96,6 +118,38 @@ impl Idp {
         issuer
     }
 
+    /// Serves the discovery document of an OAuth provider whose issuer is [`uri`](Self::uri),
+    /// at `/.well-known/openid-configuration`: `jwks_uri` at `/jwks`, `token_endpoint` at
+    /// `/token`, `device_authorization_endpoint` at `/device` and `revocation_endpoint` at
+    /// `/revoke`, with the members of `changes` set (a `null` change removes the member, as in
+    /// [`crate::tokens::merged`]). Mounts no endpoint. Returns the issuer.
+    ///
+    /// ```
+    /// use m4_auth_testkit::idp::{self, Idp};
+    /// use serde_json::json;
+    ///
+    /// let idp = Idp::start();
+    /// let issuer = idp.oauth_discovery(json!({"revocation_endpoint": null}));
+    /// idp.serve_post_containing("/token", "grant_type=client_credentials", idp::token_answer("at-1", 3600, None));
+    /// assert_eq!(issuer, idp.uri());
+    /// assert!(idp.posts("/token").is_empty());
+    /// ```
+    pub fn oauth_discovery(&self, changes: Value) -> String {
+        let issuer = self.uri();
+        let document = json!({
+            "issuer": issuer,
+            "jwks_uri": self.url("/jwks"),
+            "token_endpoint": self.url("/token"),
+            "device_authorization_endpoint": self.url("/device"),
+            "revocation_endpoint": self.url("/revoke"),
+        });
+        self.serve(
+            "/.well-known/openid-configuration",
+            ResponseTemplate::new(200).set_body_json(crate::tokens::merged(&document, changes)),
+        );
+        issuer
+    }
+
     /// Forgets every mount and every recorded request.
     pub fn reset(&self) {
         self.rt.block_on(self.server.reset());
@@ -113,6 +167,15 @@ impl Idp {
         self.requests()
             .iter()
             .map(|r| r.url.path().to_owned())
+            .collect()
+    }
+
+    /// Every `POST` request to `at` so far, in order (a token endpoint's form bodies are in
+    /// `body`).
+    pub fn posts(&self, at: &str) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method.as_str() == "POST" && r.url.path() == at)
             .collect()
     }
 
@@ -184,6 +247,35 @@ pub fn discovery_document(issuer: &str, jwks_uri: &str) -> ResponseTemplate {
         "jwks_uri": jwks_uri,
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
     }))
+}
+
+/// A token endpoint's `200` answer: `access_token`, `token_type` `Bearer`, `expires_in` and,
+/// when given, `refresh_token`.
+///
+/// ```
+/// let answer = m4_auth_testkit::idp::token_answer("at-1", 3600, Some("rt-2"));
+/// # let _ = answer;
+/// ```
+pub fn token_answer(
+    access_token: &str,
+    expires_in: u64,
+    refresh_token: Option<&str>,
+) -> ResponseTemplate {
+    let body =
+        json!({"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in});
+    // A `null` (no refresh token) leaves the member out.
+    let body = crate::tokens::merged(&body, json!({ "refresh_token": refresh_token }));
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+/// An OAuth error answer (RFC 6749 section 5.2) with this status: `error` and, when given,
+/// `error_description`.
+pub fn oauth_error(status: u16, error: &str, description: Option<&str>) -> ResponseTemplate {
+    let body = crate::tokens::merged(
+        &json!({ "error": error }),
+        json!({ "error_description": description }),
+    );
+    ResponseTemplate::new(status).set_body_json(body)
 }
 
 /// An answer with this status and no body (an outage when 5xx).

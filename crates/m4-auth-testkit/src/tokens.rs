@@ -28,7 +28,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::EncodingKey;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, EncodingKey, Validation, decode, decode_header};
 use serde_json::{Map, Value, json};
 
 pub use jsonwebtoken::Algorithm;
@@ -249,6 +250,66 @@ pub fn segments(token: &str) -> [&str; 3] {
 pub fn with_signature_of(token: &str, other: &str) -> String {
     let [h, p, _] = segments(token);
     format!("{h}.{p}.{}", segments(other)[2])
+}
+
+/// What [`verified_claims`] checks besides the signature; [`Checks::default`] checks nothing
+/// else (no `aud`, no `iss`, no time: a fixed clock in the past may have minted the token).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Checks<'a> {
+    /// `aud` must name this audience.
+    pub audience: Option<&'a str>,
+    /// `iss` must be exactly this.
+    pub issuer: Option<&'a str>,
+    /// `exp` must be present and not past by the system clock (jsonwebtoken's 60 s leeway).
+    pub expiry: bool,
+}
+
+/// The claims of `token` once its signature checks out, by jsonwebtoken (independent of the
+/// verifier under test), against the key its `kid` names in `jwks` (a `{"keys":[...]}`
+/// document as served), with the algorithm of its header, and what `checks` asks. A token
+/// without a `kid` is `Err("no kid")`, a `kid` the set lacks `Err("unknown kid")`, any other
+/// failure jsonwebtoken's message.
+///
+/// ```
+/// use m4_auth_testkit::{keys, tokens::{self, Checks}};
+/// use serde_json::json;
+///
+/// let jwks: serde_json::Value = serde_json::from_str(&keys::jwks(&["ec-p256"])).unwrap();
+/// let token = tokens::sign("ec-p256", &json!({"sub": "alice", "aud": "m4-api"}));
+/// let checks = Checks { audience: Some("m4-api"), ..Checks::default() };
+/// assert_eq!(tokens::verified_claims(&jwks, &token, checks).unwrap()["sub"], "alice");
+/// let stranger = tokens::sign("rsa-2048", &json!({"sub": "alice"}));
+/// assert_eq!(tokens::verified_claims(&jwks, &stranger, Checks::default()), Err("unknown kid".to_owned()));
+/// ```
+///
+/// # Panics
+/// When `jwks` is not a JWK set jsonwebtoken reads (or the `kid`'s key is not one it can use),
+/// or `token` has no readable header.
+#[track_caller]
+pub fn verified_claims(jwks: &Value, token: &str, checks: Checks<'_>) -> Result<Value, String> {
+    let jwks: JwkSet = serde_json::from_value(jwks.clone())
+        .unwrap_or_else(|e| panic!("not a JWK set jsonwebtoken reads ({e}): {jwks}"));
+    let header =
+        decode_header(token).unwrap_or_else(|e| panic!("no readable token header ({e}): {token}"));
+    let kid = header.kid.ok_or("no kid")?;
+    let jwk = jwks.find(&kid).ok_or("unknown kid")?;
+    let key = DecodingKey::from_jwk(jwk)
+        .unwrap_or_else(|e| panic!("a JWK jsonwebtoken cannot use ({e}): {kid}"));
+    let mut validation = Validation::new(header.alg);
+    match checks.audience {
+        Some(audience) => validation.set_audience(&[audience]),
+        None => validation.validate_aud = false,
+    }
+    if let Some(issuer) = checks.issuer {
+        validation.set_issuer(&[issuer]);
+    }
+    if !checks.expiry {
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+    }
+    decode::<Value>(token, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| e.to_string())
 }
 
 /// A raw ECDSA `r || s` signature (64 bytes for P-256) as an ASN.1 DER `Ecdsa-Sig-Value`.

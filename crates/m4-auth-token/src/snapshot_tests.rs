@@ -1,5 +1,5 @@
-//! Every error message, snapshotted; the `match` has no wildcard arm, so a new variant
-//! cannot be forgotten here.
+//! Every error message, snapshotted; `label` is a `match` with no wildcard arm, so a new
+//! variant cannot be forgotten here.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,27 +7,27 @@ use std::time::Duration;
 use crate::error::{EndpointKind, Error};
 
 fn label(error: &Error) -> &'static str {
-    match error {
-        Error::NotConfigured { .. } => "NotConfigured",
-        Error::NoCredentials { .. } => "NoCredentials",
-        Error::Discovery(_) => "Discovery",
-        Error::EndpointMissing { .. } => "EndpointMissing",
-        Error::Unreachable { .. } => "Unreachable",
-        Error::ProviderStatus { .. } => "ProviderStatus",
-        Error::BadResponse { .. } => "BadResponse",
-        Error::ClientRejected { .. } => "ClientRejected",
-        Error::Refused { .. } => "Refused",
-        Error::LoginExpired { .. } => "LoginExpired",
-        Error::LoginDenied => "LoginDenied",
-        Error::LoginExpiredBeforeApproval { .. } => "LoginExpiredBeforeApproval",
-        Error::NoRefreshToken => "NoRefreshToken",
-        Error::NotLoggedIn { .. } => "NotLoggedIn",
-        Error::CredentialsFileInsecure { .. } => "CredentialsFileInsecure",
-        Error::CredentialsFileIo { .. } => "CredentialsFileIo",
-        Error::CredentialsFileCorrupt { .. } => "CredentialsFileCorrupt",
-        Error::LoginMismatch { .. } => "LoginMismatch",
-        Error::NoCredentialsDirectory { .. } => "NoCredentialsDirectory",
-    }
+    m4_auth_testkit::variant_name!(error, Error {
+        NotConfigured { .. },
+        NoCredentials { .. },
+        Discovery(_),
+        EndpointMissing { .. },
+        Unreachable { .. },
+        ProviderStatus { .. },
+        BadResponse { .. },
+        ClientRejected { .. },
+        Refused { .. },
+        LoginExpired { .. },
+        LoginDenied,
+        LoginExpiredBeforeApproval { .. },
+        NoRefreshToken,
+        NotLoggedIn { .. },
+        CredentialsFileInsecure { .. },
+        CredentialsFileIo { .. },
+        CredentialsFileCorrupt { .. },
+        LoginMismatch { .. },
+        NoCredentialsDirectory { .. },
+    })
 }
 
 fn every_error() -> Vec<Error> {
@@ -112,24 +112,14 @@ fn every_error() -> Vec<Error> {
     ]
 }
 
+/// The label and code, then the message indented on one line of its own.
+fn line(error: &Error, label: &str, message: &str) -> String {
+    assert!(!message.contains('\n'), "{message}");
+    format!("{label} [{}]\n  {message}\n", error.code())
+}
+
 #[test]
 fn every_message() {
-    let all = every_error();
-    let mut labels: Vec<_> = all.iter().map(label).collect();
-    labels.dedup();
-    assert_eq!(labels.len(), 19, "one example per variant");
-    let mut text = String::new();
-    for error in &all {
-        let message = error.to_string();
-        assert!(
-            !message.ends_with('.') && !message.contains('\n'),
-            "{message}"
-        );
-        text.push_str(&format!(
-            "{} [{}]\n  {message}\n",
-            label(error),
-            error.code()
-        ));
-    }
+    let text = m4_auth_testkit::messages::lines_with(&every_error(), label, 19, line);
     insta::assert_snapshot!(text);
 }

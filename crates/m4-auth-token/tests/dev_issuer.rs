@@ -1,11 +1,6 @@
 //! The token client against the project's dev issuer (a real OAuth server on loopback with a
 //! token endpoint, device authorization, rotating refresh tokens and revocation).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use std::time::Duration;
 

@@ -1,11 +1,6 @@
 //! The grants over real HTTP on loopback: client credentials (basic and post, each audience
 //! parameter), device login (every answer), refresh, revocation, and a failing provider.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod common;
 
@@ -13,18 +8,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{Provider, field, oauth_error, token_json};
+use common::{Provider, ResponseTemplate, field, oauth_error, token_answer};
 use m4_auth_config::{AudienceParameter, Secret};
 use m4_auth_token::{
     CredentialsFile, Error, StoredLogin, TokenClient, TokenSource, finish_login, logout,
 };
 use serde_json::json;
-use wiremock::ResponseTemplate;
 
 #[test]
 fn client_credentials_use_basic_by_default_with_the_id_and_secret_form_encoded() {
     let idp = Provider::start(json!({}));
-    idp.on_post("/token", token_json("at-1", 3600, None));
+    idp.on_post("/token", token_answer("at-1", 3600, None));
     let client = TokenClient::new(idp.confidential());
     let answer = client.client_credentials().unwrap();
     assert_eq!(answer.access_token.expose_secret(), "at-1");
@@ -62,7 +56,7 @@ fn client_credentials_use_basic_by_default_with_the_id_and_secret_form_encoded()
 fn client_credentials_use_post_when_only_post_is_advertised() {
     let idp =
         Provider::start(json!({"token_endpoint_auth_methods_supported": ["client_secret_post"]}));
-    idp.on_post("/token", token_json("at-2", 600, None));
+    idp.on_post("/token", token_answer("at-2", 600, None));
     let client = TokenClient::new(idp.confidential());
     client.client_credentials().unwrap();
     let post = &idp.posts("/token")[0];
@@ -76,7 +70,7 @@ fn the_audience_parameter_setting_shapes_the_request() {
     #[track_caller]
     fn check(parameter: AudienceParameter, expected: &[(&str, Option<&str>)]) {
         let idp = Provider::start(json!({}));
-        idp.on_post("/token", token_json("at", 60, None));
+        idp.on_post("/token", token_answer("at", 60, None));
         let client = TokenClient::new(idp.confidential().audience_parameter(parameter));
         client.client_credentials().unwrap();
         let post = &idp.posts("/token")[0];
@@ -132,7 +126,7 @@ fn device_login_honours_pending_and_slow_down_then_stores_the_refresh_token() {
     );
     idp.on_post_times("/token", 1, oauth_error(400, "authorization_pending", None));
     idp.on_post_times("/token", 1, oauth_error(400, "slow_down", None));
-    idp.on_post("/token", token_json("at-login", 3600, Some("rt-1")));
+    idp.on_post("/token", token_answer("at-login", 3600, Some("rt-1")));
 
     // A public client: no secret.
     let client = TokenClient::new(idp.options());
@@ -233,7 +227,7 @@ fn device_login_denied_expired_and_out_of_time() {
         matches!(timed_out, Error::LoginExpiredBeforeApproval { .. }),
         "{timed_out}"
     );
-    let no_refresh = run(Some(token_json("at", 60, None)), 600);
+    let no_refresh = run(Some(token_answer("at", 60, None)), 600);
     assert!(matches!(no_refresh, Error::NoRefreshToken), "{no_refresh}");
 }
 
@@ -263,8 +257,8 @@ fn logged_in(idp: &Provider, refresh: &str) -> TokenSource {
 #[test]
 fn refresh_happens_before_expiry_and_a_rotated_token_is_saved_at_once() {
     let idp = Provider::start(json!({}));
-    idp.on_post_times("/token", 1, token_json("at-1", 3600, Some("rt-2")));
-    idp.on_post_times("/token", 1, token_json("at-2", 3600, None));
+    idp.on_post_times("/token", 1, token_answer("at-1", 3600, Some("rt-2")));
+    idp.on_post_times("/token", 1, token_answer("at-2", 3600, None));
     let source = logged_in(&idp, "rt-1");
 
     assert_eq!(source.access_token().unwrap().expose_secret(), "at-1");
@@ -300,7 +294,7 @@ fn refresh_happens_before_expiry_and_a_rotated_token_is_saved_at_once() {
 #[test]
 fn a_rotation_by_another_process_is_picked_up() {
     let idp = Provider::start(json!({}));
-    idp.on_post("/token", token_json("at", 100, None));
+    idp.on_post("/token", token_answer("at", 100, None));
     let source = logged_in(&idp, "rt-1");
     // `m4-auth token` elsewhere rotated the refresh token in the file.
     let login = StoredLogin::new(idp.issuer(), "m4-cli", Secret::new("rt-other"));
@@ -319,7 +313,7 @@ fn one_refresh_at_a_time_across_threads() {
     let idp = Provider::start(json!({}));
     idp.on_post(
         "/token",
-        token_json("at-shared", 3600, None).set_delay(Duration::from_millis(300)),
+        token_answer("at-shared", 3600, None).set_delay(Duration::from_millis(300)),
     );
     let source = Arc::new(logged_in(&idp, "rt-1"));
     let threads: Vec<_> = (0..8)
@@ -364,9 +358,9 @@ fn an_expired_or_revoked_login_says_to_log_in_again() {
 #[test]
 fn failures_back_off_and_the_current_token_keeps_serving() {
     let idp = Provider::start(json!({}));
-    idp.on_post_times("/token", 1, token_json("at-1", 100, None));
+    idp.on_post_times("/token", 1, token_answer("at-1", 100, None));
     idp.on_post_times("/token", 2, ResponseTemplate::new(500));
-    idp.on_post("/token", token_json("at-2", 100, None));
+    idp.on_post("/token", token_answer("at-2", 100, None));
     let source = TokenSource::detect(idp.confidential()).unwrap().unwrap();
     assert_eq!(source.access_token().unwrap().expose_secret(), "at-1");
 
@@ -438,7 +432,7 @@ fn garbage_and_hanging_providers_give_clear_errors_within_the_timeout() {
     let idp = Provider::start(json!({}));
     idp.on_post(
         "/token",
-        token_json("at", 60, None).set_delay(Duration::from_secs(30)),
+        token_answer("at", 60, None).set_delay(Duration::from_secs(30)),
     );
     let client = TokenClient::new(idp.confidential().http_timeout(Duration::from_secs(1)));
     client.endpoints().unwrap();
@@ -541,7 +535,7 @@ fn nothing_secret_in_debug() {
     let idp = Provider::start(json!({}));
     idp.on_post(
         "/token",
-        token_json("at-visible?", 3600, Some("rt-visible?")),
+        token_answer("at-visible?", 3600, Some("rt-visible?")),
     );
     let options = idp.confidential();
     let client = TokenClient::new(options.clone());

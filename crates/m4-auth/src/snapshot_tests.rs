@@ -14,24 +14,24 @@ use crate::error::AuthError;
 use crate::resource::ProtectedResource;
 
 fn variant_name(err: &AuthError) -> &'static str {
-    match err {
-        AuthError::MissingToken => "MissingToken",
-        AuthError::TokenUnavailable { .. } => "TokenUnavailable",
-        AuthError::UnsupportedScheme { .. } => "UnsupportedScheme",
-        AuthError::ExtraCredentials => "ExtraCredentials",
-        AuthError::TokenNotUnicode => "TokenNotUnicode",
-        AuthError::Token(_) => "Token",
-        AuthError::InsufficientScope { .. } => "InsufficientScope",
-        AuthError::Jwks(_) => "Jwks",
-        AuthError::RateLimited { .. } => "RateLimited",
-        AuthError::Config(_) => "Config",
-        AuthError::VerifierSetup(_) => "VerifierSetup",
-        AuthError::JwksSetup(_) => "JwksSetup",
-        AuthError::RateLimiterSetup(_) => "RateLimiterSetup",
-        AuthError::UnsupportedAlgorithm { .. } => "UnsupportedAlgorithm",
-        AuthError::UnsupportedBackend { .. } => "UnsupportedBackend",
-        AuthError::InvalidResourceUrl { .. } => "InvalidResourceUrl",
-    }
+    m4_auth_testkit::variant_name!(err, AuthError {
+        MissingToken,
+        TokenUnavailable { .. },
+        UnsupportedScheme { .. },
+        ExtraCredentials,
+        TokenNotUnicode,
+        Token(_),
+        InsufficientScope { .. },
+        Jwks(_),
+        RateLimited { .. },
+        Config(_),
+        VerifierSetup(_),
+        JwksSetup(_),
+        RateLimiterSetup(_),
+        UnsupportedAlgorithm { .. },
+        UnsupportedBackend { .. },
+        InvalidResourceUrl { .. },
+    })
 }
 
 const ALL_VARIANTS: [&str; 16] = [

@@ -3,25 +3,18 @@
 //! other token: signature, issuer, audience, scopes.
 //!
 //! No test here sets `M4_OAUTH2_TOKEN`; each case checks it is unset in this process.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 mod support;
 
 use m4_auth::{AuthConfig, Authenticator, ManualClock};
+use m4_auth_testkit::idp::{Idp, oauth_error, token_answer};
 use m4_auth_token::{CredentialsFile, StoredLogin};
 use serde_json::json;
 use support::{NOW, SCOPE, pinned, sign};
-use wiremock::matchers::{body_string_contains, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 struct Case {
-    rt: tokio::runtime::Runtime,
-    server: MockServer,
+    idp: Idp,
     dir: tempfile::TempDir,
 }
 
@@ -31,26 +24,13 @@ impl Case {
             std::env::var_os("M4_OAUTH2_TOKEN").is_none(),
             "these cases need M4_OAUTH2_TOKEN unset"
         );
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt.block_on(MockServer::start());
-        let uri = server.uri();
-        rt.block_on(
-            Mock::given(method("GET"))
-                .and(path("/.well-known/openid-configuration"))
-                .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-                    "issuer": uri,
-                    "jwks_uri": format!("{uri}/jwks"),
-                    "token_endpoint": format!("{uri}/token"),
-                })))
-                .mount(&server),
-        );
+        let idp = Idp::start();
+        idp.oauth_discovery(json!({
+            "device_authorization_endpoint": null,
+            "revocation_endpoint": null,
+        }));
         Self {
-            rt,
-            server,
+            idp,
             dir: tempfile::tempdir().unwrap(),
         }
     }
@@ -60,7 +40,7 @@ impl Case {
         sign(
             "rsa-2048",
             &json!({
-                "iss": self.server.uri(), "aud": aud, "sub": sub, "scope": SCOPE,
+                "iss": self.idp.uri(), "aud": aud, "sub": sub, "scope": SCOPE,
                 "iat": NOW, "exp": NOW + 3600,
             }),
         )
@@ -68,24 +48,12 @@ impl Case {
 
     /// The token endpoint answers requests whose body holds `grant` with `access_token`.
     fn answer(&self, grant: &str, access_token: &str) {
-        self.rt.block_on(
-            Mock::given(method("POST"))
-                .and(path("/token"))
-                .and(body_string_contains(grant))
-                .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-                    "access_token": access_token, "token_type": "Bearer", "expires_in": 3600,
-                })))
-                .mount(&self.server),
-        );
+        self.idp
+            .serve_post_containing("/token", grant, token_answer(access_token, 3600, None));
     }
 
     fn token_requests(&self) -> usize {
-        self.rt
-            .block_on(self.server.received_requests())
-            .unwrap()
-            .iter()
-            .filter(|r| r.url.path() == "/token")
-            .count()
+        self.idp.hits("/token")
     }
 
     fn credentials(&self) -> std::path::PathBuf {
@@ -93,7 +61,7 @@ impl Case {
     }
 
     fn authenticator(&self, extra: &[(&str, &str)]) -> Authenticator {
-        let uri = self.server.uri();
+        let uri = self.idp.uri();
         let file = self.credentials().display().to_string();
         let mut vars = vec![
             ("M4_OAUTH2_ENABLED", "true"),
@@ -153,7 +121,7 @@ fn the_stored_login_comes_before_the_client_credentials() {
         &case.token("svc", "m4-api"),
     );
     let login = StoredLogin::new(
-        case.server.uri(),
+        case.idp.uri(),
         "m4-service",
         m4_auth::config::Secret::new("rt-1"),
     );
@@ -172,19 +140,11 @@ fn the_stored_login_comes_before_the_client_credentials() {
 #[test]
 fn a_revoked_login_says_to_log_in_again_and_nothing_at_all_is_missing_token() {
     let case = Case::start();
-    case.rt.block_on(
-        Mock::given(method("POST"))
-            .and(path("/token"))
-            .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-                "error": "invalid_grant", "error_description": "refresh token revoked",
-            })))
-            .mount(&case.server),
+    case.idp.serve_post(
+        "/token",
+        oauth_error(400, "invalid_grant", Some("refresh token revoked")),
     );
-    let login = StoredLogin::new(
-        case.server.uri(),
-        "m4-cli",
-        m4_auth::config::Secret::new("rt"),
-    );
+    let login = StoredLogin::new(case.idp.uri(), "m4-cli", m4_auth::config::Secret::new("rt"));
     CredentialsFile::new(case.credentials())
         .save(&login)
         .unwrap();

@@ -6,6 +6,8 @@
 mod support;
 
 use m4_auth::{Authenticator, RateLimitBackendInfo};
+#[cfg(feature = "redis")]
+use m4_auth_testkit::{free_port, redis::RedisServer};
 use support::*;
 
 /// An authenticator over the pinned fixture keys whose rate limit lives at `backend`.
@@ -18,96 +20,92 @@ fn with_backend(backend: &str, requests: &str) -> Authenticator {
 }
 
 #[cfg(feature = "redis")]
-mod with_redis {
-    use super::*;
-    use m4_auth_testkit::{free_port, redis::RedisServer};
+#[test]
+fn two_authenticators_sharing_one_redis_allow_the_limit_once_in_total() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let first = with_backend(&url, "5");
+    let second = with_backend(&url, "5");
+    assert_eq!(
+        first.rate_limit_backend(),
+        RateLimitBackendInfo::Redis { url: url.clone() }
+    );
+    assert!(matches!(first.rate_limit_health(), Some(Ok(_))));
 
-    #[test]
-    fn two_authenticators_sharing_one_redis_allow_the_limit_once_in_total() {
-        let Some(redis) = RedisServer::start() else {
-            return;
-        };
-        let url = redis.url();
-        let first = with_backend(&url, "5");
-        let second = with_backend(&url, "5");
-        assert_eq!(
-            first.rate_limit_backend(),
-            RateLimitBackendInfo::Redis { url: url.clone() }
-        );
-        assert!(matches!(first.rate_limit_health(), Some(Ok(_))));
-
-        let alice = sign("rsa-2048", &claims("alice"));
-        // Alternate between the two "instances": 5 pass in total, not 5 each.
-        let verdicts: Vec<String> = (0..8)
-            .map(|i| {
-                let auth = if i % 2 == 0 { &first } else { &second };
-                verdict(auth, &alice)
-            })
-            .collect();
-        assert_eq!(
-            verdicts,
-            [
-                "ok alice",
-                "ok alice",
-                "ok alice",
-                "ok alice",
-                "ok alice",
-                "rate_limited",
-                "rate_limited",
-                "rate_limited",
-            ]
-        );
-        // Either instance keeps refusing alice, and a fresh Authenticator (a restart) too.
-        let third = with_backend(&url, "5");
-        assert_eq!(verdict(&third, &alice), "rate_limited");
-        let err = second.authenticate(&alice).unwrap_err();
-        assert!(err.retry_after().is_some_and(|s| s > 0 && s <= 3600));
-        // Another subject has its own budget.
-        let bob = sign("ec-p256", &claims("bob"));
-        assert_eq!(verdict(&second, &bob), "ok bob");
-        assert_eq!(first.stats().rate_limited + second.stats().rate_limited, 4);
-    }
-
-    #[test]
-    fn without_redis_checks_still_answer_in_process_and_health_says_why() {
-        let port = free_port(); // nothing listens there
-        let auth = with_backend(&format!("redis://:hunter2@127.0.0.1:{port}/0"), "2");
-        let shown = format!("redis://[redacted]@127.0.0.1:{port}/0");
-        assert_eq!(
-            auth.rate_limit_backend(),
-            RateLimitBackendInfo::Redis { url: shown.clone() }
-        );
-        // Never a lockout: the in-process fallback answers, with the same limit.
-        let alice = sign("rsa-2048", &claims("alice"));
-        assert_eq!(verdict(&auth, &alice), "ok alice");
-        assert_eq!(verdict(&auth, &alice), "ok alice");
-        assert_eq!(verdict(&auth, &alice), "rate_limited");
-
-        let err = auth.rate_limit_health().unwrap().unwrap_err();
-        let message = err.to_string();
-        assert!(
-            message.starts_with(&format!("Redis at {shown} is unavailable: ")),
-            "{message}"
-        );
-        let everything = format!("{message}{auth:?}{}", auth.rate_limit_backend());
-        assert!(!everything.contains("hunter2"), "{everything}");
-    }
-
-    #[test]
-    fn a_disabled_rate_limit_builds_no_redis_client() {
-        let config = config(&[
-            ("M4_OAUTH2_RATE_LIMIT_BACKEND", "redis://127.0.0.1:1/0"),
-            ("M4_OAUTH2_RATE_LIMIT_ENABLED", "false"),
-        ]);
-        let auth = Authenticator::builder(config)
-            .pinned_keys(pinned())
-            .build()
-            .unwrap();
-        assert_eq!(auth.rate_limit_backend(), RateLimitBackendInfo::Off);
-        assert!(auth.rate_limit_health().is_none());
-    }
+    let alice = sign("rsa-2048", &claims("alice"));
+    // Alternate between the two "instances": 5 pass in total, not 5 each.
+    let verdicts: Vec<String> = (0..8)
+        .map(|i| {
+            let auth = if i % 2 == 0 { &first } else { &second };
+            verdict(auth, &alice)
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            "ok alice",
+            "ok alice",
+            "ok alice",
+            "ok alice",
+            "ok alice",
+            "rate_limited",
+            "rate_limited",
+            "rate_limited",
+        ]
+    );
+    // Either instance keeps refusing alice, and a fresh Authenticator (a restart) too.
+    let third = with_backend(&url, "5");
+    assert_eq!(verdict(&third, &alice), "rate_limited");
+    let err = second.authenticate(&alice).unwrap_err();
+    assert!(err.retry_after().is_some_and(|s| s > 0 && s <= 3600));
+    // Another subject has its own budget.
+    let bob = sign("ec-p256", &claims("bob"));
+    assert_eq!(verdict(&second, &bob), "ok bob");
+    assert_eq!(first.stats().rate_limited + second.stats().rate_limited, 4);
 }
 
+#[cfg(feature = "redis")]
+#[test]
+fn without_redis_checks_still_answer_in_process_and_health_says_why() {
+    let port = free_port(); // nothing listens there
+    let auth = with_backend(&format!("redis://:hunter2@127.0.0.1:{port}/0"), "2");
+    let shown = format!("redis://[redacted]@127.0.0.1:{port}/0");
+    assert_eq!(
+        auth.rate_limit_backend(),
+        RateLimitBackendInfo::Redis { url: shown.clone() }
+    );
+    // Never a lockout: the in-process fallback answers, with the same limit.
+    let alice = sign("rsa-2048", &claims("alice"));
+    assert_eq!(verdict(&auth, &alice), "ok alice");
+    assert_eq!(verdict(&auth, &alice), "ok alice");
+    assert_eq!(verdict(&auth, &alice), "rate_limited");
+
+    let err = auth.rate_limit_health().unwrap().unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!("Redis at {shown} is unavailable: ")),
+        "{message}"
+    );
+    let everything = format!("{message}{auth:?}{}", auth.rate_limit_backend());
+    assert!(!everything.contains("hunter2"), "{everything}");
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn a_disabled_rate_limit_builds_no_redis_client() {
+    let config = config(&[
+        ("M4_OAUTH2_RATE_LIMIT_BACKEND", "redis://127.0.0.1:1/0"),
+        ("M4_OAUTH2_RATE_LIMIT_ENABLED", "false"),
+    ]);
+    let auth = Authenticator::builder(config)
+        .pinned_keys(pinned())
+        .build()
+        .unwrap();
+    assert_eq!(auth.rate_limit_backend(), RateLimitBackendInfo::Off);
+    assert!(auth.rate_limit_health().is_none());
+}
 /// A build without the `redis` feature refuses a Redis URL when the authenticator is built,
 /// rather than silently limiting per process (`cargo test -p m4-auth --no-default-features`).
 #[cfg(not(feature = "redis"))]

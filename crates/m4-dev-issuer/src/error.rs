@@ -131,21 +131,21 @@ mod tests {
     /// The variant's name; no wildcard arm, so a new variant does not compile until it is
     /// named here (and then it must get a sample below for the count to match).
     fn name(error: &Error) -> &'static str {
-        match error {
-            Error::NonLoopbackBind { .. } => "NonLoopbackBind",
-            Error::Bind { .. } => "Bind",
-            Error::KeyGeneration { .. } => "KeyGeneration",
-            Error::Random => "Random",
-            Error::Signing { .. } => "Signing",
-            Error::NoSigningKey { .. } => "NoSigningKey",
-            Error::UnsupportedAlgorithm { .. } => "UnsupportedAlgorithm",
-            Error::IssuerUrlNotLoopback { .. } => "IssuerUrlNotLoopback",
-            Error::IssuerUnreachable { .. } => "IssuerUnreachable",
-            Error::IssuerRejected { .. } => "IssuerRejected",
-            Error::IssuerResponse { .. } => "IssuerResponse",
-            Error::UnknownUserCode { .. } => "UnknownUserCode",
-            Error::DeviceLoginNotPending { .. } => "DeviceLoginNotPending",
-        }
+        m4_auth_testkit::variant_name!(error, Error {
+            NonLoopbackBind { .. },
+            Bind { .. },
+            KeyGeneration { .. },
+            Random,
+            Signing { .. },
+            NoSigningKey { .. },
+            UnsupportedAlgorithm { .. },
+            IssuerUrlNotLoopback { .. },
+            IssuerUnreachable { .. },
+            IssuerRejected { .. },
+            IssuerResponse { .. },
+            UnknownUserCode { .. },
+            DeviceLoginNotPending { .. },
+        })
     }
 
     const VARIANTS: usize = 13;

@@ -1,8 +1,8 @@
 //! Dev issuer tests: real keys, real signatures, real HTTP over loopback.
 
 use super::*;
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
+use jsonwebtoken::decode_header;
+use m4_auth_testkit::tokens::{self, Checks};
 
 #[derive(Debug)]
 struct FixedClock(i64);
@@ -54,18 +54,17 @@ fn post(url: &str, body: &str) -> (u16, Value) {
 /// (the fixed clock is in the past); returns the claims.
 fn verify_with_served_jwks(issuer: &DevIssuer, token: &str) -> Result<Value, String> {
     let (_, jwks) = get(&issuer.jwks_url());
-    let jwks: JwkSet = serde_json::from_value(jwks).unwrap();
-    let header = decode_header(token).unwrap();
-    let kid = header.kid.ok_or("no kid")?;
-    let jwk = jwks.find(&kid).ok_or("unknown kid")?;
-    let key = DecodingKey::from_jwk(jwk).unwrap();
-    let mut validation = Validation::new(header.alg);
-    validation.validate_exp = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    decode::<Value>(token, &key, &validation)
-        .map(|d| d.claims)
-        .map_err(|e| e.to_string())
+    tokens::verified_claims(&jwks, token, Checks::default())
+}
+
+/// The `kid`s of a served JWKS, in order.
+fn kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
@@ -120,9 +119,8 @@ fn jwks_serves_public_halves_of_the_current_keys() {
     let issuer = start();
     let (status, jwks) = get(&issuer.jwks_url());
     assert_eq!(status, 200);
+    assert_eq!(kids(&jwks), issuer.kids());
     let keys = jwks["keys"].as_array().unwrap();
-    let kids: Vec<&str> = keys.iter().map(|k| k["kid"].as_str().unwrap()).collect();
-    assert_eq!(kids, issuer.kids());
     assert_eq!(keys[0]["kty"], "RSA");
     assert_eq!(keys[0]["alg"], "RS256");
     assert_eq!(keys[1]["kty"], "EC");
@@ -232,13 +230,7 @@ fn rotation_keeps_or_removes_the_old_keys() {
     assert!(second.iter().all(|kid| !first.contains(kid)));
     assert!(second[0].starts_with("dev-rs256-2-") && second[1].starts_with("dev-es256-2-"));
     let (_, jwks) = get(&issuer.jwks_url());
-    let served: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert_eq!(served, [&second[0], &second[1], &first[0], &first[1]]);
+    assert_eq!(kids(&jwks), [&second[..], &first[..]].concat());
     // Kept: the old token still verifies; new tokens use the new key.
     assert!(verify_with_served_jwks(&issuer, &old_token).is_ok());
     let new_token = issuer.mint(&MintRequest::default()).unwrap();
@@ -557,12 +549,7 @@ fn rotate_endpoint_keeps_or_removes_old_keys() {
     );
     let (status, _) = post(&url, r#"{"old":"remove"}"#);
     assert_eq!(status, 200);
-    let served: Vec<String> = issuer.jwks()["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_owned())
-        .collect();
+    let served = kids(&issuer.jwks());
     assert_eq!(served, issuer.kids());
     assert!(
         served

@@ -1,11 +1,6 @@
 //! The dev issuer's OAuth endpoints over real HTTP on loopback: every grant and every error
 //! answer, with a manual clock for lifetimes and polling intervals.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -13,8 +8,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
+use m4_auth_testkit::tokens::{self, Checks};
 use m4_dev_issuer::{
     ClientAuthMethod, Clock, DEFAULT_CLIENT_SECRET, DEFAULT_CONFIDENTIAL_CLIENT_ID,
     DEFAULT_PUBLIC_CLIENT_ID, DEVICE_CODE_GRANT, DevClient, DevIssuer, DevIssuerOptions,
@@ -168,16 +162,7 @@ fn check_error(answer: &Answer, status: u16, error: &str, description_part: &str
 /// Verifies the token's signature with the served JWKS (exp not checked: the clock is
 /// fixed in the past); returns the claims.
 fn claims(issuer: &DevIssuer, token: &str) -> Value {
-    let jwks: JwkSet = serde_json::from_value(issuer.jwks()).unwrap();
-    let header = decode_header(token).unwrap();
-    let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
-    let mut validation = Validation::new(header.alg);
-    validation.validate_exp = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
-        .unwrap()
-        .claims
+    tokens::verified_claims(&issuer.jwks(), token, Checks::default()).unwrap()
 }
 
 #[test]

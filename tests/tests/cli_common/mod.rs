@@ -7,12 +7,14 @@
 //! returns its path.
 //! Every run gets a clean environment: no inherited `M4_OAUTH2_*`, no proxy variables, and a
 //! throw-away HOME, so a test can never read the developer's settings or write their files.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg(test)]
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// The `m4-auth` binary, built on first use.
 pub(crate) fn binary() -> &'static Path {
@@ -114,6 +116,23 @@ pub(crate) fn stdout(output: &Output) -> String {
 /// Standard error as text.
 pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).expect("utf-8 stderr")
+}
+
+/// Waits for `child` to exit, polling every 5 ms; fails the test, naming `what` is running,
+/// after `within`.
+#[track_caller]
+pub(crate) fn wait_for_exit(child: &mut Child, within: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("polling the child") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} still running after {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// A child process that is killed (and reaped) when dropped, so no test leaves one behind.

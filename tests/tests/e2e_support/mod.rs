@@ -21,7 +21,7 @@ pub use m4_auth_testkit::idp::{Idp, Switch, json_body};
 use m4_auth_testkit::keys;
 use serde_json::Value;
 
-use crate::cli_common::m4_auth;
+use crate::cli_common::{m4_auth, wait_for_exit};
 
 /// The audience every scenario configures and good tokens carry.
 pub const AUDIENCE: &str = "m4-api";
@@ -212,17 +212,11 @@ impl Session {
             Ok(extra) => panic!("an answer nobody asked for: {extra}"),
             Err(RecvTimeoutError::Timeout) => panic!("m4-auth verify did not end at end of input"),
         }
-        let deadline = Instant::now() + ANSWER_TIMEOUT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "m4-auth verify did not exit after its input closed"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        };
+        let status = wait_for_exit(
+            &mut self.child,
+            ANSWER_TIMEOUT,
+            "m4-auth verify, its input closed,",
+        );
         if let Some(reader) = self.stderr_reader.take() {
             reader.join().unwrap();
         }

@@ -5,14 +5,8 @@
 //! and profile of the running test), then started per scenario with a clean environment.
 //! Readiness is the server's first stdout line, `listening on http://127.0.0.1:PORT/mcp`;
 //! nothing sleeps. Every wait is bounded, and the process is killed when the test ends.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -1,14 +1,8 @@
 //! Shared helpers for the m4-auth-http tests: real tokens signed with the committed fixture
 //! keys (the testkit's `tokens`: jsonwebtoken, an independent producer), an echo service
 //! standing for the MCP service, and request/answer plumbing.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    dead_code,
-    unreachable_pub
-)]
+#![cfg(test)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -1,73 +1,40 @@
-//! A provider on loopback for the token client's tests: a wiremock server with its own tokio
-//! runtime (the code under test stays blocking), serving a discovery document and whatever
-//! token endpoint answers a test mounts.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    dead_code,
-    unreachable_pub
-)]
+//! A provider on loopback for the token client's tests: the testkit's identity provider
+//! (wiremock with its own runtime, so the code under test stays blocking), serving an OAuth
+//! discovery document and whatever token endpoint answers a test mounts, plus the clock and
+//! credentials file the options point at.
+#![cfg(test)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::path::PathBuf;
 
 use m4_auth_config::Secret;
+use m4_auth_testkit::idp::matchers::{method, path};
+use m4_auth_testkit::idp::{Idp, Mock, Respond};
+pub use m4_auth_testkit::idp::{Request, ResponseTemplate, oauth_error, token_answer};
 use m4_auth_token::{ManualClock, TokenOptions};
-use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use serde_json::Value;
 
 pub struct Provider {
-    rt: tokio::runtime::Runtime,
-    server: MockServer,
+    idp: Idp,
     pub dir: tempfile::TempDir,
     pub clock: ManualClock,
 }
 
 impl Provider {
     /// A provider whose discovery document names the token, device and revocation
-    /// endpoints, plus `extra` members.
+    /// endpoints, plus `extra` members (a `null` member removes one).
     pub fn start(extra: Value) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt.block_on(MockServer::start());
-        let provider = Self {
-            rt,
-            server,
+        let idp = Idp::start();
+        idp.oauth_discovery(extra);
+        Self {
+            idp,
             dir: tempfile::tempdir().unwrap(),
             clock: ManualClock::new(),
-        };
-        let uri = provider.issuer();
-        let mut doc = json!({
-            "issuer": uri,
-            "jwks_uri": format!("{uri}/jwks"),
-            "token_endpoint": format!("{uri}/token"),
-            "device_authorization_endpoint": format!("{uri}/device"),
-            "revocation_endpoint": format!("{uri}/revoke"),
-        });
-        if let (Value::Object(doc), Value::Object(extra)) = (&mut doc, extra) {
-            for (k, v) in extra {
-                if v.is_null() {
-                    doc.remove(&k);
-                } else {
-                    doc.insert(k, v);
-                }
-            }
         }
-        provider.mount(
-            Mock::given(method("GET"))
-                .and(path("/.well-known/openid-configuration"))
-                .respond_with(ResponseTemplate::new(200).set_body_json(doc)),
-        );
-        provider
     }
 
     pub fn issuer(&self) -> String {
-        self.server.uri()
+        self.idp.uri()
     }
 
     pub fn credentials_path(&self) -> PathBuf {
@@ -92,22 +59,14 @@ impl Provider {
             .client_secret(Secret::new("s3cr/t+é"))
     }
 
-    pub fn mount(&self, mock: Mock) {
-        self.rt.block_on(mock.mount(&self.server));
-    }
-
     /// POST `at` answered by `responder`.
     pub fn on_post(&self, at: &str, responder: impl Respond + 'static) {
-        self.mount(
-            Mock::given(method("POST"))
-                .and(path(at))
-                .respond_with(responder),
-        );
+        self.idp.serve_post(at, responder);
     }
 
     /// POST `at` answered by `responder` `times` times, before later mounts.
     pub fn on_post_times(&self, at: &str, times: u64, responder: impl Respond + 'static) {
-        self.mount(
+        self.idp.mount(
             Mock::given(method("POST"))
                 .and(path(at))
                 .respond_with(responder)
@@ -117,12 +76,7 @@ impl Provider {
 
     /// Every POST received at `at`, in order.
     pub fn posts(&self, at: &str) -> Vec<Request> {
-        self.rt
-            .block_on(self.server.received_requests())
-            .unwrap()
-            .into_iter()
-            .filter(|r| r.method.as_str() == "POST" && r.url.path() == at)
-            .collect()
+        self.idp.posts(at)
     }
 }
 
@@ -163,23 +117,4 @@ fn decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8(out).unwrap()
-}
-
-/// A token answer.
-pub fn token_json(access: &str, expires_in: u64, refresh: Option<&str>) -> ResponseTemplate {
-    let mut body =
-        json!({"access_token": access, "token_type": "Bearer", "expires_in": expires_in});
-    if let Some(refresh) = refresh {
-        body["refresh_token"] = json!(refresh);
-    }
-    ResponseTemplate::new(200).set_body_json(body)
-}
-
-/// An OAuth error answer.
-pub fn oauth_error(status: u16, error: &str, description: Option<&str>) -> ResponseTemplate {
-    let mut body = json!({"error": error});
-    if let Some(d) = description {
-        body["error_description"] = json!(d);
-    }
-    ResponseTemplate::new(status).set_body_json(body)
 }
