@@ -360,11 +360,7 @@ fn run_on(lanes: &[Lane; 2], thread: usize, case: Case) {
 }
 
 fn paired() {
-    let pairs = if std::env::args().any(|a| a == "--test") {
-        5
-    } else {
-        bench::PAIRS
-    };
+    let pairs = bench::pairs();
     let lanes = lanes();
     let ratio = |a: Case, b: Case| {
         bench::paired_ratio(&|t| run_on(&lanes, t, a), &|t| run_on(&lanes, t, b), pairs)
@@ -389,11 +385,11 @@ fn paired() {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--paired") {
+    if bench::paired_mode() {
         paired();
-        return;
+    } else {
+        let mut c = Criterion::default().configure_from_args();
+        criterion_benches(&mut c);
+        c.final_summary();
     }
-    let mut c = Criterion::default().configure_from_args();
-    criterion_benches(&mut c);
-    c.final_summary();
 }

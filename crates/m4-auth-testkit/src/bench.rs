@@ -40,6 +40,23 @@ pub type Op<'a> = &'a (dyn Fn(usize) + Sync);
 /// a busy 2-core machine; a quick run, such as a bench binary in `--test` mode, takes fewer).
 pub const PAIRS: usize = 150;
 
+/// Whether the bench binary was started with `--paired` (as `cargo xtask bench` starts it):
+/// measure the goal ratios with this module's harness and print `PAIRED <name> <value>` lines
+/// instead of running criterion.
+pub fn paired_mode() -> bool {
+    std::env::args().any(|a| a == "--paired")
+}
+
+/// How many pairs a measurement takes in this run: [`PAIRS`], or 5 when the bench binary runs in
+/// `--test` mode (`cargo test --benches`, `--all-targets`), which only checks that it works.
+pub fn pairs() -> usize {
+    if std::env::args().any(|a| a == "--test") {
+        5
+    } else {
+        PAIRS
+    }
+}
+
 /// Time per batch: long enough that timer resolution and a context switch are noise, short
 /// enough that load changes rarely fall inside one pair.
 const BATCH: Duration = Duration::from_millis(2);

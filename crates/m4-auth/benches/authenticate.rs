@@ -246,11 +246,11 @@ fn paired() {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--paired") {
+    if bench::paired_mode() {
         paired();
-        return;
+    } else {
+        let mut criterion = Criterion::default().configure_from_args();
+        benches(&mut criterion);
+        criterion.final_summary();
     }
-    let mut criterion = Criterion::default().configure_from_args();
-    benches(&mut criterion);
-    criterion.final_summary();
 }

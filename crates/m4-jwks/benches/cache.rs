@@ -62,7 +62,7 @@ fn cache_hit(c: &mut Criterion, cache: &JwksCache) {
 
 fn main() {
     let (_idp, cache) = warmed_cache();
-    if std::env::args().any(|a| a == "--paired") {
+    if bench::paired_mode() {
         for (name, same_kid) in [("same_kid", true), ("own_kid", false)] {
             let ratio = bench::paired_scaling(&|t| lookup(&cache, same_kid, t), bench::PAIRS);
             println!("PAIRED scaling_jwks_cache_hit_{name} {ratio:.4}");

@@ -146,7 +146,5 @@ criterion_group!(benches, bench);
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    // `cargo test --benches` runs the bench binary in test mode: keep that quick.
-    let quick = std::env::args().any(|a| a == "--test");
-    print_ratios(if quick { 5 } else { bench::PAIRS });
+    print_ratios(bench::pairs());
 }
