@@ -385,11 +385,5 @@ fn paired() {
 }
 
 fn main() {
-    if bench::paired_mode() {
-        paired();
-    } else {
-        let mut c = Criterion::default().configure_from_args();
-        criterion_benches(&mut c);
-        c.final_summary();
-    }
+    bench::main(paired, criterion_benches);
 }

@@ -11,6 +11,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderName, header};
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 use crate::error::Rejection;
 
@@ -141,8 +142,17 @@ pub(crate) fn parse_message(body: &[u8]) -> Result<Message<'_>, Rejection> {
     let raw: RawMessage<'_> = serde_json::from_slice(body).map_err(|e| Rejection::NotJsonRpc {
         reason: json_reason(&e),
     })?;
+    let method = match raw.method.map(string_of) {
+        Some(None) => {
+            return Err(Rejection::NotJsonRpc {
+                reason: "method must be a string".to_owned(),
+            });
+        }
+        Some(method) => method,
+        None => None,
+    };
     let message = Message {
-        method: raw.method.map(|m| m.0),
+        method,
         name: raw.params.and_then(|p| p.name),
     };
     if message.method.as_deref() == Some(TOOLS_CALL) && message.name.is_none() {
@@ -179,7 +189,7 @@ struct RawMessage<'a> {
     #[serde(default, rename = "id")]
     _id: Option<IgnoredAny>,
     #[serde(default, borrow)]
-    method: Option<Str<'a>>,
+    method: Option<&'a RawValue>,
     #[serde(default, borrow)]
     params: Option<Params<'a>>,
 }
@@ -205,7 +215,7 @@ impl<'de> Visitor<'de> for ParamsVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params<'de>, A::Error> {
-        let mut name: Option<MaybeStr<'de>> = None;
+        let mut name: Option<&'de RawValue> = None;
         while let Some(IsName(is_name)) = map.next_key()? {
             if is_name {
                 if name.is_some() {
@@ -217,7 +227,7 @@ impl<'de> Visitor<'de> for ParamsVisitor {
             }
         }
         Ok(Params {
-            name: name.and_then(|n| n.0),
+            name: name.and_then(string_of),
         })
     }
 
@@ -228,34 +238,6 @@ impl<'de> Visitor<'de> for ParamsVisitor {
 
     fn visit_unit<E: de::Error>(self) -> Result<Params<'de>, E> {
         Ok(Params { name: None })
-    }
-}
-
-/// A JSON string, borrowed from the body when it has no escapes (serde's own `Cow<str>` always
-/// copies); any other JSON type is refused, as `String` would.
-struct Str<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(StrVisitor)
-    }
-}
-
-struct StrVisitor;
-
-impl<'de> Visitor<'de> for StrVisitor {
-    type Value = Str<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
-        Ok(Str(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'de>, E> {
-        Ok(Str(Cow::Owned(v.to_owned())))
     }
 }
 
@@ -282,64 +264,16 @@ impl Visitor<'_> for IsNameVisitor {
     }
 }
 
-/// Any JSON value, kept only when it is a string (borrowed when it has no escapes).
-struct MaybeStr<'a>(Option<Cow<'a, str>>);
-
-impl<'de> Deserialize<'de> for MaybeStr<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(MaybeStrVisitor)
+/// A JSON value's text when it is a string: borrowed when it has no escapes, decoded when it
+/// has; `None` for any other JSON type.
+fn string_of(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    if !text.starts_with('"') {
+        return None;
     }
-}
-
-struct MaybeStrVisitor;
-
-impl<'de> Visitor<'de> for MaybeStrVisitor {
-    type Value = MaybeStr<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<MaybeStr<'de>, E> {
-        Ok(MaybeStr(Some(Cow::Borrowed(v))))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<MaybeStr<'de>, E> {
-        Ok(MaybeStr(Some(Cow::Owned(v.to_owned()))))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<MaybeStr<'de>, E> {
-        Ok(MaybeStr(Some(Cow::Owned(v))))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<MaybeStr<'de>, E> {
-        Ok(MaybeStr(None))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<MaybeStr<'de>, E> {
-        Ok(MaybeStr(None))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<MaybeStr<'de>, E> {
-        Ok(MaybeStr(None))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<MaybeStr<'de>, E> {
-        Ok(MaybeStr(None))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<MaybeStr<'de>, E> {
-        Ok(MaybeStr(None))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaybeStr<'de>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(MaybeStr(None))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeStr<'de>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(MaybeStr(None))
+    match serde_json::from_str::<&str>(text) {
+        Ok(borrowed) => Some(Cow::Borrowed(borrowed)),
+        Err(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
     }
 }
 

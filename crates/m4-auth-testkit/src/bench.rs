@@ -47,6 +47,30 @@ pub fn paired_mode() -> bool {
     std::env::args().any(|a| a == "--paired")
 }
 
+/// The `main` of a bench binary (`harness = false`): with `--paired`, `paired` (the goal
+/// ratios, see [`paired_mode`]); otherwise criterion, configured from the command line (so
+/// `cargo bench`, `--test` mode and criterion's filters work as usual), runs `benches` and
+/// prints its summary.
+///
+/// ```no_run
+/// fn benches(c: &mut criterion::Criterion) {
+///     c.bench_function("sum", |b| b.iter(|| (0..100u64).sum::<u64>()));
+/// }
+/// fn paired() {
+///     println!("PAIRED nothing 1.0");
+/// }
+/// m4_auth_testkit::bench::main(paired, benches);
+/// ```
+pub fn main(paired: impl FnOnce(), benches: impl FnOnce(&mut criterion::Criterion)) {
+    if paired_mode() {
+        paired();
+    } else {
+        let mut criterion = criterion::Criterion::default().configure_from_args();
+        benches(&mut criterion);
+        criterion.final_summary();
+    }
+}
+
 /// How many pairs a measurement takes in this run: [`PAIRS`], or 5 when the bench binary runs in
 /// `--test` mode (`cargo test --benches`, `--all-targets`), which only checks that it works.
 pub fn pairs() -> usize {

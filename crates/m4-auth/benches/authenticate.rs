@@ -246,11 +246,5 @@ fn paired() {
 }
 
 fn main() {
-    if bench::paired_mode() {
-        paired();
-    } else {
-        let mut criterion = Criterion::default().configure_from_args();
-        benches(&mut criterion);
-        criterion.final_summary();
-    }
+    bench::main(paired, benches);
 }

@@ -62,14 +62,11 @@ fn cache_hit(c: &mut Criterion, cache: &JwksCache) {
 
 fn main() {
     let (_idp, cache) = warmed_cache();
-    if bench::paired_mode() {
+    let paired = || {
         for (name, same_kid) in [("same_kid", true), ("own_kid", false)] {
             let ratio = bench::paired_scaling(&|t| lookup(&cache, same_kid, t), bench::PAIRS);
             println!("PAIRED scaling_jwks_cache_hit_{name} {ratio:.4}");
         }
-        return;
-    }
-    let mut criterion = Criterion::default().configure_from_args();
-    cache_hit(&mut criterion, &cache);
-    criterion.final_summary();
+    };
+    bench::main(paired, |criterion| cache_hit(criterion, &cache));
 }
