@@ -21,6 +21,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Buf;
 use bytes::Bytes;
 use http::{Method, Request, Response, header};
 use http_body::Body;
@@ -106,9 +107,10 @@ where
         // The service that was polled ready goes with this request; the clone stays.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let shared = self.shared.clone();
+        // The gate's future is made here, so the boxed state holds it, not the request too.
+        let gate = gate(self.shared.clone(), req);
         Box::pin(async move {
-            match gate(&shared, req).await {
+            match gate.await {
                 Ok(req) => {
                     let mut inner = inner;
                     let response = inner.call(req).await?;
@@ -122,7 +124,7 @@ where
 
 /// Everything before the inner service: the request to pass on, or the answer to give.
 async fn gate<B>(
-    shared: &Shared,
+    shared: Arc<Shared>,
     req: Request<B>,
 ) -> Result<Request<Full<Bytes>>, Response<Full<Bytes>>>
 where
@@ -130,6 +132,7 @@ where
     B::Data: Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    let shared = &*shared;
     let (mut parts, body) = req.into_parts();
     let refuse = |r: Rejection| reply::rejection(shared, &r, None);
     inspect::check_query(&parts).map_err(refuse)?;
@@ -231,13 +234,31 @@ where
     if body.size_hint().lower() > limit as u64 {
         return Err(Rejection::BodyTooLarge { limit });
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(Rejection::BodyTooLarge { limit })
+    let mut body = std::pin::pin!(Limited::new(body, limit));
+    // One frame is the common case: kept as it came (no copy); more are joined.
+    let mut first: Option<Bytes> = None;
+    let mut joined: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| {
+            if err.downcast_ref::<LengthLimitError>().is_some() {
+                Rejection::BodyTooLarge { limit }
+            } else {
+                Rejection::BodyUnreadable {
+                    reason: inspect::shown(&err.to_string()),
+                }
+            }
+        })?;
+        let Ok(mut data) = frame.into_data() else {
+            continue; // trailers: not part of a JSON-RPC body
+        };
+        let data = data.copy_to_bytes(data.remaining());
+        match first.take() {
+            None if joined.is_empty() => first = Some(data),
+            held => {
+                joined.extend_from_slice(held.as_deref().unwrap_or_default());
+                joined.extend_from_slice(&data);
+            }
         }
-        Err(err) => Err(Rejection::BodyUnreadable {
-            reason: inspect::shown(&err.to_string()),
-        }),
     }
+    Ok(first.unwrap_or_else(|| Bytes::from(joined)))
 }
