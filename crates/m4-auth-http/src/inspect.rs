@@ -99,8 +99,13 @@ pub(crate) fn authorization(headers: &HeaderMap) -> Result<Option<&str>, Rejecti
     if values.next().is_some() {
         return Err(Rejection::RepeatedAuthorization);
     }
-    value
-        .to_str()
+    // `HeaderValue` holds no control byte but tab, so "visible ASCII" (`to_str`) is "ASCII",
+    // which `is_ascii` checks a word at a time instead of a byte at a time.
+    let bytes = value.as_bytes();
+    if !bytes.is_ascii() {
+        return Err(Rejection::AuthorizationNotAscii);
+    }
+    std::str::from_utf8(bytes)
         .map(Some)
         .map_err(|_| Rejection::AuthorizationNotAscii)
 }
@@ -365,4 +370,41 @@ pub(crate) fn shown(s: &str) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn authorization_accepts_exactly_what_to_str_accepts() {
+        // Every byte a header value can hold, alone and inside a token: the ASCII fast path
+        // must agree with `HeaderValue::to_str` on each.
+        let mut checked = 0;
+        for b in 0..=255u8 {
+            for bytes in [
+                vec![b],
+                vec![b'B', b'e', b'a', b'r', b'e', b'r', b' ', b'x', b, b'y'],
+            ] {
+                let Ok(value) = HeaderValue::from_bytes(&bytes) else {
+                    continue;
+                };
+                let mut headers = HeaderMap::new();
+                headers.insert(header::AUTHORIZATION, value.clone());
+                let ours = authorization(&headers);
+                match value.to_str() {
+                    Ok(text) => assert_eq!(ours, Ok(Some(text)), "byte {b:#04x}"),
+                    Err(_) => {
+                        assert_eq!(ours, Err(Rejection::AuthorizationNotAscii), "byte {b:#04x}")
+                    }
+                }
+                checked += 1;
+            }
+        }
+        // 0x20..=0x7e, tab and 0x80..=0xff, twice; NUL, other controls and DEL are refused by
+        // `HeaderValue` itself.
+        assert_eq!(checked, 2 * (95 + 1 + 128));
+    }
 }
