@@ -394,12 +394,11 @@ mod tests {
                 let mut headers = HeaderMap::new();
                 headers.insert(header::AUTHORIZATION, value.clone());
                 let ours = authorization(&headers);
-                match value.to_str() {
-                    Ok(text) => assert_eq!(ours, Ok(Some(text)), "byte {b:#04x}"),
-                    Err(_) => {
-                        assert_eq!(ours, Err(Rejection::AuthorizationNotAscii), "byte {b:#04x}")
-                    }
-                }
+                let expected = value
+                    .to_str()
+                    .map(Some)
+                    .map_err(|_| Rejection::AuthorizationNotAscii);
+                assert_eq!(ours, expected, "byte {b:#04x}");
                 checked += 1;
             }
         }
