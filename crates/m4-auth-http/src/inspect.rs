@@ -18,9 +18,6 @@ use crate::error::Rejection;
 /// The MCP method whose calls are charged and checked against per-tool scopes.
 pub(crate) const TOOLS_CALL: &str = "tools/call";
 
-/// The longest header or body value echoed in a message, in characters.
-const ECHO_LIMIT: usize = 64;
-
 /// Refuses `access_token` in the query string (any spelling of the name that decodes to it).
 pub(crate) fn check_query(parts: &Parts) -> Result<(), Rejection> {
     let Some(query) = parts.uri.query() else {
@@ -356,21 +353,9 @@ fn mismatch(header: &'static str, header_value: &str, body_value: Option<&str>) 
     }
 }
 
-/// An untrusted value as it appears in a message: escaped and cut.
-pub(crate) fn shown(s: &str) -> String {
-    let mut out = String::new();
-    let mut chars = s.chars();
-    for c in chars.by_ref().take(ECHO_LIMIT) {
-        match c {
-            '\'' => out.push_str("\\'"),
-            c => out.extend(c.escape_debug()),
-        }
-    }
-    if chars.next().is_some() {
-        out.push('…');
-    }
-    out
-}
+/// An untrusted value as it appears in a message: the facade's own rule
+/// ([`m4_auth::jwks::shown`]: control characters, `"` and `\` escaped, cut at 200 characters).
+pub(crate) use m4_auth::jwks::shown;
 
 #[cfg(test)]
 mod tests {
