@@ -36,7 +36,7 @@ pub const RATE_LIMIT_WINDOW: &str = "M4_OAUTH2_RATE_LIMIT_WINDOW";
 pub const TOKEN: &str = "M4_OAUTH2_TOKEN";
 /// `M4_OAUTH2_ALGORITHMS`: comma-separated signature algorithms accepted.
 pub const ALGORITHMS: &str = "M4_OAUTH2_ALGORITHMS";
-/// `M4_OAUTH2_LEEWAY`: seconds of clock skew allowed for `exp` and `nbf`.
+/// `M4_OAUTH2_LEEWAY`: seconds of clock skew allowed for `exp`, `nbf` and `iat`.
 pub const LEEWAY: &str = "M4_OAUTH2_LEEWAY";
 /// `M4_OAUTH2_HTTP_TIMEOUT`: seconds allowed per JWKS or discovery request.
 pub const HTTP_TIMEOUT: &str = "M4_OAUTH2_HTTP_TIMEOUT";

@@ -14,7 +14,7 @@
 //!   `/mcp` passes the m4-auth gate, which puts the caller's [`Principal`] in the request's
 //!   extensions; rmcp hands the request's `http::request::Parts` to the tools.
 //! - `--stdio` speaks MCP on stdin/stdout. The credentials come from the environment
-//!   (`M4_OAUTH2_TOKEN`) and are checked on every call of a guarded tool, which answers
+//!   (`M4_OAUTH2_TOKEN`, else the stored login, else the client credentials) and are checked on every call of a guarded tool, which answers
 //!   `Error: <message>` when they fail, as M4's tools do. `list_datasets` is public there.
 //!
 //! Copy it: the parts an M4 component needs are `main`, `serve_http` and `M4Server::caller`.
@@ -44,7 +44,7 @@ struct Args {
     /// Serve streamable HTTP at http://ADDR/mcp (for example 127.0.0.1:8765)
     #[arg(long, value_name = "ADDR", required_unless_present = "stdio")]
     http: Option<SocketAddr>,
-    /// Serve MCP on stdin/stdout; the token comes from M4_OAUTH2_TOKEN
+    /// Serve MCP on stdin/stdout; credentials from M4_OAUTH2_TOKEN, else the stored login, else the client credentials
     #[arg(long, conflicts_with = "http")]
     stdio: bool,
     /// Require these scopes, besides M4_OAUTH2_REQUIRED_SCOPES, to call TOOL (repeatable)

@@ -546,7 +546,9 @@ impl Authenticator {
         }
     }
 
-    /// [`guard`](Self::guard) with the token from `M4_OAUTH2_TOKEN`, for stdio MCP servers.
+    /// [`guard`](Self::guard) with the credentials of [`authenticate_env`](Self::authenticate_env)
+    /// (`M4_OAUTH2_TOKEN`, else the stored login, else the client credentials), for stdio MCP
+    /// servers.
     ///
     /// ```no_run
     /// let auth = m4_auth::Authenticator::from_env()?;
