@@ -102,10 +102,12 @@ pub enum Rejection {
         /// What the transport reported.
         reason: String,
     },
-    /// A POST body that is not one JSON-RPC message.
+    /// A body that is not one JSON-RPC message (`reason` is the parser's complaint, escaped and
+    /// cut; it may quote a value from the body).
     #[error("the request body is not a JSON-RPC message: {reason}")]
     NotJsonRpc {
-        /// What was wrong, from the JSON parser (no body text is echoed).
+        /// What was wrong, from the JSON parser: escaped, cut at 200 characters, and it may quote
+        /// a value from the body.
         reason: String,
     },
     /// A JSON array (a JSON-RPC batch): no MCP protocol version since 2025-06-18 allows one.

@@ -113,7 +113,10 @@ pub(crate) fn authorization(headers: &HeaderMap) -> Result<Option<&str>, Rejecti
 pub(crate) struct Message<'a> {
     /// `method`, absent for a response.
     pub(crate) method: Option<Cow<'a, str>>,
-    /// `params.name`, when `params` is an object whose `name` is a string.
+    /// The name the 2026-07-28 `Mcp-Name` header carries for this method, when it is a string
+    /// (as rmcp reads it): `params.name` for `tools/call` and `prompts/get`, `params.uri` for
+    /// `resources/read`, `resources/subscribe` and `resources/unsubscribe`, `params.taskId`
+    /// for `tasks/get`, `tasks/update` and `tasks/cancel`; none for other methods.
     pub(crate) name: Option<Cow<'a, str>>,
 }
 
@@ -129,8 +132,9 @@ impl Message<'_> {
 }
 
 /// Reads one JSON-RPC message from `body`. Refuses arrays (batches), anything that is not a
-/// JSON object, duplicate `method`, `id`, `params` or `params.name` members (two parsers could
-/// disagree on which one counts), and a `tools/call` without a string `params.name`.
+/// JSON object, duplicate `method`, `id`, `params`, `params.name`, `params.uri` or
+/// `params.taskId` members (two parsers could disagree on which one counts), and a
+/// `tools/call` without a string `params.name`.
 ///
 /// The whole body is parsed (a syntax error anywhere is refused), but only `method` and
 /// `params.name` are kept: this runs on every POST, so it allocates nothing unless a kept
@@ -153,10 +157,13 @@ pub(crate) fn parse_message(body: &[u8]) -> Result<Message<'_>, Rejection> {
         Some(method) => method,
         None => None,
     };
-    let message = Message {
-        method,
-        name: raw.params.and_then(|p| p.name),
-    };
+    let key = method.as_deref().and_then(NameKey::for_method);
+    let name = raw.params.and_then(|p| match key? {
+        NameKey::Name => p.name,
+        NameKey::Uri => p.uri,
+        NameKey::TaskId => p.task_id,
+    });
+    let message = Message { method, name };
     if message.method.as_deref() == Some(TOOLS_CALL) && message.name.is_none() {
         return Err(Rejection::MissingToolName);
     }
@@ -174,14 +181,10 @@ pub(crate) fn message_id(body: &[u8]) -> serde_json::Value {
     serde_json::from_slice::<Id>(body).map_or(serde_json::Value::Null, |m| m.id)
 }
 
-/// The parser's complaint without any of the body's text (serde_json messages name the
-/// problem and the position only).
+/// The parser's complaint, which names the problem and its position and may quote a value
+/// from the body: escaped and cut on a character boundary by [`shown`].
 fn json_reason(err: &serde_json::Error) -> String {
-    let mut reason = err.to_string();
-    if reason.len() > 200 {
-        reason.truncate(200);
-    }
-    reason
+    shown(&err.to_string())
 }
 
 /// The members the gate reads; serde refuses a duplicate of any of them (`id` included,
@@ -196,9 +199,49 @@ struct RawMessage<'a> {
     params: Option<Params<'a>>,
 }
 
-/// `params`: only a string `name` is kept; positional (array) params are skipped.
+/// The `params` member whose string value is a method's `Mcp-Name` (SEP-2243).
+#[derive(Clone, Copy)]
+enum NameKey {
+    Name,
+    Uri,
+    TaskId,
+}
+
+impl NameKey {
+    fn for_method(method: &str) -> Option<Self> {
+        match method {
+            "tools/call" | "prompts/get" => Some(Self::Name),
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => Some(Self::Uri),
+            "tasks/get" | "tasks/update" | "tasks/cancel" => Some(Self::TaskId),
+            _ => None,
+        }
+    }
+
+    fn of_member(member: &str) -> Option<Self> {
+        match member {
+            "name" => Some(Self::Name),
+            "uri" => Some(Self::Uri),
+            "taskId" => Some(Self::TaskId),
+            _ => None,
+        }
+    }
+
+    fn member(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Uri => "uri",
+            Self::TaskId => "taskId",
+        }
+    }
+}
+
+/// `params`: only the string `name`, `uri` and `taskId` members are kept; positional (array)
+/// params are skipped.
+#[derive(Default)]
 struct Params<'a> {
     name: Option<Cow<'a, str>>,
+    uri: Option<Cow<'a, str>>,
+    task_id: Option<Cow<'a, str>>,
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Params<'a> {
@@ -217,52 +260,57 @@ impl<'de> Visitor<'de> for ParamsVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params<'de>, A::Error> {
-        let mut name: Option<&'de RawValue> = None;
-        while let Some(IsName(is_name)) = map.next_key()? {
-            if is_name {
-                if name.is_some() {
-                    return Err(de::Error::duplicate_field("name"));
-                }
-                name = Some(map.next_value()?);
-            } else {
+        let mut params = Params::default();
+        let mut seen = [false; 3];
+        while let Some(Member(key)) = map.next_key()? {
+            let Some(key) = key else {
                 map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let slot = match key {
+                NameKey::Name => (&mut params.name, &mut seen[0]),
+                NameKey::Uri => (&mut params.uri, &mut seen[1]),
+                NameKey::TaskId => (&mut params.task_id, &mut seen[2]),
+            };
+            if std::mem::replace(slot.1, true) {
+                return Err(de::Error::duplicate_field(key.member()));
             }
+            *slot.0 = string_of(map.next_value()?);
         }
-        Ok(Params {
-            name: name.and_then(string_of),
-        })
+        Ok(params)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Params<'de>, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Params { name: None })
+        Ok(Params::default())
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Params<'de>, E> {
-        Ok(Params { name: None })
+        Ok(Params::default())
     }
 }
 
-/// A member name of `params`: whether it is `name` (escapes decoded; nothing allocated).
-struct IsName(bool);
+/// A member name of `params`: which kept member it is, if any (escapes decoded; nothing
+/// allocated).
+struct Member(Option<NameKey>);
 
-impl<'de> Deserialize<'de> for IsName {
+impl<'de> Deserialize<'de> for Member {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_identifier(IsNameVisitor)
+        deserializer.deserialize_identifier(MemberVisitor)
     }
 }
 
-struct IsNameVisitor;
+struct MemberVisitor;
 
-impl Visitor<'_> for IsNameVisitor {
-    type Value = IsName;
+impl Visitor<'_> for MemberVisitor {
+    type Value = Member;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a member name")
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<IsName, E> {
-        Ok(IsName(v == "name"))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Member, E> {
+        Ok(Member(NameKey::of_member(v)))
     }
 }
 

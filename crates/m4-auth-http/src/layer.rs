@@ -9,8 +9,8 @@
 //!    `verify_header` runs on tokio's blocking pool): `401` / `503`.
 //! 3. The body is read, refused above the limit (`Content-Length` first, then while reading):
 //!    `413`.
-//! 4. A POST body is read as one JSON-RPC message; `Mcp-Method` / `Mcp-Name` headers, when
-//!    present, must match it: `400`.
+//! 4. A POST body, or a non-empty body sent with any other method, is read as one JSON-RPC
+//!    message; `Mcp-Method` / `Mcp-Name` headers, when present, must match it: `400`.
 //! 5. A `tools/call` needs the tool's scopes (`403 insufficient_scope` listing all of them) and
 //!    is charged one request (`429` with `Retry-After`); nothing else is charged.
 //! 6. The [`Principal`](m4_auth::Principal) goes into the request's extensions and the inner
@@ -146,7 +146,9 @@ where
     let bytes = read_body(shared, &parts.headers, body)
         .await
         .map_err(refuse)?;
-    let message = if parts.method == Method::POST {
+    // Every POST, and a body sent with any other method (not MCP, but an inner service might
+    // act on it): a tools/call is a tools/call whatever the HTTP method, scoped and charged.
+    let message = if parts.method == Method::POST || !bytes.is_empty() {
         let message = inspect::parse_message(&bytes).map_err(refuse)?;
         inspect::check_headers(&parts.headers, &message)
             .map_err(|r| reply::rejection(shared, &r, Some(&inspect::message_id(&bytes))))?;

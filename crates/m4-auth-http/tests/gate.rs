@@ -185,6 +185,108 @@ async fn json_escapes_do_not_hide_a_tool_call_from_the_gate() {
 }
 
 #[tokio::test]
+async fn a_tool_call_sent_with_another_http_method_is_still_scoped_and_charged() {
+    // Not MCP (the transport POSTs every message), but a tower service behind the gate may act
+    // on any method's body: a tools/call must not get past the tool's scope or the limit
+    // because it came as PUT, GET or a lowercase `post`.
+    let (auth, _clock) = authenticator(&[("M4_OAUTH2_RATE_LIMIT_REQUESTS", "1")]);
+    let gate = McpAuth::builder(auth)
+        .tool_scopes("execute_query", ["write:cohorts"])
+        .build()
+        .unwrap();
+    let basic = token("alice", &[]);
+    let methods = ["PUT", "PATCH", "DELETE", "GET", "post"];
+    let with_method = |method: &str, token: &str, body: String| {
+        Request::builder()
+            .method(http::Method::from_bytes(method.as_bytes()).unwrap())
+            .uri("/mcp")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    for method in methods {
+        let answer = send(
+            gated(&gate),
+            with_method(method, &basic, call("execute_query")),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{method}");
+    }
+    // Charged: alice's one call goes, the next is 429, whatever the method.
+    let answer = send(gated(&gate), with_method("PUT", &basic, call("whoami"))).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    for method in methods {
+        let answer = send(gated(&gate), with_method(method, &basic, call("whoami"))).await;
+        assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS, "{method}");
+    }
+    // A body that is not JSON-RPC is refused whatever the method; no body passes uncharged.
+    let answer = send(gated(&gate), with_method("PUT", &basic, "x".to_owned())).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    let answer = send(gated(&gate), with_method("GET", &basic, String::new())).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_parse_error_quoting_multibyte_text_is_a_400_not_a_panic() {
+    let gate = gate(&[]);
+    let good = token("alice", &[]);
+    for body in [
+        format!("\"a{}\"", "é".repeat(150)),
+        format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":\"a{}\"}}",
+            "é".repeat(150)
+        ),
+    ] {
+        let answer = send(gated(&gate), post(Some(&good), &body, &[])).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+        let description = answer.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(description.chars().count() <= 260, "{description}");
+    }
+}
+
+#[tokio::test]
+async fn mcp_name_is_read_from_the_member_each_method_names() {
+    // SEP-2243, as rmcp sends it: params.uri for resources/*, params.taskId for tasks/*.
+    let gate = gate(&[]);
+    let good = token("alice", &[]);
+    let cases = [
+        ("resources/read", json!({"uri": "file:///a"}), "file:///a"),
+        (
+            "resources/subscribe",
+            json!({"uri": "file:///b"}),
+            "file:///b",
+        ),
+        ("tasks/get", json!({"taskId": "t-1"}), "t-1"),
+        ("prompts/get", json!({"name": "summary"}), "summary"),
+    ];
+    for (method, params, name) in &cases {
+        let headers = [("mcp-method", *method), ("mcp-name", *name)];
+        let answer = send(
+            gated(&gate),
+            post(Some(&good), &rpc(method, params), &headers),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{method}");
+        let headers = [("mcp-method", *method), ("mcp-name", "other")];
+        let answer = send(
+            gated(&gate),
+            post(Some(&good), &rpc(method, params), &headers),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{method}");
+    }
+    // A duplicate of the member a method names is refused like a duplicate name.
+    let body =
+        r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"a","uri":"b"}}"#;
+    let answer = send(gated(&gate), post(Some(&good), body, &[])).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
 async fn tokens_in_the_query_string_or_a_form_body_are_refused_and_never_used() {
     let gate = gate(&[]);
     let good = token("alice", &[]);
