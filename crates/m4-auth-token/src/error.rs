@@ -184,7 +184,7 @@ pub enum Error {
     CredentialsFileIo {
         /// The file.
         path: PathBuf,
-        /// `read`, `write` or `remove`.
+        /// `read`, `write`, `remove` or `lock`.
         action: &'static str,
         /// What the operating system said.
         detail: String,

@@ -18,7 +18,7 @@ pub use error::{EndpointKind, Error};
 pub use login::{LogoutOutcome, SLOW_DOWN_STEP, finish_login, logout};
 pub use options::{OFFLINE_ACCESS, TokenOptions};
 pub use source::{CredentialKind, TokenSource, renew_after};
-pub use store::{CredentialsFile, StoredLogin, default_credentials_path};
+pub use store::{CredentialsFile, LoginLock, StoredLogin, default_credentials_path};
 
 // Time is injected the way m4-jwks does it: one Clock trait in the tree.
 pub use m4_jwks::{Clock, ManualClock, SystemClock};

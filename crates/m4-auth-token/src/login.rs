@@ -86,14 +86,25 @@ impl LogoutOutcome {
 /// The credentials file's errors (reading, removing).
 pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
     let file = CredentialsFile::new(client.options.credentials_file.clone());
-    let login = match file.load() {
-        Ok(login) => login,
-        // Too-open permissions: the token may be exposed; removing it is the right move.
-        Err(Error::CredentialsFileInsecure { .. } | Error::CredentialsFileCorrupt { .. }) => None,
+    let (login, unread) = match file.load() {
+        Ok(login) => (login, None),
+        // Too-open permissions: the token may be exposed; removing it is the right move, and
+        // the user must revoke it at the provider, which this program did not read it to do.
+        Err(e @ (Error::CredentialsFileInsecure { .. } | Error::CredentialsFileCorrupt { .. })) => {
+            (None, Some(e))
+        }
         Err(e) => return Err(e),
     };
     let (revoked, revocation_note) = match &login {
-        None => (false, None),
+        None => (
+            false,
+            unread.map(|e| {
+                format!(
+                    "not revoked: {e}; the login it held may have been exposed, so revoke it at \
+                     the provider (sign out of the application's sessions there)"
+                )
+            }),
+        ),
         Some(login) if login.issuer != client.options.issuer => (
             false,
             Some(format!(

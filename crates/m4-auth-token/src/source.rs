@@ -186,7 +186,7 @@ impl TokenSource {
     /// stored login no longer works); during back-off the last error.
     pub fn access_token(&self) -> Result<Secret, Error> {
         let clock = &self.client.options.clock;
-        let wait_bound = self.client.options.http_timeout * 2;
+        let wait_bound = self.client.options.http_timeout.saturating_mul(2);
         let mut state = self.state.lock();
         loop {
             let now = clock.now();
@@ -280,7 +280,9 @@ impl TokenSource {
         match self.kind {
             CredentialKind::ClientCredentials => Ok((self.client.client_credentials()?, None)),
             CredentialKind::StoredLogin => {
-                // Another process (`m4-auth token`, a second server) may have rotated it.
+                // Another process (`m4-auth token`, a second server) may be refreshing the same
+                // login: one at a time, and each reads what the one before it saved.
+                let _lock = self.file.lock()?;
                 let stored = self.file.load()?;
                 let Some(stored) = stored else {
                     return Err(Error::NotLoggedIn {

@@ -179,10 +179,7 @@ impl CredentialsFile {
     /// # Errors
     /// [`Error::CredentialsFileIo`] when the directory or file cannot be written.
     pub fn save(&self, login: &StoredLogin) -> Result<(), Error> {
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let dir = self.dir();
         create_private_dir(&dir).map_err(|e| self.io("write", &e))?;
         let body = json!({
             "version": FORMAT_VERSION,
@@ -195,12 +192,7 @@ impl CredentialsFile {
             action: "write",
             detail: e.to_string(),
         })?;
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| FILE_NAME.to_owned());
-        let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let temp = dir.join(format!(".{}.{}.tmp", self.file_name(), std::process::id()));
         // A leftover from a crashed run with the same process id would block create_new.
         let _ = fs::remove_file(&temp);
         let written = write_private(&temp, &text).and_then(|()| fs::rename(&temp, &self.path));
@@ -209,6 +201,45 @@ impl CredentialsFile {
             return Err(self.io("write", &e));
         }
         Ok(())
+    }
+
+    /// Holds the login for one refresh across processes: an exclusive lock on a sibling file
+    /// (`.<name>.lock`, owner-only), released when the guard is dropped. Two processes that
+    /// refreshed the same stored login at once would both send one refresh token; a provider
+    /// that detects reuse (Auth0, Okta, the dev issuer) then revokes the whole login. Under
+    /// the lock the second one reads the token the first one saved and uses that instead.
+    ///
+    /// # Errors
+    /// [`Error::CredentialsFileIo`] when the lock file cannot be created or locked.
+    pub fn lock(&self) -> Result<LoginLock, Error> {
+        let dir = self.dir();
+        create_private_dir(&dir).map_err(|e| self.io("lock", &e))?;
+        let mut options = fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let file = options
+            .open(dir.join(format!(".{}.lock", self.file_name())))
+            .map_err(|e| self.io("lock", &e))?;
+        file.lock().map_err(|e| self.io("lock", &e))?;
+        Ok(LoginLock { _file: file })
+    }
+
+    fn dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| FILE_NAME.to_owned())
     }
 
     /// Deletes the file; `Ok(false)` when there was none.
@@ -251,6 +282,12 @@ impl CredentialsFile {
             detail: shown(&error.to_string()),
         }
     }
+}
+
+/// The cross-process lock of a stored login, from [`CredentialsFile::lock`]; released on drop.
+#[derive(Debug)]
+pub struct LoginLock {
+    _file: fs::File,
 }
 
 /// Creates `dir` (and parents) with mode 0700 where it does not exist yet.

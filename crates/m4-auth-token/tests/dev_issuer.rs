@@ -148,6 +148,65 @@ fn login_refresh_rotation_and_logout_against_the_dev_issuer() {
 }
 
 #[test]
+fn two_processes_refreshing_one_stored_login_at_once_both_keep_it() {
+    // Each TokenSource stands for a process (M4 and `m4-auth token`, or two servers) sharing
+    // the credentials file. Without the file lock both sent the same refresh token and the
+    // dev issuer, like Auth0 and Okta, revoked the whole login on the reuse.
+    let issuer = issuer(ClientAuthMethod::ALL.to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    login(&issuer, &dir, true).unwrap();
+    for round in 0..8 {
+        let barrier = std::sync::Barrier::new(2);
+        let results: Vec<Result<Secret, Error>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    let source = TokenSource::detect(
+                        options(&issuer, &dir).client_id(DEFAULT_PUBLIC_CLIENT_ID),
+                    )
+                    .unwrap()
+                    .unwrap();
+                    let barrier = &barrier;
+                    s.spawn(move || {
+                        barrier.wait();
+                        source.access_token()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for result in results {
+            assert!(result.is_ok(), "round {round}: {:?}", result.err());
+        }
+    }
+    assert!(
+        CredentialsFile::new(dir.path().join("credentials.json"))
+            .load()
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn logout_of_a_too_open_file_removes_it_and_says_to_revoke_at_the_provider() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let issuer = issuer(ClientAuthMethod::ALL.to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    login(&issuer, &dir, true).unwrap();
+    let path = dir.path().join("credentials.json");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let outcome = logout(&TokenClient::new(
+        options(&issuer, &dir).client_id(DEFAULT_PUBLIC_CLIENT_ID),
+    ))
+    .unwrap();
+    assert!(outcome.removed && !outcome.revoked, "{outcome:?}");
+    let note = outcome.revocation_note.unwrap_or_default();
+    assert!(note.contains("revoke it at the provider"), "{note}");
+    assert!(note.contains("chmod"), "the reason, with its fix: {note}");
+    assert!(!path.exists());
+}
+
+#[test]
 fn a_denied_login_stores_nothing() {
     let issuer = issuer(ClientAuthMethod::ALL.to_vec());
     let dir = tempfile::tempdir().unwrap();

@@ -35,7 +35,7 @@ use crate::options::JwksOptions;
 use crate::transport::Transport;
 
 /// Largest accepted HTTP timeout: an hour is already far past any sane value.
-const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Smallest accepted TTL, cooldown and HTTP timeout.
 const MIN_DURATION: Duration = Duration::from_millis(1);
 

@@ -59,8 +59,19 @@ impl fmt::Debug for HttpResponse {
 
 impl HttpClient {
     /// A client whose every request (connect, redirects and body together) must finish
-    /// within `timeout`. No I/O happens here.
+    /// within `timeout`, kept between 1 ms and one hour (the bounds [`JwksCache`] enforces
+    /// on `M4_OAUTH2_HTTP_TIMEOUT`; a deadline past that would overflow the clock). No I/O
+    /// happens here.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = m4_jwks::HttpClient::new(Duration::MAX);
+    /// assert_eq!(client.timeout(), Duration::from_secs(3600));
+    /// ```
+    ///
+    /// [`JwksCache`]: crate::JwksCache
     pub fn new(timeout: Duration) -> Self {
+        let timeout = timeout.clamp(Duration::from_millis(1), crate::cache::MAX_HTTP_TIMEOUT);
         Self {
             transport: Arc::new(Transport::new(timeout)),
         }
