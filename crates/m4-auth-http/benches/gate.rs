@@ -238,9 +238,11 @@ fn http_servers(gate: &McpAuth) -> [SocketAddr; 2] {
     std::thread::spawn(move || {
         runtime().block_on(async move {
             let ungated = axum::Router::new().route_service("/mcp", rmcp_service());
-            let gated = axum::Router::new()
-                .route_service("/mcp", rmcp_service())
-                .route_layer(gate.layer());
+            // The layer wraps the MCP service itself, as the crate's README and docs/mcp.md
+            // mount it: axum's `route_layer` would add a boxed service of its own per request
+            // to the gated side only, which is axum's cost, not the gate's.
+            let gated =
+                axum::Router::new().route_service("/mcp", gate.layer().layer(rmcp_service()));
             let mut addrs = Vec::new();
             for app in [ungated, gated] {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -3,17 +3,15 @@
 //! `params.name` checked against the `Mcp-Method` / `Mcp-Name` headers.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, header};
 use serde::Deserialize;
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
 use crate::error::Rejection;
+use crate::scan::{self, Kept};
 
 /// The MCP method whose calls are charged and checked against per-tool scopes.
 pub(crate) const TOOLS_CALL: &str = "tools/call";
@@ -136,33 +134,38 @@ impl Message<'_> {
 /// `params.taskId` members (two parsers could disagree on which one counts), and a
 /// `tools/call` without a string `params.name`.
 ///
-/// The whole body is parsed (a syntax error anywhere is refused), but only `method` and
-/// `params.name` are kept: this runs on every POST, so it allocates nothing unless a kept
-/// string holds an escape. The `id` is read again by [`message_id`] on the one path that
-/// needs it (a header mismatch's JSON-RPC error).
+/// The whole body is read (a syntax error anywhere is refused) by [`scan`](crate::scan), which
+/// keeps positions only: this runs on every POST, so it allocates nothing unless a kept string
+/// holds an escape. The `id` is read again by [`message_id`] on the one path that needs it (a
+/// header mismatch's JSON-RPC error).
 pub(crate) fn parse_message(body: &[u8]) -> Result<Message<'_>, Rejection> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'[') {
         return Err(Rejection::Batch);
     }
-    let raw: RawMessage<'_> = serde_json::from_slice(body).map_err(|e| Rejection::NotJsonRpc {
-        reason: json_reason(&e),
-    })?;
-    let method = match raw.method.map(string_of) {
-        Some(None) => {
+    let not_json = |e: scan::SyntaxError| Rejection::NotJsonRpc {
+        reason: e.to_string(),
+    };
+    let scanned = scan::scan(body).map_err(not_json)?;
+    let method = match scanned.method {
+        Kept::Absent => None,
+        Kept::Str(method) => Some(method.decode().map_err(not_json)?),
+        Kept::Other => {
             return Err(Rejection::NotJsonRpc {
                 reason: "method must be a string".to_owned(),
             });
         }
-        Some(method) => method,
-        None => None,
     };
-    let key = method.as_deref().and_then(NameKey::for_method);
-    let name = raw.params.and_then(|p| match key? {
-        NameKey::Name => p.name,
-        NameKey::Uri => p.uri,
-        NameKey::TaskId => p.task_id,
-    });
+    let kept = match method.as_deref().and_then(NameKey::for_method) {
+        Some(NameKey::Name) => scanned.name,
+        Some(NameKey::Uri) => scanned.uri,
+        Some(NameKey::TaskId) => scanned.task_id,
+        None => Kept::Absent,
+    };
+    let name = match kept {
+        Kept::Str(name) => Some(name.decode().map_err(not_json)?),
+        Kept::Absent | Kept::Other => None,
+    };
     let message = Message { method, name };
     if message.method.as_deref() == Some(TOOLS_CALL) && message.name.is_none() {
         return Err(Rejection::MissingToolName);
@@ -181,24 +184,6 @@ pub(crate) fn message_id(body: &[u8]) -> serde_json::Value {
     serde_json::from_slice::<Id>(body).map_or(serde_json::Value::Null, |m| m.id)
 }
 
-/// The parser's complaint, which names the problem and its position and may quote a value
-/// from the body: escaped and cut on a character boundary by [`shown`].
-fn json_reason(err: &serde_json::Error) -> String {
-    shown(&err.to_string())
-}
-
-/// The members the gate reads; serde refuses a duplicate of any of them (`id` included,
-/// though only [`message_id`] keeps it).
-#[derive(Deserialize)]
-struct RawMessage<'a> {
-    #[serde(default, rename = "id")]
-    _id: Option<IgnoredAny>,
-    #[serde(default, borrow)]
-    method: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    params: Option<Params<'a>>,
-}
-
 /// The `params` member whose string value is a method's `Mcp-Name` (SEP-2243).
 #[derive(Clone, Copy)]
 enum NameKey {
@@ -215,115 +200,6 @@ impl NameKey {
             "tasks/get" | "tasks/update" | "tasks/cancel" => Some(Self::TaskId),
             _ => None,
         }
-    }
-
-    fn of_member(member: &str) -> Option<Self> {
-        match member {
-            "name" => Some(Self::Name),
-            "uri" => Some(Self::Uri),
-            "taskId" => Some(Self::TaskId),
-            _ => None,
-        }
-    }
-
-    fn member(self) -> &'static str {
-        match self {
-            Self::Name => "name",
-            Self::Uri => "uri",
-            Self::TaskId => "taskId",
-        }
-    }
-}
-
-/// `params`: only the string `name`, `uri` and `taskId` members are kept; positional (array)
-/// params are skipped.
-#[derive(Default)]
-struct Params<'a> {
-    name: Option<Cow<'a, str>>,
-    uri: Option<Cow<'a, str>>,
-    task_id: Option<Cow<'a, str>>,
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Params<'a> {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ParamsVisitor)
-    }
-}
-
-struct ParamsVisitor;
-
-impl<'de> Visitor<'de> for ParamsVisitor {
-    type Value = Params<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("params as an object or an array")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params<'de>, A::Error> {
-        let mut params = Params::default();
-        let mut seen = [false; 3];
-        while let Some(Member(key)) = map.next_key()? {
-            let Some(key) = key else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            let slot = match key {
-                NameKey::Name => (&mut params.name, &mut seen[0]),
-                NameKey::Uri => (&mut params.uri, &mut seen[1]),
-                NameKey::TaskId => (&mut params.task_id, &mut seen[2]),
-            };
-            if std::mem::replace(slot.1, true) {
-                return Err(de::Error::duplicate_field(key.member()));
-            }
-            *slot.0 = string_of(map.next_value()?);
-        }
-        Ok(params)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Params<'de>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Params::default())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Params<'de>, E> {
-        Ok(Params::default())
-    }
-}
-
-/// A member name of `params`: which kept member it is, if any (escapes decoded; nothing
-/// allocated).
-struct Member(Option<NameKey>);
-
-impl<'de> Deserialize<'de> for Member {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_identifier(MemberVisitor)
-    }
-}
-
-struct MemberVisitor;
-
-impl Visitor<'_> for MemberVisitor {
-    type Value = Member;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a member name")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Member, E> {
-        Ok(Member(NameKey::of_member(v)))
-    }
-}
-
-/// A JSON value's text when it is a string: borrowed when it has no escapes, decoded when it
-/// has; `None` for any other JSON type.
-fn string_of(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let text = raw.get();
-    if !text.starts_with('"') {
-        return None;
-    }
-    match serde_json::from_str::<&str>(text) {
-        Ok(borrowed) => Some(Cow::Borrowed(borrowed)),
-        Err(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
     }
 }
 

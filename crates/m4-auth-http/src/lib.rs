@@ -7,6 +7,7 @@ mod inspect;
 mod layer;
 mod metadata;
 mod reply;
+mod scan;
 #[cfg(test)]
 mod snapshot_tests;
 

@@ -60,7 +60,7 @@ fn rejections() -> Vec<Rejection> {
             reason: "connection reset".to_owned(),
         },
         Rejection::NotJsonRpc {
-            reason: "expected value at line 1 column 1".to_owned(),
+            reason: "the body ends where a JSON object was expected (byte 1)".to_owned(),
         },
         Rejection::Batch,
         Rejection::MissingToolName,
