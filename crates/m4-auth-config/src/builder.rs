@@ -2,9 +2,10 @@
 //! environment.
 
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
-use crate::algorithm::{Algorithm, RateLimitBackend};
+use crate::algorithm::{Algorithm, AudienceParameter, RateLimitBackend};
 use crate::config::{Loaded, load};
 use crate::error::{ConfigError, Problem};
 use crate::secret::Secret;
@@ -39,7 +40,9 @@ use crate::vars;
 #[derive(Clone, Default)]
 #[must_use]
 pub struct AuthConfigBuilder {
-    values: Vec<(&'static str, String)>,
+    /// Each variable set, as the environment would hold it: `None` for a value that is not
+    /// valid Unicode (a path), which `build` reports exactly as the environment path does.
+    values: Vec<(&'static str, Option<String>)>,
     problems: Vec<Problem>,
 }
 
@@ -88,7 +91,11 @@ impl AuthConfigBuilder {
         Self::default()
     }
 
-    fn set(mut self, var: &'static str, value: String) -> Self {
+    fn set(self, var: &'static str, value: String) -> Self {
+        self.set_raw(var, Some(value))
+    }
+
+    fn set_raw(mut self, var: &'static str, value: Option<String>) -> Self {
         self.values.retain(|(k, _)| *k != var);
         self.values.push((var, value));
         self
@@ -191,6 +198,43 @@ impl AuthConfigBuilder {
         self.set(vars::RATE_LIMIT_BACKEND, text)
     }
 
+    /// `M4_OAUTH2_CREDENTIALS_FILE`: where `m4-auth login` keeps the stored login.
+    ///
+    /// Checked as the variable is: surrounding ASCII blanks are trimmed, a blank path or one
+    /// holding a control character is refused, and a path that is not valid Unicode is
+    /// refused too (the environment cannot hand one over either), never converted lossily.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use m4_auth_config::{AuthConfig, vars};
+    ///
+    /// let loaded = AuthConfig::builder().credentials_file("/srv/m4/credentials.json").build()?;
+    /// assert_eq!(loaded.config.credentials_file(), Some(Path::new("/srv/m4/credentials.json")));
+    ///
+    /// let err = AuthConfig::builder().credentials_file("/srv/m4/\ncreds").build().unwrap_err();
+    /// assert_eq!(err.problems()[0].var(), vars::CREDENTIALS_FILE);
+    /// # Ok::<(), m4_auth_config::ConfigError>(())
+    /// ```
+    pub fn credentials_file(self, path: impl AsRef<Path>) -> Self {
+        let text = path.as_ref().to_str().map(str::to_owned);
+        self.set_raw(vars::CREDENTIALS_FILE, text)
+    }
+
+    /// `M4_OAUTH2_AUDIENCE_PARAMETER`: how token requests ask the provider for the audience.
+    /// Typed, so no value can be refused; the configuration is the one the variable's name
+    /// for it (`audience`, `resource`, `scope`, `none`) gives.
+    ///
+    /// ```
+    /// use m4_auth_config::{AudienceParameter, AuthConfig};
+    ///
+    /// let loaded = AuthConfig::builder().audience_parameter(AudienceParameter::Scope).build()?;
+    /// assert_eq!(loaded.config.audience_parameter(), AudienceParameter::Scope);
+    /// # Ok::<(), m4_auth_config::ConfigError>(())
+    /// ```
+    pub fn audience_parameter(self, parameter: AudienceParameter) -> Self {
+        self.set(vars::AUDIENCE_PARAMETER, parameter.as_str().to_owned())
+    }
+
     /// Validate and build: the configuration and its warnings, or every problem at once.
     ///
     /// ```
@@ -198,10 +242,7 @@ impl AuthConfigBuilder {
     /// assert_eq!(err.problems().len(), 2); // issuer and audience are required
     /// ```
     pub fn build(self) -> Result<Loaded, ConfigError> {
-        let pairs = self
-            .values
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), Some(v)));
+        let pairs = self.values.into_iter().map(|(k, v)| (k.to_owned(), v));
         match (load(pairs), self.problems.is_empty()) {
             (result, true) => result,
             (Ok(loaded), false) => Err(ConfigError::new(self.problems, loaded.warnings)),

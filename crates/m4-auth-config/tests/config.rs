@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use m4_auth_config::{
-    Algorithm, AuthConfig, ConfigError, Loaded, Problem, RateLimitBackend, RedisUrl, Secret,
-    Warning, vars,
+    Algorithm, AudienceParameter, AuthConfig, ConfigError, Loaded, Problem, RateLimitBackend,
+    RedisUrl, Secret, Warning, vars,
 };
 
 const BASE: [(&str, &str); 3] = [
@@ -693,8 +693,18 @@ fn builder_matches_from_vars() {
             RedisUrl::parse("redis://localhost").unwrap(),
         ))
         .token_cache_size(0)
+        .credentials_file("/var/lib/m4/credentials.json")
+        .audience_parameter(AudienceParameter::Resource)
         .build()
         .unwrap();
+    assert_eq!(
+        built.config.credentials_file(),
+        Some(std::path::Path::new("/var/lib/m4/credentials.json"))
+    );
+    assert_eq!(
+        built.config.audience_parameter(),
+        AudienceParameter::Resource
+    );
     let mut env = built.config.to_env(false);
     env.push((vars::TOKEN, "t.o.k".to_owned()));
     let from_vars = AuthConfig::from_vars(env).unwrap();
@@ -725,5 +735,117 @@ fn builder_refuses_what_the_environment_would() {
             vars::LEEWAY,
             vars::HTTP_TIMEOUT
         ]
+    );
+}
+
+/// The builder and the environment agree on the two newest variables: the same configuration
+/// for every accepted value, the same problems for every refused one.
+#[test]
+fn builder_sets_credentials_file_and_audience_parameter_as_the_environment_does() {
+    let env = |pairs: &[(&str, &str)]| {
+        let mut all: Vec<(&str, &str)> = BASE.to_vec();
+        all.extend_from_slice(pairs);
+        AuthConfig::from_vars(all)
+    };
+    let base = || {
+        AuthConfig::builder()
+            .enabled(true)
+            .issuer("https://idp.example.com/")
+            .audience("m4-api")
+    };
+
+    for parameter in [
+        AudienceParameter::Audience,
+        AudienceParameter::Resource,
+        AudienceParameter::Scope,
+        AudienceParameter::None,
+    ] {
+        let built = base().audience_parameter(parameter).build();
+        assert_eq!(
+            built,
+            env(&[(vars::AUDIENCE_PARAMETER, parameter.as_str())]),
+            "{parameter:?}"
+        );
+        assert_eq!(built.unwrap().config.audience_parameter(), parameter);
+    }
+
+    // Accepted paths, including surrounding blanks, which both paths trim.
+    for path in [
+        "/home/me/.config/m4-auth/credentials.json",
+        "relative/creds.json",
+        "C:\\Users\\me\\m4\\credentials.json",
+        "/tmp/caf\u{e9} \u{1f600}.json",
+        " /tmp/padded.json\n",
+    ] {
+        let built = base().credentials_file(path).build();
+        assert_eq!(built, env(&[(vars::CREDENTIALS_FILE, path)]), "{path:?}");
+        assert!(built.unwrap().config.credentials_file().is_some());
+    }
+
+    // Refused paths: the same problems, word for word.
+    for path in [
+        "",
+        "   ",
+        "\n",
+        "/tmp/a\nb.json",
+        "/tmp/\u{7}bell",
+        "/tmp/\u{9b}csi",
+    ] {
+        let built = base().credentials_file(path).build().unwrap_err();
+        let from_env = env(&[(vars::CREDENTIALS_FILE, path)]).unwrap_err();
+        assert_eq!(built, from_env, "{path:?}");
+        assert_eq!(built.to_string(), from_env.to_string());
+        assert_eq!(built.problems().len(), 1, "{path:?}: {built}");
+        assert_eq!(built.problems()[0].var(), vars::CREDENTIALS_FILE);
+    }
+
+    // Problems elsewhere are reported with the credentials file's, in the order of vars::ALL.
+    let built = AuthConfig::builder()
+        .enabled(true)
+        .credentials_file("/tmp/a\rb")
+        .audience_parameter(AudienceParameter::Scope)
+        .build()
+        .unwrap_err();
+    let from_env = AuthConfig::from_vars([
+        (vars::ENABLED, "true"),
+        (vars::CREDENTIALS_FILE, "/tmp/a\rb"),
+        (vars::AUDIENCE_PARAMETER, "scope"),
+    ])
+    .unwrap_err();
+    assert_eq!(built, from_env);
+
+    // The last call wins, as for every other setter.
+    let built = base()
+        .credentials_file("/tmp/first.json")
+        .credentials_file("/tmp/second.json")
+        .audience_parameter(AudienceParameter::Scope)
+        .audience_parameter(AudienceParameter::None)
+        .build()
+        .unwrap();
+    assert_eq!(
+        built.config.credentials_file(),
+        Some(std::path::Path::new("/tmp/second.json"))
+    );
+    assert_eq!(built.config.audience_parameter(), AudienceParameter::None);
+}
+
+/// A path that is not valid Unicode is the problem the environment reports for such a value,
+/// never a panic and never a lossy conversion to another path.
+#[cfg(unix)]
+#[test]
+fn builder_refuses_a_non_unicode_credentials_file_as_the_environment_does() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt as _;
+
+    let path = std::path::Path::new(OsStr::from_bytes(b"/tmp/\xffcreds.json"));
+    let err = AuthConfig::builder()
+        .credentials_file(path)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.problems(),
+        [Problem::NotUnicode {
+            var: vars::CREDENTIALS_FILE
+        }]
     );
 }

@@ -76,6 +76,10 @@ pub(crate) struct Inner {
     /// use, then kept: it holds the token in memory and renews it).
     #[cfg(feature = "token-client")]
     token_source: parking_lot::Mutex<Option<Arc<m4_auth_token::TokenSource>>>,
+    /// The injected clock, for that token source's lifetimes, renewals and back-off; `None`
+    /// means the system clock, as everywhere else.
+    #[cfg(feature = "token-client")]
+    token_clock: Option<Arc<dyn m4_jwks::Clock>>,
 }
 
 pub(crate) enum Mode {
@@ -489,8 +493,12 @@ impl Authenticator {
                 Some(source) => Arc::clone(source),
                 None => {
                     let both = "the stored login or the client credentials";
-                    let options = TokenOptions::from_config(&self.inner.config)
+                    let mut options = TokenOptions::from_config(&self.inner.config)
                         .map_err(|e| unavailable(both, e))?;
+                    // The clock that drives expiry, rate limits and JWKS TTLs drives renewal.
+                    if let Some(clock) = &self.inner.token_clock {
+                        options = options.clock(JwksClock(Arc::clone(clock)));
+                    }
                     match TokenSource::detect(options).map_err(|e| unavailable(both, e))? {
                         Some(found) => {
                             let found = Arc::new(found);
@@ -824,8 +832,9 @@ impl fmt::Debug for AuthenticatorBuilder {
 }
 
 impl AuthenticatorBuilder {
-    /// The clock for token expiry, rate-limit windows and JWKS TTLs (default: the system
-    /// clocks). Tests pass a [`ManualClock`](crate::ManualClock) and advance it.
+    /// The clock for token expiry, rate-limit windows, JWKS TTLs and the renewal of a token
+    /// the env path obtains (default: the system clocks). Tests pass a
+    /// [`ManualClock`](crate::ManualClock) and advance it.
     ///
     /// ```
     /// let clock = m4_auth::ManualClock::new(1_700_000_000);
@@ -917,6 +926,8 @@ impl AuthenticatorBuilder {
                 anonymous: Principal::anonymous(),
                 #[cfg(feature = "token-client")]
                 token_source: parking_lot::Mutex::new(None),
+                #[cfg(feature = "token-client")]
+                token_clock: self.clock.as_ref().map(|c| Arc::clone(&c.jwks)),
             }),
         })
     }

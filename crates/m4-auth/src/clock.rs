@@ -1,8 +1,9 @@
 //! One injected time for the whole authenticator.
 //!
 //! The verifier reads Unix seconds (`exp`, `nbf`), the rate limiter monotonic nanoseconds and
-//! the JWKS cache `Instant`s; each crate has its own clock trait. [`Clock`] is all three at
-//! once, and [`ManualClock`] implements it for tests, so one `advance` moves every part.
+//! the JWKS cache `Instant`s (as does the env path's token source, for renewal and back-off);
+//! each crate has its own clock trait. [`Clock`] is all three at once, and [`ManualClock`]
+//! implements it for tests, so one `advance` moves every part.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

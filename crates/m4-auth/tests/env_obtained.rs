@@ -7,6 +7,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use m4_auth::{AuthConfig, Authenticator, ManualClock};
 use m4_auth_testkit::idp::{Idp, oauth_error, token_answer};
 use m4_auth_token::{CredentialsFile, StoredLogin};
@@ -61,6 +63,11 @@ impl Case {
     }
 
     fn authenticator(&self, extra: &[(&str, &str)]) -> Authenticator {
+        self.authenticator_on(extra, ManualClock::new(NOW as u64))
+    }
+
+    /// As [`Case::authenticator`], on `clock` (keep a clone to advance it).
+    fn authenticator_on(&self, extra: &[(&str, &str)], clock: ManualClock) -> Authenticator {
         let uri = self.idp.uri();
         let file = self.credentials().display().to_string();
         let mut vars = vec![
@@ -72,7 +79,7 @@ impl Case {
         vars.extend_from_slice(extra);
         let config = AuthConfig::from_vars(vars).unwrap().config;
         Authenticator::builder(config)
-            .clock(ManualClock::new(NOW as u64))
+            .clock(clock)
             .pinned_keys(pinned())
             .build()
             .unwrap()
@@ -99,6 +106,42 @@ fn client_credentials_give_a_verified_principal_and_the_token_is_reused() {
         1,
         "kept in memory, not fetched per call"
     );
+}
+
+#[test]
+fn the_obtained_token_is_renewed_on_the_injected_clock() {
+    // A token the provider says lives 120 s is renewed 60 s after it was obtained
+    // (m4_auth_token::renew_after). The authenticator's clock must drive that, as it drives
+    // expiry, rate limits and JWKS TTLs: advancing it, with no sleeping, renews the token.
+    let case = Case::start();
+    case.idp.serve_post_containing(
+        "/token",
+        "grant_type=client_credentials",
+        token_answer(&case.token("svc", "m4-api"), 120, None),
+    );
+    let clock = ManualClock::new(NOW as u64);
+    let auth = case.authenticator_on(&CLIENT, clock.clone());
+    assert_eq!(auth.authenticate_env().unwrap().sub(), "svc");
+    assert_eq!(case.token_requests(), 1);
+
+    clock.advance(Duration::from_secs(59));
+    auth.authenticate_env().unwrap();
+    assert_eq!(case.token_requests(), 1, "59 s in: still the first token");
+
+    clock.advance(Duration::from_secs(2));
+    auth.authenticate_env().unwrap();
+    assert_eq!(
+        case.token_requests(),
+        2,
+        "61 s in on the injected clock: renewed"
+    );
+
+    clock.advance(Duration::from_secs(30));
+    auth.authenticate_env().unwrap();
+    assert_eq!(case.token_requests(), 2, "30 s after the renewal: kept");
+    clock.advance(Duration::from_secs(31));
+    auth.authenticate_env().unwrap();
+    assert_eq!(case.token_requests(), 3, "61 s after the renewal: renewed");
 }
 
 #[test]

@@ -109,6 +109,24 @@ pub enum Error {
     /// The header sets `b64` to something other than `true` (RFC 7797 unencoded payload).
     #[error("Token header sets \"b64\"; unencoded payloads (RFC 7797) are not supported")]
     UnencodedPayload,
+    /// The header's `cty` is `JWT` (RFC 7519 §5.2): the payload is another, nested JWT, which
+    /// m4-auth never processes. Refused before any key or signature work.
+    #[error(
+        "Token header has \"cty\": \"{cty}\", so its payload is a nested JWT; nested tokens are never accepted, the access token must be a single signed JWT"
+    )]
+    NestedToken {
+        /// The token's `cty`, escaped and truncated.
+        cty: String,
+    },
+    /// The header has a `cty` other than `JWT`: a JWT's payload is its claims set, which has
+    /// no content type of its own (RFC 7519 §5.2), so any `cty` is refused rather than ignored.
+    #[error(
+        "Token header has \"cty\": \"{cty}\"; an access token's payload is its claims set, so \"cty\" must be absent"
+    )]
+    UnexpectedContentType {
+        /// The token's `cty`, escaped and truncated.
+        cty: String,
+    },
     /// The header's `typ` names a kind of JWT other than an access token (RFC 8725 §3.11,
     /// RFC 9068 §4): a DPoP proof, a logout token or a security event token must not pass for
     /// one.
@@ -237,6 +255,8 @@ impl Error {
             | Error::MissingAlgorithm
             | Error::CriticalHeader { .. }
             | Error::UnencodedPayload
+            | Error::NestedToken { .. }
+            | Error::UnexpectedContentType { .. }
             | Error::UnexpectedType { .. } => "invalid_header",
             Error::UnsupportedAlgorithm { .. } => "unsupported_algorithm",
             Error::MissingKid => "missing_kid",

@@ -138,6 +138,7 @@ pub(crate) struct Header<'a> {
     pub(crate) alg: StrParam<'a>,
     pub(crate) kid: StrParam<'a>,
     pub(crate) typ: StrParam<'a>,
+    pub(crate) cty: StrParam<'a>,
     pub(crate) crit: Option<Value>,
     pub(crate) b64: Option<Value>,
 }
@@ -284,6 +285,7 @@ impl<'de> Visitor<'de> for HeaderVisitor {
             alg: StrParam::Absent,
             kid: StrParam::Absent,
             typ: StrParam::Absent,
+            cty: StrParam::Absent,
             crit: None,
             b64: None,
         };
@@ -298,6 +300,7 @@ impl<'de> Visitor<'de> for HeaderVisitor {
                 "alg" => header.alg = access.next_value()?,
                 "kid" => header.kid = access.next_value()?,
                 "typ" => header.typ = access.next_value()?,
+                "cty" => header.cty = access.next_value()?,
                 "crit" => header.crit = Some(access.next_value()?),
                 "b64" => header.b64 = Some(access.next_value()?),
                 _ => {

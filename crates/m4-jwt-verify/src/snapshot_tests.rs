@@ -46,9 +46,11 @@ fn error_index(e: &Error) -> usize {
         Error::MissingScopes { .. } => 27,
         Error::UnexpectedType { .. } => 28,
         Error::IssuedInFuture { .. } => 29,
+        Error::NestedToken { .. } => 30,
+        Error::UnexpectedContentType { .. } => 31,
     }
 }
-const ERROR_VARIANTS: usize = 30;
+const ERROR_VARIANTS: usize = 32;
 
 fn rejection_index(r: &KeyRejection) -> usize {
     match r {
@@ -151,6 +153,14 @@ fn errors() -> Vec<Error> {
             names: "\"exp\", \"http://example.com/x\"".into(),
         },
         Error::UnencodedPayload,
+        Error::NestedToken { cty: "JWT".into() },
+        Error::UnexpectedContentType {
+            cty: "application/json".into(),
+        },
+        Error::HeaderParameterType {
+            name: "cty",
+            expected: "absent (an access token's payload is its claims set)",
+        },
         Error::UnexpectedType {
             typ: "dpop+jwt".into(),
         },

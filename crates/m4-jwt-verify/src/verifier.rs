@@ -2,8 +2,8 @@
 //!
 //! Checks run cheapest first, so no untrusted data reaches the crypto unexamined:
 //! size; exactly three unpadded base64url segments; header is a valid UTF-8 JSON object with
-//! unique names; `alg` in the allowlist; no `crit`; no `b64`; `typ` absent or an access token
-//! type; `kid` present; key resolved and compatible with `alg`; signature; then the claims
+//! unique names; `alg` in the allowlist; no `crit`; no `b64`; no `cty` (so no nested JWT);
+//! `typ` absent or an access token type; `kid` present; key resolved and compatible with `alg`; signature; then the claims
 //! (only now is the payload parsed): `exp`, `nbf`, `iat`, `iss`, `aud`, `sub`, scopes.
 //!
 //! Keys are only ever taken from the [`KeyResolver`]: the `jku`, `x5u`, `jwk` and `x5c` header
@@ -525,12 +525,24 @@ fn numeric_date(value: &Value, round_up: bool) -> Option<i64> {
 /// (RFC 9068 §2.1), compared case-insensitively as media types are, with the `application/`
 /// prefix optional (RFC 7515 §4.1.9).
 fn is_access_token_type(typ: &str) -> bool {
+    media_subtype(typ)
+        .is_some_and(|s| s.eq_ignore_ascii_case("jwt") || s.eq_ignore_ascii_case("at+jwt"))
+}
+
+/// Whether a `cty` header names a nested JWT: `JWT` (RFC 7519 §5.2), case-insensitively, with
+/// the `application/` prefix optional (RFC 7515 §4.1.10).
+fn is_jwt_media_type(cty: &str) -> bool {
+    media_subtype(cty).is_some_and(|s| s.eq_ignore_ascii_case("jwt"))
+}
+
+/// A `typ` or `cty` value without its optional `application/` prefix (any case), as
+/// RFC 7515 §4.1.9 and §4.1.10 allow it to be omitted.
+fn media_subtype(value: &str) -> Option<&str> {
     const PREFIX: &str = "application/";
-    let subtype = match typ.get(..PREFIX.len()) {
-        Some(prefix) if prefix.eq_ignore_ascii_case(PREFIX) => typ.get(PREFIX.len()..),
-        _ => Some(typ),
-    };
-    subtype.is_some_and(|s| s.eq_ignore_ascii_case("jwt") || s.eq_ignore_ascii_case("at+jwt"))
+    match value.get(..PREFIX.len()) {
+        Some(prefix) if prefix.eq_ignore_ascii_case(PREFIX) => value.get(PREFIX.len()..),
+        _ => Some(value),
+    }
 }
 
 /// The optional NumericDate claim `name` ([`numeric_date`]), or the error naming it when it
@@ -772,6 +784,28 @@ impl Verifier {
         if header.b64.as_ref().is_some_and(|b| b != &Value::Bool(true)) {
             return Err(Error::UnencodedPayload);
         }
+        // `cty`: a JWT's payload is its claims set. `JWT` declares a nested token (RFC 7519
+        // §5.2), which m4-auth never processes; any other content type is not a claims set
+        // either (RFC 8725 §2.8, §3.11: be explicit about what is accepted).
+        match &header.cty {
+            StrParam::Absent => {}
+            StrParam::Str(cty) if is_jwt_media_type(cty) => {
+                return Err(Error::NestedToken {
+                    cty: printable(cty),
+                });
+            }
+            StrParam::Str(cty) => {
+                return Err(Error::UnexpectedContentType {
+                    cty: printable(cty),
+                });
+            }
+            StrParam::NotAString => {
+                return Err(Error::HeaderParameterType {
+                    name: "cty",
+                    expected: "absent (an access token's payload is its claims set)",
+                });
+            }
+        }
         match &header.typ {
             StrParam::Absent => {}
             StrParam::Str(typ) if is_access_token_type(typ) => {}
@@ -971,6 +1005,24 @@ mod tests {
         assert_eq!(numeric_date(&json!("10"), false), None);
         assert_eq!(numeric_date(&json!(null), false), None);
         assert_eq!(numeric_date(&json!([10]), false), None);
+    }
+
+    #[test]
+    fn nested_jwt_content_types() {
+        for cty in ["JWT", "jwt", "application/jwt", "APPLICATION/JWT"] {
+            assert!(is_jwt_media_type(cty), "{cty}");
+        }
+        for cty in [
+            "",
+            "at+jwt",
+            "json",
+            "application/",
+            " JWT",
+            "JWT ",
+            "jwt+json",
+        ] {
+            assert!(!is_jwt_media_type(cty), "{cty}");
+        }
     }
 
     #[test]

@@ -1195,6 +1195,90 @@ fn typ_of_another_kind_of_jwt() {
 }
 
 #[test]
+fn nested_jwt_is_refused_before_the_signature() {
+    // RFC 7519 §5.2: `cty: "JWT"` says the payload is another JWT. m4-auth never processes
+    // nested tokens; RFC 8725 §2.8 and §3.11 ask verifiers to be explicit about what they take.
+    let inner = valid_rs256();
+    for cty in ["JWT", "jwt", "Jwt", "application/jwt", "APPLICATION/JWT"] {
+        let h = header_with("RS256", "rsa-2048", &[("cty", json!(cty))]);
+        // A genuine nested token: the payload is the text of a valid access token.
+        let nested = sign_raw(&h.to_string(), &inner, "rsa-2048", "RS256");
+        let err = rejects(&nested, "invalid_header");
+        assert_eq!(err, Error::NestedToken { cty: cty.into() });
+        assert!(err.to_string().contains("nested"), "{err}");
+        // The same header over valid claims must not pass for a plain access token either.
+        let outer_claims = sign_with(&h, &claims(), "rsa-2048", "RS256");
+        let err = rejects(&outer_claims, "invalid_header");
+        assert!(err.to_string().contains("nested"), "{err}");
+        // Refused before any key or signature work: a forged signature and an unknown kid
+        // get the same answer.
+        let forged = with_segment(&outer_claims, 2, &"A".repeat(342));
+        assert_eq!(rejects(&forged, "invalid_header"), err);
+        let unknown = header_with("RS256", "no-such-key", &[("cty", json!(cty))]);
+        assert_eq!(
+            rejects(&unsigned(&unknown, &claims(), "AAAA"), "invalid_header"),
+            err
+        );
+    }
+}
+
+#[test]
+fn any_other_cty_is_refused() {
+    // A JWT's payload is its claims set; `cty` is only for nested tokens (RFC 7519 §5.2), so
+    // any other content type is refused rather than ignored.
+    let with_cty = |cty: Value| {
+        let h = header_with("RS256", "rsa-2048", &[("cty", cty)]);
+        sign_with(&h, &claims(), "rsa-2048", "RS256")
+    };
+    for cty in [
+        "json",
+        "application/json",
+        "at+jwt",
+        "",
+        " JWT",
+        "JWT ",
+        "application/jwt; charset=utf-8",
+        "text/plain",
+        "JWE",
+    ] {
+        let err = rejects(&with_cty(json!(cty)), "invalid_header");
+        assert_eq!(err, Error::UnexpectedContentType { cty: cty.into() });
+        assert!(
+            err.to_string().contains(&format!("\"{cty}\"")),
+            "the message names the cty found: {err}"
+        );
+        assert!(!err.to_string().contains("nested"), "{err}");
+    }
+    // Not a string: refused too, as a header parameter of the wrong type.
+    for cty in [
+        json!(1),
+        json!(null),
+        json!(["JWT"]),
+        json!({"cty": "JWT"}),
+        json!(true),
+    ] {
+        let err = rejects(&with_cty(cty), "invalid_header");
+        assert!(
+            matches!(err, Error::HeaderParameterType { name: "cty", .. }),
+            "{err:?}"
+        );
+    }
+    // An attacker-chosen cty is echoed escaped and cut.
+    let err = rejects(
+        &with_cty(json!(format!("\u{1b}[2J{}", "c".repeat(500)))),
+        "invalid_header",
+    );
+    assert!(!err.to_string().contains('\u{1b}') && err.to_string().len() < 300);
+    // Control: the same token without `cty` passes.
+    accepts(&sign_with(
+        &header("RS256", "rsa-2048"),
+        &claims(),
+        "rsa-2048",
+        "RS256",
+    ));
+}
+
+#[test]
 fn iat_of_the_wrong_type_or_in_the_future() {
     // RFC 7519 §4.1.6: a present `iat` is a NumericDate.
     for iat in [
