@@ -81,6 +81,9 @@ fn handle(shared: &Shared, mut request: Request) {
             "access_denied",
             "the dev issuer answers loopback clients only",
         )
+    } else if let Err(description) = check_host(&request, shared.port) {
+        // DNS rebinding: a page on another site whose name now resolves to 127.0.0.1.
+        error_reply(421, "invalid_request", &description)
     } else {
         route(shared, &path, &mut request)
     };
@@ -94,6 +97,75 @@ fn handle(shared: &Shared, mut request: Request) {
     if let Some(observer) = &shared.on_request {
         observer(&log);
     }
+}
+
+/// Refuses a request whose `Host` header is not a loopback name with the port the issuer
+/// listens on (RFC 9110 §7.2), so that a web page on another site cannot reach the issuer by
+/// rebinding its own name to 127.0.0.1 (DNS rebinding): the browser sends that name as `Host`.
+/// A request without exactly one `Host` header is refused too (RFC 9112 §3.2).
+fn check_host(request: &Request, port: u16) -> Result<(), String> {
+    let fix = format!(
+        "address the dev issuer as http://127.0.0.1:{port}, http://localhost:{port} or http://[::1]:{port}"
+    );
+    let mut hosts = request
+        .headers()
+        .iter()
+        .filter(|h| h.field.equiv("Host"))
+        .map(|h| h.value.as_str());
+    match (hosts.next(), hosts.next()) {
+        (Some(host), None) if is_loopback_host(host, port) => Ok(()),
+        (Some(host), None) => Err(format!(
+            "the dev issuer answers only requests addressed to it by a loopback name and its port; this one is addressed to Host \"{}\" (a web page on another site, rebinding its name to 127.0.0.1?): {fix}",
+            shown(host)
+        )),
+        (None, _) => Err(format!(
+            "the request has no Host header: {fix} (every HTTP/1.1 client sends one)"
+        )),
+        (Some(_), Some(_)) => Err(format!(
+            "the request has more than one Host header (RFC 9112 §3.2): {fix}"
+        )),
+    }
+}
+
+/// Whether `host` (a `Host` header) is `localhost`, a 127.0.0.0/8 address or `[::1]`, with
+/// `port`, or with no port when `port` is 80 (http's default). Strict: no trailing dot, no
+/// empty port, no user info, only the spellings `Ipv4Addr`/`Ipv6Addr` parse.
+pub(crate) fn is_loopback_host(host: &str, port: u16) -> bool {
+    let (name, given_port) = if let Some(v6) = host.strip_prefix('[') {
+        let Some((address, rest)) = v6.split_once(']') else {
+            return false;
+        };
+        let given_port = match rest.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if rest.is_empty() => None,
+            None => return false,
+        };
+        if !address
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        {
+            return false;
+        }
+        (None, given_port)
+    } else {
+        match host.split_once(':') {
+            Some((name, p)) => (Some(name), Some(p)),
+            None => (Some(host), None),
+        }
+    };
+    let name_ok = name.is_none_or(|name| {
+        name.eq_ignore_ascii_case("localhost")
+            || name
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    let port_ok = match given_port {
+        None => port == 80,
+        Some(p) => {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>() == Ok(port)
+        }
+    };
+    name_ok && port_ok
 }
 
 /// Every path the issuer serves, and the one method each answers.

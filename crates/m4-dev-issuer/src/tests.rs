@@ -613,3 +613,181 @@ fn every_answered_request_reaches_the_observer() {
         ]
     );
 }
+
+/// Sends `request` (raw HTTP/1.x text) to `addr` over loopback TCP; returns the status code
+/// and the JSON body (`Null` when the body is not JSON).
+fn raw(addr: SocketAddr, request: &str) -> (u16, Value) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {answer:?}"));
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// A `POST /mint` whose `Host` header is `host` (`None`: no Host header at all).
+fn mint_with_host(issuer: &DevIssuer, host: Option<&str>) -> (u16, Value) {
+    let body = r#"{"sub":"mallory"}"#;
+    let host = host.map_or(String::new(), |h| format!("Host: {h}\r\n"));
+    raw(
+        issuer.local_addr(),
+        &format!(
+            "POST /mint HTTP/1.1\r\n{host}Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+#[track_caller]
+fn check_host(issuer: &DevIssuer, host: Option<&str>, accepted: bool) {
+    let (status, reply) = mint_with_host(issuer, host);
+    if accepted {
+        assert_eq!(status, 200, "{host:?}: {reply}");
+        assert!(reply["access_token"].is_string(), "{host:?}: {reply}");
+    } else {
+        assert_eq!(status, 421, "{host:?}: {reply}");
+        assert_eq!(reply["error"], "invalid_request", "{host:?}: {reply}");
+        assert!(reply.get("access_token").is_none(), "{host:?}: {reply}");
+        let description = reply["error_description"].as_str().unwrap();
+        assert!(
+            description.contains(&format!(
+                "address the dev issuer as http://127.0.0.1:{}",
+                issuer.local_addr().port()
+            )),
+            "{host:?}: {description}"
+        );
+    }
+}
+
+#[test]
+fn dns_rebinding_is_refused_by_the_host_header() {
+    let issuer = start();
+    let port = issuer.local_addr().port();
+    let other = port.wrapping_add(1).max(1);
+    let check = |host: &str, accepted: bool| check_host(&issuer, Some(host), accepted);
+    // A page on an attacker's domain rebound to 127.0.0.1: the browser names the domain.
+    check(&format!("evil.example:{port}"), false);
+    check("evil.example", false);
+    check(&format!("localhost.evil.example:{port}"), false);
+    check(&format!("127.0.0.1.evil.example:{port}"), false);
+    check(&format!("127.0.0.1:{other}"), false);
+    check(&format!("localhost:{other}"), false);
+    check("127.0.0.1", false); // port 80 is not the port it listens on
+    check(&format!("[::2]:{port}"), false);
+    check(&format!("[::1]x:{port}"), false);
+    check(&format!("127.0.0.1:{port}x"), false);
+    check(&format!("127.0.0.1:+{port}"), false);
+    check(&format!("user@127.0.0.1:{port}"), false);
+    check(&format!("0.0.0.0:{port}"), false);
+    check(&format!("127.1:{port}"), false);
+    check(&format!("localhost.:{port}"), false);
+    check("", false);
+    check_host(&issuer, None, false);
+    // Every loopback spelling with the right port is the issuer itself.
+    check(&format!("127.0.0.1:{port}"), true);
+    check(&format!("127.8.9.10:{port}"), true);
+    check(&format!("localhost:{port}"), true);
+    check(&format!("LocalHost:{port}"), true);
+    check(&format!("[::1]:{port}"), true);
+}
+
+#[test]
+fn the_host_check_covers_every_endpoint() {
+    let issuer = start();
+    let port = issuer.local_addr().port();
+    for (method, path) in [
+        ("GET", "/.well-known/openid-configuration"),
+        ("GET", "/jwks.json"),
+        ("GET", "/device"),
+        ("POST", "/token"),
+        ("POST", "/rotate"),
+        ("POST", "/device/approve"),
+        ("GET", "/nothing-here"),
+    ] {
+        let (status, reply) = raw(
+            issuer.local_addr(),
+            &format!(
+                "{method} {path} HTTP/1.1\r\nHost: evil.example:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+        );
+        assert_eq!(status, 421, "{method} {path}: {reply}");
+        assert_eq!(reply["error"], "invalid_request", "{method} {path}");
+    }
+    assert_eq!(issuer.kids().len(), 2);
+    assert_eq!(issuer.jwks()["keys"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn clients_naming_127_0_0_1_or_localhost_still_work() {
+    let issuer = start();
+    let port = issuer.local_addr().port();
+    for base in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+    ] {
+        let (status, discovery) = get(&format!("{base}/.well-known/openid-configuration"));
+        assert_eq!(status, 200, "{base}: {discovery}");
+        assert_eq!(discovery["issuer"], issuer.issuer_url());
+        let minted = mint_remote(&base, &MintRequest::default()).unwrap();
+        assert!(verify_with_served_jwks(&issuer, &minted.access_token).is_ok());
+        assert_eq!(rotate_remote(&base, OldKeys::Keep).unwrap(), issuer.kids());
+    }
+}
+
+#[track_caller]
+fn check_host_name(host: &str, port: u16, expected: bool) {
+    assert_eq!(
+        server::is_loopback_host(host, port),
+        expected,
+        "{host} {port}"
+    );
+}
+
+#[test]
+fn loopback_host_names_with_the_listening_port() {
+    check_host_name("127.0.0.1:8414", 8414, true);
+    check_host_name("127.255.0.1:8414", 8414, true);
+    check_host_name("localhost:8414", 8414, true);
+    check_host_name("[::1]:8414", 8414, true);
+    // No port is http's default, 80.
+    check_host_name("localhost", 80, true);
+    check_host_name("[::1]", 80, true);
+    check_host_name("127.0.0.1:80", 80, true);
+    check_host_name("localhost", 8414, false);
+    check_host_name("[::1]", 8414, false);
+    check_host_name("127.0.0.1:", 80, false);
+    check_host_name("[::1]:", 80, false);
+    check_host_name("[::1]8414", 8414, false);
+    check_host_name("[::1:8414", 8414, false);
+    check_host_name("[::ffff:127.0.0.1]:8414", 8414, false);
+    check_host_name("[0:0:0:0:0:0:0:1]:8414", 8414, true);
+    check_host_name("::1:8414", 8414, false);
+    check_host_name("127.0.0.1:8414:8414", 8414, false);
+    check_host_name("127.0.0.1:99999", 8414, false);
+    check_host_name("127.0.0.1: 8414", 8414, false);
+    check_host_name("128.0.0.1:8414", 8414, false);
+    check_host_name("10.0.0.1:8414", 8414, false);
+    check_host_name("evil.example:8414", 8414, false);
+}
+
+#[test]
+fn a_refused_host_is_quoted_escaped() {
+    let issuer = start();
+    let (status, reply) = mint_with_host(&issuer, Some("evil\"\x01.example"));
+    assert_eq!(status, 421, "{reply}");
+    let description = reply["error_description"].as_str().unwrap();
+    assert!(
+        description.contains(r#"Host "evil\"\u{1}.example""#),
+        "{description}"
+    );
+}
