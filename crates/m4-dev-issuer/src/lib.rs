@@ -112,7 +112,9 @@ impl FromStr for SigningAlg {
         SigningAlg::ALL
             .into_iter()
             .find(|alg| alg.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| Error::UnsupportedAlgorithm { alg: s.to_owned() })
+            .ok_or_else(|| Error::UnsupportedAlgorithm {
+                alg: form::shown(s),
+            })
     }
 }
 

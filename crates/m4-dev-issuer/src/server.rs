@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
 
 use super::{KidOverride, MintRequest, OldKeys, RequestLog, Shared, SigningAlg};
-use crate::form::{Form, shown};
+use crate::form::{Form, shown, shown_message};
 use crate::oauth::{self, OAuthError};
 
 /// The largest request body the dev issuer reads (every POST); larger ones get 413.
@@ -439,7 +439,9 @@ fn mint(shared: &Shared, request: &mut Request) -> Reply {
                 400,
                 "invalid_request",
                 &format!(
-                    "the body must be a JSON object with \"sub\" and optional \"scopes\", \"ttl\", \"alg\", \"aud\", \"iss\", \"nbf\", \"kid\", \"claims\": {e}"
+                    "the body must be a JSON object with \"sub\" and optional \"scopes\", \"ttl\", \"alg\", \"aud\", \"iss\", \"nbf\", \"kid\", \"claims\": {}",
+                    // serde quotes an unknown member's name as it was sent.
+                    shown_message(&e.to_string())
                 ),
             );
         }

@@ -791,3 +791,109 @@ fn a_refused_host_is_quoted_escaped() {
         "{description}"
     );
 }
+
+/// No control character (newline, ESC, BEL...) from the request reaches a message.
+#[track_caller]
+fn assert_printable(text: &str) {
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+}
+
+#[test]
+fn request_values_in_mint_errors_are_escaped_and_cut() {
+    let issuer = start();
+    let url = format!("{}/mint", issuer.issuer_url());
+    // An algorithm name with a newline, a terminal escape and a quote.
+    let (status, reply) = post(
+        &url,
+        r#"{"sub":"a","alg":"HS256\n\u001b[31mforged: \"ok\""}"#,
+    );
+    assert_eq!(status, 400, "{reply}");
+    let description = reply["error_description"].as_str().unwrap();
+    assert_printable(description);
+    assert!(
+        description.contains(r#"unsupported signing algorithm 'HS256\n\u{1b}[31mforged: \"ok\"'"#),
+        "{description}"
+    );
+    // An unknown member, named with control characters, and a huge one.
+    let (status, reply) = post(&url, r#"{"sub":"a","ro\u0007le\r\n":1}"#);
+    assert_eq!(status, 400, "{reply}");
+    let description = reply["error_description"].as_str().unwrap();
+    assert_printable(description);
+    assert!(
+        description.contains(r"unknown field `ro\u{7}le\r\n`"),
+        "{description}"
+    );
+    let long = "x".repeat(10_000);
+    let (status, reply) = post(&url, &format!(r#"{{"sub":"a","{long}":1}}"#));
+    assert_eq!(status, 400, "{reply}");
+    let description = reply["error_description"].as_str().unwrap();
+    assert!(description.contains("unknown field `xxx"), "{description}");
+    assert!(description.chars().count() < 1000, "{description}");
+}
+
+#[test]
+fn an_unsupported_algorithm_is_shown_escaped() {
+    let Err(e) = "ES256\u{1b}]0;title\u{7}".parse::<SigningAlg>() else {
+        panic!("accepted");
+    };
+    let message = e.to_string();
+    assert_printable(&message);
+    assert!(message.contains(r"'ES256\u{1b}]0;title\u{7}'"), "{message}");
+    let Err(e) = "A".repeat(500).parse::<SigningAlg>() else {
+        panic!("accepted");
+    };
+    assert!(
+        e.to_string().contains(&format!("'{}…'", "A".repeat(64))),
+        "{e}"
+    );
+}
+
+/// Serves one HTTP answer with `status` and `body` on a loopback port, to stand in for
+/// something that is not a dev issuer; returns its URL.
+fn one_answer(status: u16, body: &'static str) -> String {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body_in = vec![0; length];
+        reader.read_exact(&mut body_in).unwrap();
+        let mut stream = reader.into_inner();
+        write!(
+            stream,
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+    });
+    url
+}
+
+#[test]
+fn a_refusal_from_the_issuer_reaches_the_terminal_escaped() {
+    let url = one_answer(
+        400,
+        r#"{"error":"invalid_request","error_description":"bad\n\u001b]0;owned\u0007 request"}"#,
+    );
+    let err = mint_remote(&url, &MintRequest::default()).unwrap_err();
+    let message = err.to_string();
+    assert_printable(&message);
+    assert!(
+        message.ends_with(r"bad\n\u{1b}]0;owned\u{7} request"),
+        "{message}"
+    );
+}
