@@ -79,6 +79,10 @@ fn decode(input: &str) -> Option<String> {
             b'+' => out.push(b' '),
             b'%' => {
                 let hex = bytes.get(i + 1..i + 3)?;
+                // Two hex digits exactly: from_str_radix alone would take "+A".
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
                 let hex = std::str::from_utf8(hex).ok()?;
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 2;
@@ -177,6 +181,10 @@ mod tests {
         check("a=%4", Err("not valid percent-encoding"));
         check("a=%FF", Err("not valid percent-encoding"));
         check("%zz=1", Err("parameter name"));
+        // u8::from_str_radix takes a sign: "%+A" is not an escape, not a newline.
+        check("a=%+A", Err("not valid percent-encoding"));
+        check("a=%+0", Err("not valid percent-encoding"));
+        check("%+A=1", Err("parameter name"));
     }
 
     #[test]
