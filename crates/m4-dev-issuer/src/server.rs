@@ -84,6 +84,9 @@ fn handle(shared: &Shared, mut request: Request) {
     } else if let Err(description) = check_host(&request, shared.port) {
         // DNS rebinding: a page on another site whose name now resolves to 127.0.0.1.
         error_reply(421, "invalid_request", &description)
+    } else if let Err(description) = check_origin(&request, shared.port) {
+        // A page on another site posting to http://127.0.0.1:PORT directly.
+        error_reply(403, "access_denied", &description)
     } else {
         route(shared, &path, &mut request)
     };
@@ -124,6 +127,35 @@ fn check_host(request: &Request, port: u16) -> Result<(), String> {
         (Some(_), Some(_)) => Err(format!(
             "the request has more than one Host header (RFC 9112 §3.2): {fix}"
         )),
+    }
+}
+
+/// Refuses a request a browser sent from a page of another origin: when an `Origin` header
+/// is present it must be the issuer's own, `http://` and a loopback name with its port.
+/// Browsers send a cross-site `text/plain` or form POST without asking first (no CORS
+/// preflight); they only hide the answer, so without this a page could rotate the keys away
+/// or decide device logins. Clients that are not browsers send no `Origin` and pass.
+fn check_origin(request: &Request, port: u16) -> Result<(), String> {
+    let origins: Vec<&str> = request
+        .headers()
+        .iter()
+        .filter(|h| h.field.equiv("Origin"))
+        .map(|h| h.value.as_str())
+        .collect();
+    match origins.as_slice() {
+        [] => Ok(()),
+        [origin]
+            if origin
+                .strip_prefix("http://")
+                .is_some_and(|host| is_loopback_host(host, port)) =>
+        {
+            Ok(())
+        }
+        [origin] => Err(format!(
+            "the dev issuer answers no page of another site: this request comes from Origin \"{}\", and only its own pages (http://127.0.0.1:{port}, http://localhost:{port}, http://[::1]:{port}) may call it from a browser; other clients send no Origin",
+            shown(origin)
+        )),
+        _ => Err("the request has more than one Origin header".to_owned()),
     }
 }
 

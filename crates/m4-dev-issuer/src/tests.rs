@@ -897,3 +897,49 @@ fn a_refusal_from_the_issuer_reaches_the_terminal_escaped() {
         "{message}"
     );
 }
+
+/// A `POST /rotate` `{"old":"remove"}` as a browser sends it from a page whose origin is
+/// `origin`, to the issuer named by its loopback address.
+fn rotate_from_origin(issuer: &DevIssuer, origin: &str) -> (u16, Value) {
+    let body = r#"{"old":"remove"}"#;
+    let addr = issuer.local_addr();
+    raw(
+        addr,
+        &format!(
+            "POST /rotate HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+#[test]
+fn cross_site_pages_are_refused_by_the_origin_header() {
+    let issuer = start();
+    let port = issuer.local_addr().port();
+    let kids = issuer.kids();
+    // A page on another site posting to http://127.0.0.1:PORT (no rebinding needed: the
+    // browser sends a text/plain POST without asking, it just cannot read the answer).
+    for origin in [
+        "https://evil.example".to_owned(),
+        format!("http://evil.example:{port}"),
+        format!("http://127.0.0.1:{}", port.wrapping_add(1).max(1)),
+        format!("https://127.0.0.1:{port}"),
+        "null".to_owned(),
+        String::new(),
+    ] {
+        let (status, reply) = rotate_from_origin(&issuer, &origin);
+        assert_eq!(status, 403, "{origin}: {reply}");
+        assert_eq!(reply["error"], "access_denied", "{origin}");
+        let description = reply["error_description"].as_str().unwrap();
+        assert!(description.contains("Origin"), "{origin}: {description}");
+    }
+    assert_eq!(issuer.kids(), kids, "a refused request rotated the keys");
+    // The issuer's own pages (the device page's form posts) are same-origin.
+    for origin in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+    ] {
+        let (status, reply) = rotate_from_origin(&issuer, &origin);
+        assert_eq!(status, 200, "{origin}: {reply}");
+    }
+}
