@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::{KidOverride, MintRequest, OldKeys};
 use crate::Error;
+use crate::form::shown_message;
 use crate::oauth::normalize_user_code;
 
 /// The most we read of a mint response.
@@ -118,11 +119,12 @@ fn post(
         what: "the answer is not JSON: is a dev issuer listening there?".to_owned(),
     })?;
     if status != 200 {
-        let description = json
-            .get("error_description")
-            .and_then(Value::as_str)
-            .unwrap_or("no error_description given")
-            .to_owned();
+        // Whatever listens on that port wrote it: it reaches the terminal escaped.
+        let description = shown_message(
+            json.get("error_description")
+                .and_then(Value::as_str)
+                .unwrap_or("no error_description given"),
+        );
         return Err(Error::IssuerRejected {
             url,
             action,

@@ -58,7 +58,7 @@ pub enum Error {
     /// A signing algorithm the dev issuer does not have keys for.
     #[error("unsupported signing algorithm '{alg}': the dev issuer signs with RS256 or ES256")]
     UnsupportedAlgorithm {
-        /// The name that was given.
+        /// The name that was given (escaped, cut to 64 characters).
         alg: String,
     },
 
@@ -92,7 +92,8 @@ pub enum Error {
         action: &'static str,
         /// The HTTP status.
         status: u16,
-        /// The issuer's `error_description`.
+        /// The issuer's `error_description` (control characters escaped, cut to 512
+        /// characters: whatever answers on that port does not write to the terminal).
         description: String,
     },
 

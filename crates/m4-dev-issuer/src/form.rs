@@ -79,6 +79,10 @@ fn decode(input: &str) -> Option<String> {
             b'+' => out.push(b' '),
             b'%' => {
                 let hex = bytes.get(i + 1..i + 3)?;
+                // Two hex digits exactly: from_str_radix alone would take "+A".
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
                 let hex = std::str::from_utf8(hex).ok()?;
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 2;
@@ -93,19 +97,30 @@ fn decode(input: &str) -> Option<String> {
 /// A name or value from the client, made safe to quote in an error description: control
 /// characters and quotes escaped, cut to 64 characters.
 pub(crate) fn shown(value: &str) -> String {
-    const MAX: usize = 64;
+    escaped(value, 64, true)
+}
+
+/// A whole message built by someone else from request input (a serde error, another
+/// server's `error_description`), made safe to print: control characters escaped (no
+/// newline, terminal escape or bell gets through), cut to 512 characters. Quotes are kept:
+/// the message is not quoted.
+pub(crate) fn shown_message(text: &str) -> String {
+    escaped(text, 512, false)
+}
+
+fn escaped(value: &str, max: usize, quoted: bool) -> String {
     let mut out: String = value
         .chars()
-        .take(MAX)
+        .take(max)
         .flat_map(|c| {
-            if c.is_control() || c == '"' || c == '\\' {
+            if c.is_control() || (quoted && (c == '"' || c == '\\')) {
                 c.escape_default().collect::<Vec<_>>()
             } else {
                 vec![c]
             }
         })
         .collect();
-    if value.chars().count() > MAX {
+    if value.chars().nth(max).is_some() {
         out.push('…');
     }
     out
@@ -166,6 +181,10 @@ mod tests {
         check("a=%4", Err("not valid percent-encoding"));
         check("a=%FF", Err("not valid percent-encoding"));
         check("%zz=1", Err("parameter name"));
+        // u8::from_str_radix takes a sign: "%+A" is not an escape, not a newline.
+        check("a=%+A", Err("not valid percent-encoding"));
+        check("a=%+0", Err("not valid percent-encoding"));
+        check("%+A=1", Err("parameter name"));
     }
 
     #[test]
@@ -208,5 +227,14 @@ mod tests {
     fn shown_escapes_and_cuts() {
         assert_eq!(shown("a\"b\n"), "a\\\"b\\n");
         assert_eq!(shown(&"x".repeat(70)), format!("{}…", "x".repeat(64)));
+        assert_eq!(shown(&"x".repeat(64)), "x".repeat(64));
+        assert_eq!(
+            shown_message("a \"b\"\r\n\u{1b}[0m"),
+            "a \"b\"\\r\\n\\u{1b}[0m"
+        );
+        assert_eq!(
+            shown_message(&"y".repeat(600)),
+            format!("{}…", "y".repeat(512))
+        );
     }
 }

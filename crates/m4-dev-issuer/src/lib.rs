@@ -112,7 +112,9 @@ impl FromStr for SigningAlg {
         SigningAlg::ALL
             .into_iter()
             .find(|alg| alg.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| Error::UnsupportedAlgorithm { alg: s.to_owned() })
+            .ok_or_else(|| Error::UnsupportedAlgorithm {
+                alg: form::shown(s),
+            })
     }
 }
 
@@ -443,6 +445,8 @@ impl KeySet {
 /// State shared between the handle and the server thread.
 struct Shared {
     issuer_url: String,
+    /// The port it listens on: requests must name it in `Host` (DNS rebinding).
+    port: u16,
     audience: String,
     clock: Arc<dyn Clock>,
     keys: RwLock<KeySet>,
@@ -578,6 +582,7 @@ impl DevIssuer {
         let issuer_url = format!("http://{addr}");
         let shared = Arc::new(Shared {
             issuer_url,
+            port: addr.port(),
             audience: options.audience,
             clock: options.clock,
             keys: RwLock::new(KeySet {

@@ -626,7 +626,7 @@ fn refresh(shared: &Shared, client: &DevClient, form: &Form) -> Outcome<Value> {
         ));
     }
     let scopes = match form.get("scope") {
-        None => granted,
+        None => granted.clone(),
         Some(_) => {
             let asked = requested_scopes(&shared.settings, form)?;
             if let Some(extra) = asked.iter().find(|s| !granted.contains(s)) {
@@ -641,15 +641,41 @@ fn refresh(shared: &Shared, client: &DevClient, form: &Form) -> Outcome<Value> {
             asked
         }
     };
+    // RFC 8707 §2.2: a refresh may ask for a token for some of the grant's resources, never
+    // for another one (the client would turn a login for one API into a token for any).
     let audience = match requested_audience(form)? {
-        Some(audience) => audience,
-        None => original_audience,
+        None => original_audience.clone(),
+        Some(asked) => {
+            if let Some(other) = asked.iter().find(|a| !original_audience.contains(a)) {
+                return Err(OAuthError::new(
+                    "invalid_target",
+                    format!(
+                        "the audience \"{}\" was not granted to this login, which was granted {} (RFC 8707 §2.2: a refresh may only narrow the audience): log in again for another resource",
+                        shown(other),
+                        original_audience
+                            .iter()
+                            .map(|a| format!("\"{}\"", shown(a)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            asked
+        }
     };
     if let Some(record) = state.refresh.get_mut(presented) {
         record.used = true;
     }
+    // The rotated refresh token carries the grant as it was (RFC 6749 §6: its scope is that
+    // of the one presented); only this access token is narrowed.
     let rotated = new_refresh_token(
-        shared, &mut state, family, &client.id, &sub, &scopes, &audience,
+        shared,
+        &mut state,
+        family,
+        &client.id,
+        &sub,
+        &granted,
+        &original_audience,
     )?;
     drop(state);
     token_answer(shared, &client.id, &sub, &scopes, &audience, Some(rotated))

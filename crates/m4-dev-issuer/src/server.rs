@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
 
 use super::{KidOverride, MintRequest, OldKeys, RequestLog, Shared, SigningAlg};
-use crate::form::{Form, shown};
+use crate::form::{Form, shown, shown_message};
 use crate::oauth::{self, OAuthError};
 
 /// The largest request body the dev issuer reads (every POST); larger ones get 413.
@@ -81,6 +81,12 @@ fn handle(shared: &Shared, mut request: Request) {
             "access_denied",
             "the dev issuer answers loopback clients only",
         )
+    } else if let Err(description) = check_host(&request, shared.port) {
+        // DNS rebinding: a page on another site whose name now resolves to 127.0.0.1.
+        error_reply(421, "invalid_request", &description)
+    } else if let Err(description) = check_origin(&request, shared.port) {
+        // A page on another site posting to http://127.0.0.1:PORT directly.
+        error_reply(403, "access_denied", &description)
     } else {
         route(shared, &path, &mut request)
     };
@@ -94,6 +100,104 @@ fn handle(shared: &Shared, mut request: Request) {
     if let Some(observer) = &shared.on_request {
         observer(&log);
     }
+}
+
+/// Refuses a request whose `Host` header is not a loopback name with the port the issuer
+/// listens on (RFC 9110 §7.2), so that a web page on another site cannot reach the issuer by
+/// rebinding its own name to 127.0.0.1 (DNS rebinding): the browser sends that name as `Host`.
+/// A request without exactly one `Host` header is refused too (RFC 9112 §3.2).
+fn check_host(request: &Request, port: u16) -> Result<(), String> {
+    let fix = format!(
+        "address the dev issuer as http://127.0.0.1:{port}, http://localhost:{port} or http://[::1]:{port}"
+    );
+    let mut hosts = request
+        .headers()
+        .iter()
+        .filter(|h| h.field.equiv("Host"))
+        .map(|h| h.value.as_str());
+    match (hosts.next(), hosts.next()) {
+        (Some(host), None) if is_loopback_host(host, port) => Ok(()),
+        (Some(host), None) => Err(format!(
+            "the dev issuer answers only requests addressed to it by a loopback name and its port; this one is addressed to Host \"{}\" (a web page on another site, rebinding its name to 127.0.0.1?): {fix}",
+            shown(host)
+        )),
+        (None, _) => Err(format!(
+            "the request has no Host header: {fix} (every HTTP/1.1 client sends one)"
+        )),
+        (Some(_), Some(_)) => Err(format!(
+            "the request has more than one Host header (RFC 9112 §3.2): {fix}"
+        )),
+    }
+}
+
+/// Refuses a request a browser sent from a page of another origin: when an `Origin` header
+/// is present it must be the issuer's own, `http://` and a loopback name with its port.
+/// Browsers send a cross-site `text/plain` or form POST without asking first (no CORS
+/// preflight); they only hide the answer, so without this a page could rotate the keys away
+/// or decide device logins. Clients that are not browsers send no `Origin` and pass.
+fn check_origin(request: &Request, port: u16) -> Result<(), String> {
+    let origins: Vec<&str> = request
+        .headers()
+        .iter()
+        .filter(|h| h.field.equiv("Origin"))
+        .map(|h| h.value.as_str())
+        .collect();
+    match origins.as_slice() {
+        [] => Ok(()),
+        [origin]
+            if origin
+                .strip_prefix("http://")
+                .is_some_and(|host| is_loopback_host(host, port)) =>
+        {
+            Ok(())
+        }
+        [origin] => Err(format!(
+            "the dev issuer answers no page of another site: this request comes from Origin \"{}\", and only its own pages (http://127.0.0.1:{port}, http://localhost:{port}, http://[::1]:{port}) may call it from a browser; other clients send no Origin",
+            shown(origin)
+        )),
+        _ => Err("the request has more than one Origin header".to_owned()),
+    }
+}
+
+/// Whether `host` (a `Host` header) is `localhost`, a 127.0.0.0/8 address or `[::1]`, with
+/// `port`, or with no port when `port` is 80 (http's default). Strict: no trailing dot, no
+/// empty port, no user info, only the spellings `Ipv4Addr`/`Ipv6Addr` parse.
+pub(crate) fn is_loopback_host(host: &str, port: u16) -> bool {
+    let (name, given_port) = if let Some(v6) = host.strip_prefix('[') {
+        let Some((address, rest)) = v6.split_once(']') else {
+            return false;
+        };
+        let given_port = match rest.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if rest.is_empty() => None,
+            None => return false,
+        };
+        if !address
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        {
+            return false;
+        }
+        (None, given_port)
+    } else {
+        match host.split_once(':') {
+            Some((name, p)) => (Some(name), Some(p)),
+            None => (Some(host), None),
+        }
+    };
+    let name_ok = name.is_none_or(|name| {
+        name.eq_ignore_ascii_case("localhost")
+            || name
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    let port_ok = match given_port {
+        None => port == 80,
+        Some(p) => {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>() == Ok(port)
+        }
+    };
+    name_ok && port_ok
 }
 
 /// Every path the issuer serves, and the one method each answers.
@@ -367,7 +471,9 @@ fn mint(shared: &Shared, request: &mut Request) -> Reply {
                 400,
                 "invalid_request",
                 &format!(
-                    "the body must be a JSON object with \"sub\" and optional \"scopes\", \"ttl\", \"alg\", \"aud\", \"iss\", \"nbf\", \"kid\", \"claims\": {e}"
+                    "the body must be a JSON object with \"sub\" and optional \"scopes\", \"ttl\", \"alg\", \"aud\", \"iss\", \"nbf\", \"kid\", \"claims\": {}",
+                    // serde quotes an unknown member's name as it was sent.
+                    shown_message(&e.to_string())
                 ),
             );
         }

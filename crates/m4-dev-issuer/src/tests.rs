@@ -613,3 +613,333 @@ fn every_answered_request_reaches_the_observer() {
         ]
     );
 }
+
+/// Sends `request` (raw HTTP/1.x text) to `addr` over loopback TCP; returns the status code
+/// and the JSON body (`Null` when the body is not JSON).
+fn raw(addr: SocketAddr, request: &str) -> (u16, Value) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {answer:?}"));
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// A `POST /mint` whose `Host` header is `host` (`None`: no Host header at all).
+fn mint_with_host(issuer: &DevIssuer, host: Option<&str>) -> (u16, Value) {
+    let body = r#"{"sub":"mallory"}"#;
+    let host = host.map_or(String::new(), |h| format!("Host: {h}\r\n"));
+    raw(
+        issuer.local_addr(),
+        &format!(
+            "POST /mint HTTP/1.1\r\n{host}Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+#[track_caller]
+fn check_host(issuer: &DevIssuer, host: Option<&str>, accepted: bool) {
+    let (status, reply) = mint_with_host(issuer, host);
+    if accepted {
+        assert_eq!(status, 200, "{host:?}: {reply}");
+        assert!(reply["access_token"].is_string(), "{host:?}: {reply}");
+    } else {
+        assert_eq!(status, 421, "{host:?}: {reply}");
+        assert_eq!(reply["error"], "invalid_request", "{host:?}: {reply}");
+        assert!(reply.get("access_token").is_none(), "{host:?}: {reply}");
+        let description = reply["error_description"].as_str().unwrap();
+        assert!(
+            description.contains(&format!(
+                "address the dev issuer as http://127.0.0.1:{}",
+                issuer.local_addr().port()
+            )),
+            "{host:?}: {description}"
+        );
+    }
+}
+
+#[test]
+fn dns_rebinding_is_refused_by_the_host_header() {
+    let issuer = start();
+    let port = issuer.local_addr().port();
+    let other = port.wrapping_add(1).max(1);
+    let check = |host: &str, accepted: bool| check_host(&issuer, Some(host), accepted);
+    // A page on an attacker's domain rebound to 127.0.0.1: the browser names the domain.
+    check(&format!("evil.example:{port}"), false);
+    check("evil.example", false);
+    check(&format!("localhost.evil.example:{port}"), false);
+    check(&format!("127.0.0.1.evil.example:{port}"), false);
+    check(&format!("127.0.0.1:{other}"), false);
+    check(&format!("localhost:{other}"), false);
+    check("127.0.0.1", false); // port 80 is not the port it listens on
+    check(&format!("[::2]:{port}"), false);
+    check(&format!("[::1]x:{port}"), false);
+    check(&format!("127.0.0.1:{port}x"), false);
+    check(&format!("127.0.0.1:+{port}"), false);
+    check(&format!("user@127.0.0.1:{port}"), false);
+    check(&format!("0.0.0.0:{port}"), false);
+    check(&format!("127.1:{port}"), false);
+    check(&format!("localhost.:{port}"), false);
+    check("", false);
+    check_host(&issuer, None, false);
+    // Every loopback spelling with the right port is the issuer itself.
+    check(&format!("127.0.0.1:{port}"), true);
+    check(&format!("127.8.9.10:{port}"), true);
+    check(&format!("localhost:{port}"), true);
+    check(&format!("LocalHost:{port}"), true);
+    check(&format!("[::1]:{port}"), true);
+}
+
+#[test]
+fn the_host_check_covers_every_endpoint() {
+    let issuer = start();
+    let port = issuer.local_addr().port();
+    for (method, path) in [
+        ("GET", "/.well-known/openid-configuration"),
+        ("GET", "/jwks.json"),
+        ("GET", "/device"),
+        ("POST", "/token"),
+        ("POST", "/rotate"),
+        ("POST", "/device/approve"),
+        ("GET", "/nothing-here"),
+    ] {
+        let (status, reply) = raw(
+            issuer.local_addr(),
+            &format!(
+                "{method} {path} HTTP/1.1\r\nHost: evil.example:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+        );
+        assert_eq!(status, 421, "{method} {path}: {reply}");
+        assert_eq!(reply["error"], "invalid_request", "{method} {path}");
+    }
+    assert_eq!(issuer.kids().len(), 2);
+    assert_eq!(issuer.jwks()["keys"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn clients_naming_127_0_0_1_or_localhost_still_work() {
+    let issuer = start();
+    let port = issuer.local_addr().port();
+    for base in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+    ] {
+        let (status, discovery) = get(&format!("{base}/.well-known/openid-configuration"));
+        assert_eq!(status, 200, "{base}: {discovery}");
+        assert_eq!(discovery["issuer"], issuer.issuer_url());
+        let minted = mint_remote(&base, &MintRequest::default()).unwrap();
+        assert!(verify_with_served_jwks(&issuer, &minted.access_token).is_ok());
+        assert_eq!(rotate_remote(&base, OldKeys::Keep).unwrap(), issuer.kids());
+    }
+}
+
+#[track_caller]
+fn check_host_name(host: &str, port: u16, expected: bool) {
+    assert_eq!(
+        server::is_loopback_host(host, port),
+        expected,
+        "{host} {port}"
+    );
+}
+
+#[test]
+fn loopback_host_names_with_the_listening_port() {
+    check_host_name("127.0.0.1:8414", 8414, true);
+    check_host_name("127.255.0.1:8414", 8414, true);
+    check_host_name("localhost:8414", 8414, true);
+    check_host_name("[::1]:8414", 8414, true);
+    // No port is http's default, 80.
+    check_host_name("localhost", 80, true);
+    check_host_name("[::1]", 80, true);
+    check_host_name("127.0.0.1:80", 80, true);
+    check_host_name("localhost", 8414, false);
+    check_host_name("[::1]", 8414, false);
+    check_host_name("127.0.0.1:", 80, false);
+    check_host_name("[::1]:", 80, false);
+    check_host_name("[::1]8414", 8414, false);
+    check_host_name("[::1:8414", 8414, false);
+    check_host_name("[::ffff:127.0.0.1]:8414", 8414, false);
+    check_host_name("[0:0:0:0:0:0:0:1]:8414", 8414, true);
+    check_host_name("::1:8414", 8414, false);
+    check_host_name("127.0.0.1:8414:8414", 8414, false);
+    check_host_name("127.0.0.1:99999", 8414, false);
+    check_host_name("127.0.0.1: 8414", 8414, false);
+    check_host_name("128.0.0.1:8414", 8414, false);
+    check_host_name("10.0.0.1:8414", 8414, false);
+    check_host_name("evil.example:8414", 8414, false);
+}
+
+#[test]
+fn a_refused_host_is_quoted_escaped() {
+    let issuer = start();
+    let (status, reply) = mint_with_host(&issuer, Some("evil\"\x01.example"));
+    assert_eq!(status, 421, "{reply}");
+    let description = reply["error_description"].as_str().unwrap();
+    assert!(
+        description.contains(r#"Host "evil\"\u{1}.example""#),
+        "{description}"
+    );
+}
+
+/// No control character (newline, ESC, BEL...) from the request reaches a message.
+#[track_caller]
+fn assert_printable(text: &str) {
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+}
+
+#[test]
+fn request_values_in_mint_errors_are_escaped_and_cut() {
+    let issuer = start();
+    let url = format!("{}/mint", issuer.issuer_url());
+    // An algorithm name with a newline, a terminal escape and a quote.
+    let (status, reply) = post(
+        &url,
+        r#"{"sub":"a","alg":"HS256\n\u001b[31mforged: \"ok\""}"#,
+    );
+    assert_eq!(status, 400, "{reply}");
+    let description = reply["error_description"].as_str().unwrap();
+    assert_printable(description);
+    assert!(
+        description.contains(r#"unsupported signing algorithm 'HS256\n\u{1b}[31mforged: \"ok\"'"#),
+        "{description}"
+    );
+    // An unknown member, named with control characters, and a huge one.
+    let (status, reply) = post(&url, r#"{"sub":"a","ro\u0007le\r\n":1}"#);
+    assert_eq!(status, 400, "{reply}");
+    let description = reply["error_description"].as_str().unwrap();
+    assert_printable(description);
+    assert!(
+        description.contains(r"unknown field `ro\u{7}le\r\n`"),
+        "{description}"
+    );
+    let long = "x".repeat(10_000);
+    let (status, reply) = post(&url, &format!(r#"{{"sub":"a","{long}":1}}"#));
+    assert_eq!(status, 400, "{reply}");
+    let description = reply["error_description"].as_str().unwrap();
+    assert!(description.contains("unknown field `xxx"), "{description}");
+    assert!(description.chars().count() < 1000, "{description}");
+}
+
+#[test]
+fn an_unsupported_algorithm_is_shown_escaped() {
+    let Err(e) = "ES256\u{1b}]0;title\u{7}".parse::<SigningAlg>() else {
+        panic!("accepted");
+    };
+    let message = e.to_string();
+    assert_printable(&message);
+    assert!(message.contains(r"'ES256\u{1b}]0;title\u{7}'"), "{message}");
+    let Err(e) = "A".repeat(500).parse::<SigningAlg>() else {
+        panic!("accepted");
+    };
+    assert!(
+        e.to_string().contains(&format!("'{}…'", "A".repeat(64))),
+        "{e}"
+    );
+}
+
+/// Serves one HTTP answer with `status` and `body` on a loopback port, to stand in for
+/// something that is not a dev issuer; returns its URL.
+fn one_answer(status: u16, body: &'static str) -> String {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body_in = vec![0; length];
+        reader.read_exact(&mut body_in).unwrap();
+        let mut stream = reader.into_inner();
+        write!(
+            stream,
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+    });
+    url
+}
+
+#[test]
+fn a_refusal_from_the_issuer_reaches_the_terminal_escaped() {
+    let url = one_answer(
+        400,
+        r#"{"error":"invalid_request","error_description":"bad\n\u001b]0;owned\u0007 request"}"#,
+    );
+    let err = mint_remote(&url, &MintRequest::default()).unwrap_err();
+    let message = err.to_string();
+    assert_printable(&message);
+    assert!(
+        message.ends_with(r"bad\n\u{1b}]0;owned\u{7} request"),
+        "{message}"
+    );
+}
+
+/// A `POST /rotate` `{"old":"remove"}` as a browser sends it from a page whose origin is
+/// `origin`, to the issuer named by its loopback address.
+fn rotate_from_origin(issuer: &DevIssuer, origin: &str) -> (u16, Value) {
+    let body = r#"{"old":"remove"}"#;
+    let addr = issuer.local_addr();
+    raw(
+        addr,
+        &format!(
+            "POST /rotate HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+#[test]
+fn cross_site_pages_are_refused_by_the_origin_header() {
+    let issuer = start();
+    let port = issuer.local_addr().port();
+    let kids = issuer.kids();
+    // A page on another site posting to http://127.0.0.1:PORT (no rebinding needed: the
+    // browser sends a text/plain POST without asking, it just cannot read the answer).
+    for origin in [
+        "https://evil.example".to_owned(),
+        format!("http://evil.example:{port}"),
+        format!("http://127.0.0.1:{}", port.wrapping_add(1).max(1)),
+        format!("https://127.0.0.1:{port}"),
+        "null".to_owned(),
+        String::new(),
+    ] {
+        let (status, reply) = rotate_from_origin(&issuer, &origin);
+        assert_eq!(status, 403, "{origin}: {reply}");
+        assert_eq!(reply["error"], "access_denied", "{origin}");
+        let description = reply["error_description"].as_str().unwrap();
+        assert!(description.contains("Origin"), "{origin}: {description}");
+    }
+    assert_eq!(issuer.kids(), kids, "a refused request rotated the keys");
+    // The issuer's own pages (the device page's form posts) are same-origin.
+    for origin in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+    ] {
+        let (status, reply) = rotate_from_origin(&issuer, &origin);
+        assert_eq!(status, 200, "{origin}: {reply}");
+    }
+}

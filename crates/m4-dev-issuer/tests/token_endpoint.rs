@@ -920,6 +920,92 @@ fn refresh_can_narrow_but_not_widen_scopes() {
     );
 }
 
+/// A finished device login for `pairs` (besides `client_id`): its refresh token.
+fn logged_in_with(f: &Fixture, pairs: &[(&str, &str)]) -> String {
+    let mut all = vec![("client_id", CLI)];
+    all.extend_from_slice(pairs);
+    let device = device_start(f, &all);
+    f.issuer
+        .approve_device(device["user_code"].as_str().unwrap())
+        .unwrap();
+    let answer = poll(f, device["device_code"].as_str().unwrap());
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.body["refresh_token"].as_str().unwrap().to_owned()
+}
+
+/// Refreshes with `extra`; asserts success and returns (the access token's `aud`, the
+/// rotated refresh token).
+#[track_caller]
+fn refreshed_audience(f: &Fixture, rt: &str, extra: &[(&str, &str)]) -> (Value, String) {
+    let answer = refresh(f, rt, extra);
+    assert_eq!(answer.status, 200, "{extra:?}: {answer:?}");
+    let aud = claims(&f.issuer, answer.body["access_token"].as_str().unwrap())["aud"].clone();
+    let rotated = answer.body["refresh_token"].as_str().unwrap().to_owned();
+    (aud, rotated)
+}
+
+#[test]
+fn refresh_can_narrow_but_not_widen_or_change_the_audience() {
+    let f = start_with(|o| o.device_interval = Duration::ZERO);
+    let (a, b, evil) = (
+        "https://a.example/mcp",
+        "https://b.example/mcp",
+        "https://evil.example/mcp",
+    );
+    let rt = logged_in_with(&f, &[("resource", a), ("resource", b)]);
+    // RFC 8707 §2.2: a resource the grant does not cover is invalid_target, whichever
+    // parameter names it, alone or beside granted ones; the token is not spent.
+    for asked in [
+        vec![("resource", evil)],
+        vec![("audience", evil)],
+        vec![("resource", a), ("resource", evil)],
+        vec![("audience", "m4-api")],
+    ] {
+        check_error(
+            &refresh(&f, &rt, &asked),
+            400,
+            "invalid_target",
+            "not granted to this login",
+        );
+    }
+    // Narrowing to one of them is allowed, for that access token only.
+    let (aud, rt) = refreshed_audience(&f, &rt, &[("resource", a)]);
+    assert_eq!(aud, json!(a));
+    let (aud, rt) = refreshed_audience(&f, &rt, &[("audience", b)]);
+    assert_eq!(aud, json!(b));
+    // None named: the whole original audience, still (the rotated token keeps the grant).
+    let (aud, rt) = refreshed_audience(&f, &rt, &[]);
+    assert_eq!(aud, json!([a, b]));
+    let (aud, _) = refreshed_audience(&f, &rt, &[("resource", b), ("resource", a)]);
+    assert_eq!(aud, json!([b, a]));
+
+    // A login with the default audience cannot be refreshed into another one.
+    let rt = logged_in(&f);
+    check_error(
+        &refresh(&f, &rt, &[("resource", evil)]),
+        400,
+        "invalid_target",
+        "not granted to this login",
+    );
+    let (aud, _) = refreshed_audience(&f, &rt, &[("audience", "m4-api")]);
+    assert_eq!(aud, json!("m4-api"));
+}
+
+#[test]
+fn a_narrowed_refresh_keeps_the_login_whole() {
+    // RFC 6749 §6: the rotated refresh token's scope is that of the one presented.
+    let f = start_with(|o| o.device_interval = Duration::ZERO);
+    let rt = logged_in(&f);
+    let narrowed = refresh(&f, &rt, &[("scope", "read:mimic-data")]);
+    assert_eq!(narrowed.body["scope"], "read:mimic-data", "{narrowed:?}");
+    let rt = narrowed.body["refresh_token"].as_str().unwrap();
+    let whole = refresh(&f, rt, &[]);
+    assert_eq!(
+        whole.body["scope"], "read:mimic-data offline_access",
+        "{whole:?}"
+    );
+}
+
 #[test]
 fn expired_unknown_and_foreign_refresh_tokens_are_invalid_grant() {
     let f = start_with(|o| {
