@@ -30,6 +30,89 @@ impl std::fmt::Display for EndpointKind {
     }
 }
 
+/// Why a credentials file is refused before (or instead of) being read: each says what is
+/// wrong and what to do. The checks follow ssh's for private keys and `authorized_keys`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileProblem {
+    /// The path is a symbolic link: it is refused, never followed.
+    #[error(
+        "it is a symbolic link (to \"{target}\"), which is never followed; set \
+         M4_OAUTH2_CREDENTIALS_FILE to the file itself, or remove the link and run `m4-auth login`"
+    )]
+    Symlink {
+        /// Where the link points, escaped.
+        target: String,
+    },
+    /// The path is a directory, a socket, a FIFO or a device.
+    #[error(
+        "it is {kind}, not a regular file; set M4_OAUTH2_CREDENTIALS_FILE to a file's path, or \
+         remove it and run `m4-auth login`"
+    )]
+    NotRegular {
+        /// `a directory`, `a socket`, `a FIFO`, `a device` or `not a file`.
+        kind: &'static str,
+    },
+    /// The file is larger than a stored login can be.
+    #[error(
+        "it is {size} bytes, more than the {limit} a stored login may have, so it is not one this \
+         program wrote; check that M4_OAUTH2_CREDENTIALS_FILE names the file `m4-auth login` \
+         wrote"
+    )]
+    TooLarge {
+        /// Its size in bytes.
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The file belongs to another user (Linux, where `/proc/self` tells this process's user).
+    #[error(
+        "it belongs to uid {owner}, not to this process's user (uid {uid}), and only a file of \
+         your own is trusted; remove it and run `m4-auth login` as this user"
+    )]
+    NotOwned {
+        /// The file's owner.
+        owner: u32,
+        /// This process's effective user.
+        uid: u32,
+    },
+    /// The directory holding the file may be written by group or others, who could replace the
+    /// file with a login of their own.
+    #[error(
+        "its directory {} may be written by group or others (mode {mode:03o}), who could replace \
+         the login with their own; run `chmod go-w {}`",
+        dir.display(),
+        dir.display()
+    )]
+    DirectoryWritable {
+        /// The directory.
+        dir: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The directory holding the file belongs to another user (not root).
+    #[error(
+        "its directory {} belongs to uid {owner}, not to this process's user (uid {uid}) or \
+         root, who could replace the login with their own; keep it in a directory of your own \
+         and set M4_OAUTH2_CREDENTIALS_FILE",
+        dir.display()
+    )]
+    DirectoryNotOwned {
+        /// The directory.
+        dir: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// This process's effective user.
+        uid: u32,
+    },
+    /// The file opened is not the one checked: it was replaced in between.
+    #[error(
+        "it was replaced between its check and its opening; try again, and find what else \
+         writes to its directory"
+    )]
+    Replaced,
+}
+
 /// Everything that can go wrong while obtaining, refreshing, storing or revoking a token.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -179,12 +262,21 @@ pub enum Error {
         /// Its permission bits.
         mode: u32,
     },
+    /// The credentials file, or the directory holding it, is not safe to read a login from
+    /// or write one to: see [`FileProblem`].
+    #[error("the credentials file {} is refused: {problem}", path.display())]
+    CredentialsFileUnsafe {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, and the fix.
+        problem: FileProblem,
+    },
     /// The credentials file could not be read, written or removed.
     #[error("cannot {action} the credentials file {}: {detail}", path.display())]
     CredentialsFileIo {
         /// The file.
         path: PathBuf,
-        /// `read`, `write`, `remove` or `lock`.
+        /// `read`, `write`, `remove`, `lock` or `check the directory of`.
         action: &'static str,
         /// What the operating system said.
         detail: String,
@@ -251,6 +343,7 @@ impl Error {
             Self::NoRefreshToken => "login_no_refresh_token",
             Self::NotLoggedIn { .. } => "not_logged_in",
             Self::CredentialsFileInsecure { .. } => "credentials_file_insecure",
+            Self::CredentialsFileUnsafe { .. } => "credentials_file_unsafe",
             Self::CredentialsFileIo { .. }
             | Self::CredentialsFileCorrupt { .. }
             | Self::NoCredentialsDirectory { .. } => "credentials_file_error",

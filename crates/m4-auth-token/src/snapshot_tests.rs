@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::{EndpointKind, Error};
+use crate::error::{EndpointKind, Error, FileProblem};
 
 fn label(error: &Error) -> &'static str {
     m4_auth_testkit::variant_name!(error, Error {
@@ -23,6 +23,7 @@ fn label(error: &Error) -> &'static str {
         NoRefreshToken,
         NotLoggedIn { .. },
         CredentialsFileInsecure { .. },
+        CredentialsFileUnsafe { .. },
         CredentialsFileIo { .. },
         CredentialsFileCorrupt { .. },
         LoginMismatch { .. },
@@ -90,6 +91,12 @@ fn every_error() -> Vec<Error> {
             path: path(),
             mode: 0o644,
         },
+        Error::CredentialsFileUnsafe {
+            path: path(),
+            problem: FileProblem::Symlink {
+                target: "/home/me/dotfiles/credentials.json".into(),
+            },
+        },
         Error::CredentialsFileIo {
             path: path(),
             action: "write",
@@ -120,6 +127,63 @@ fn line(error: &Error, label: &str, message: &str) -> String {
 
 #[test]
 fn every_message() {
-    let text = m4_auth_testkit::messages::lines_with(&every_error(), label, 19, line);
+    let text = m4_auth_testkit::messages::lines_with(&every_error(), label, 20, line);
+    insta::assert_snapshot!(text);
+}
+
+fn file_problem_label(problem: &FileProblem) -> &'static str {
+    m4_auth_testkit::variant_name!(problem, FileProblem {
+        Symlink { .. },
+        NotRegular { .. },
+        TooLarge { .. },
+        NotOwned { .. },
+        DirectoryWritable { .. },
+        DirectoryNotOwned { .. },
+        Replaced,
+    })
+}
+
+/// Every reason a credentials file is refused, inside the message the user sees.
+#[test]
+fn every_file_problem() {
+    let dir = || PathBuf::from("/home/me/.config/m4-auth");
+    let problems = [
+        FileProblem::Symlink {
+            target: "/home/me/dotfiles/credentials.json".into(),
+        },
+        FileProblem::NotRegular {
+            kind: "a directory",
+        },
+        FileProblem::TooLarge {
+            size: 1_048_576,
+            limit: crate::MAX_FILE_BYTES,
+        },
+        FileProblem::NotOwned {
+            owner: 1001,
+            uid: 1000,
+        },
+        FileProblem::DirectoryWritable {
+            dir: dir(),
+            mode: 0o775,
+        },
+        FileProblem::DirectoryNotOwned {
+            dir: dir(),
+            owner: 1001,
+            uid: 1000,
+        },
+        FileProblem::Replaced,
+    ];
+    let errors: Vec<Error> = problems
+        .into_iter()
+        .map(|problem| Error::CredentialsFileUnsafe {
+            path: dir().join("credentials.json"),
+            problem,
+        })
+        .collect();
+    let name = |e: &Error| match e {
+        Error::CredentialsFileUnsafe { problem, .. } => file_problem_label(problem),
+        _ => unreachable!(),
+    };
+    let text = m4_auth_testkit::messages::lines_with(&errors, name, 7, line);
     insta::assert_snapshot!(text);
 }

@@ -3,7 +3,7 @@
 //! discovery document and whatever token endpoint answers a test mounts, plus the clock and
 //! credentials file the options point at.
 #![cfg(test)]
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::path::PathBuf;
 
