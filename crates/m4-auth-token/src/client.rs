@@ -86,9 +86,10 @@ pub struct DeviceAuthorization {
     pub verification_uri: String,
     /// The same with the code filled in, when given.
     pub verification_uri_complete: Option<String>,
-    /// How long the codes stay valid.
+    /// How long the codes stay valid (more than 0, cut to one hour).
     pub expires_in: Duration,
-    /// The polling interval to start with (default 5 s).
+    /// The polling interval to start with (default 5 s; at least 1 s, and at most
+    /// `expires_in`).
     pub interval: Duration,
     pub(crate) device_code: Secret,
 }
@@ -125,7 +126,7 @@ pub fn testing_device_authorization(
         verification_uri: verification_uri.to_owned(),
         verification_uri_complete: verification_uri_complete.map(str::to_owned),
         expires_in,
-        interval: Duration::from_secs(5),
+        interval: DEFAULT_POLL_INTERVAL,
         device_code: Secret::new("placeholder"),
     }
 }
@@ -321,7 +322,9 @@ impl TokenClient {
                 "the answer has no \"expires_in\" number".to_owned(),
             )
         })?;
-        let interval = seconds(kind, &url, body, "interval")?.unwrap_or(Duration::from_secs(5));
+        let given_interval = seconds(kind, &url, body, "interval")?;
+        let (expires_in, interval) =
+            device_timing(expires_in, given_interval).map_err(|detail| bad(kind, &url, detail))?;
         Ok(DeviceAuthorization {
             user_code: shown(&user_code),
             verification_uri: shown(&verification_uri),
@@ -330,7 +333,7 @@ impl TokenClient {
                 .and_then(Value::as_str)
                 .map(shown),
             expires_in,
-            interval: interval.max(Duration::from_secs(1)),
+            interval,
             device_code,
         })
     }
@@ -518,6 +521,53 @@ impl TokenClient {
             scope: body.get("scope").and_then(Value::as_str).map(shown),
         })
     }
+}
+
+/// RFC 8628 §3.2: the polling interval when the provider gives none.
+pub(crate) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// The shortest wait between two polls, whatever the provider or the caller says: an
+/// `interval` of 0 would mean polling back to back. A provider that wants fewer polls says
+/// `slow_down` (RFC 8628 §3.5), which adds 5 s.
+pub(crate) const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest a device login is waited for: a longer `expires_in` is cut to this, so a
+/// provider's answer cannot keep `m4-auth login` polling for days; the user can run it again.
+pub(crate) const MAX_DEVICE_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// The lifetime and polling interval of a device login from the provider's `expires_in` and
+/// `interval` (see docs/credentials.md): a lifetime of 0, or one shorter than the interval,
+/// is nonsense (the login could never be approved) and refused naming both values; an
+/// interval of 0 becomes [`MIN_POLL_INTERVAL`], a lifetime over [`MAX_DEVICE_LIFETIME`] is cut
+/// to it.
+fn device_timing(
+    expires_in: Duration,
+    interval: Option<Duration>,
+) -> Result<(Duration, Duration), String> {
+    if expires_in.is_zero() {
+        return Err(
+            "\"expires_in\" is 0: the code would expire before anyone could enter it; the \
+             provider's device login is misconfigured, tell its administrators"
+                .to_owned(),
+        );
+    }
+    let polled = interval.unwrap_or(DEFAULT_POLL_INTERVAL);
+    if polled > expires_in {
+        let interval = match interval {
+            Some(given) => format!("\"interval\" is {} s", given.as_secs()),
+            None => format!(
+                "the polling interval is {} s (the RFC 8628 default, as \"interval\" is absent)",
+                DEFAULT_POLL_INTERVAL.as_secs()
+            ),
+        };
+        return Err(format!(
+            "{interval} but \"expires_in\" is {} s: the code would expire before the first \
+             poll; the provider's device login is misconfigured, tell its administrators",
+            expires_in.as_secs()
+        ));
+    }
+    Ok((
+        expires_in.min(MAX_DEVICE_LIFETIME),
+        polled.max(MIN_POLL_INTERVAL),
+    ))
 }
 
 /// RFC 8414 §2: an absent list means `client_secret_basic`. Basic is preferred when listed

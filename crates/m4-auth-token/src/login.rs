@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::client::{DeviceAuthorization, Poll, TokenClient};
+use crate::client::{DeviceAuthorization, MIN_POLL_INTERVAL, Poll, TokenClient};
 use crate::error::{Error, FileProblem};
 use crate::store::{CredentialsFile, StoredLogin};
 
@@ -11,7 +11,7 @@ use crate::store::{CredentialsFile, StoredLogin};
 pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 
 /// Waits for the user to approve `device` (shown to them by the caller), polling the token
-/// endpoint at the given interval, and stores the refresh token.
+/// endpoint at the given interval (at least 1 s), and stores the refresh token.
 ///
 /// `sleep` is called with each wait before a poll; production passes `std::thread::sleep`,
 /// tests a function that advances their clock. The code's lifetime is measured on the
@@ -28,7 +28,8 @@ pub fn finish_login(
 ) -> Result<StoredLogin, Error> {
     let clock = &client.options.clock;
     let deadline = clock.now() + device.expires_in;
-    let mut interval = device.interval;
+    // The field is public: whatever a caller put there, never poll back to back.
+    let mut interval = device.interval.max(MIN_POLL_INTERVAL);
     loop {
         if clock.now() + interval > deadline {
             return Err(Error::LoginExpiredBeforeApproval {
