@@ -624,8 +624,8 @@ fn bad(kind: EndpointKind, url: &str, detail: String) -> Error {
     }
 }
 
-/// The JSON object of a 2xx answer, or the error an OAuth error body (any 4xx/5xx with
-/// `error`) or a bare status means. `empty_ok` accepts a 2xx with any body (revocation).
+/// The JSON object of a 2xx answer, or the error a redirect (3xx, never followed), an OAuth
+/// error body (any 4xx/5xx with `error`) or a bare status means. `empty_ok` accepts a 2xx with any body (revocation).
 fn success_body(
     kind: EndpointKind,
     (url, response): (String, HttpResponse),
@@ -637,6 +637,16 @@ fn success_body(
         _ => None,
     };
     let status = response.status;
+    if (300..400).contains(&status) {
+        // m4-jwks' HttpResponse carries no headers yet, so the Location is not known here;
+        // once it does, it goes through `shown` like any text from the provider.
+        return Err(Error::Redirected {
+            endpoint: kind,
+            url,
+            status,
+            location: None,
+        });
+    }
     if (200..300).contains(&status) {
         if empty_ok {
             return Ok(Map::new());

@@ -177,6 +177,26 @@ pub enum Error {
         /// The HTTP status.
         status: u16,
     },
+    /// The provider answered with a redirect (3xx). It is not followed: the request is a POST
+    /// carrying the client's credentials and tokens, which must go to the URL configured or
+    /// discovered and nowhere else.
+    #[error(
+        "the {endpoint} {url} answered HTTP {status}, a redirect{}; requests to it carry the \
+         client's credentials and tokens, so redirects are never followed: the provider's \
+         discovery document must name the final URL, or M4_OAUTH2_ISSUER_URL is not the \
+         provider's exact issuer",
+        redirect_target(.location)
+    )]
+    Redirected {
+        /// Which endpoint.
+        endpoint: EndpointKind,
+        /// Its URL.
+        url: String,
+        /// The HTTP status (3xx).
+        status: u16,
+        /// The `Location` header, escaped and cut, when the HTTP client reports it.
+        location: Option<String>,
+    },
     /// A success answer that is not what OAuth says it must be.
     #[error("the {endpoint} {url} sent an unusable answer: {detail}")]
     BadResponse {
@@ -335,6 +355,7 @@ impl Error {
             Self::Discovery(_) | Self::Unreachable { .. } => "token_provider_unreachable",
             Self::EndpointMissing { .. } => "token_endpoint_missing",
             Self::ProviderStatus { .. } | Self::BadResponse { .. } => "token_provider_error",
+            Self::Redirected { .. } => "token_endpoint_redirected",
             Self::ClientRejected { .. } => "token_client_rejected",
             Self::Refused { .. } => "token_request_refused",
             Self::LoginExpired { .. } => "login_expired",
@@ -373,6 +394,14 @@ fn described(description: &Option<String>) -> String {
     description
         .as_deref()
         .map(|d| format!(": \"{d}\""))
+        .unwrap_or_default()
+}
+
+/// ` to "<location>"` when the redirect's target is known.
+fn redirect_target(location: &Option<String>) -> String {
+    location
+        .as_deref()
+        .map(|l| format!(" to \"{l}\""))
         .unwrap_or_default()
 }
 

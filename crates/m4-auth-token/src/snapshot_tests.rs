@@ -14,6 +14,7 @@ fn label(error: &Error) -> &'static str {
         EndpointMissing { .. },
         Unreachable { .. },
         ProviderStatus { .. },
+        Redirected { .. },
         BadResponse { .. },
         ClientRejected { .. },
         Refused { .. },
@@ -61,6 +62,12 @@ fn every_error() -> Vec<Error> {
             endpoint: EndpointKind::Revocation,
             url: "https://idp.example.com/oauth/revoke".into(),
             status: 500,
+        },
+        Error::Redirected {
+            endpoint: EndpointKind::Token,
+            url: token_url(),
+            status: 301,
+            location: Some("https://idp.example.com/oauth2/token".into()),
         },
         Error::BadResponse {
             endpoint: EndpointKind::DeviceAuthorization,
@@ -127,7 +134,7 @@ fn line(error: &Error, label: &str, message: &str) -> String {
 
 #[test]
 fn every_message() {
-    let text = m4_auth_testkit::messages::lines_with(&every_error(), label, 20, line);
+    let text = m4_auth_testkit::messages::lines_with(&every_error(), label, 21, line);
     insta::assert_snapshot!(text);
 }
 

@@ -533,6 +533,50 @@ fn garbage_and_hanging_providers_give_clear_errors_within_the_timeout() {
     assert!(err.to_string().contains("timed out after 1 s"), "{err}");
 }
 
+/// A 3xx from the token, device or revocation endpoint: reported as a redirect with the fix,
+/// and not followed (the POST carries the client's credentials and tokens).
+#[test]
+fn a_redirecting_endpoint_is_reported_and_not_followed() {
+    #[track_caller]
+    fn check(err: &Error, endpoint: &str) {
+        assert_eq!(err.code(), "token_endpoint_redirected", "{err}");
+        let message = err.to_string();
+        for part in [
+            endpoint,
+            "answered HTTP 302, a redirect",
+            "never followed",
+            "final URL",
+        ] {
+            assert!(message.contains(part), "{part:?} not in: {message}");
+        }
+        assert!(!message.contains("the provider is failing"), "{message}");
+        assert!(!message.contains("s3cr"), "{message}");
+    }
+    let idp = Provider::start(json!({}));
+    let elsewhere = format!("{}/moved", idp.issuer());
+    idp.on_post("/token", common::redirect(&elsewhere));
+    idp.on_post("/device", common::redirect(&elsewhere));
+    idp.on_post("/revoke", common::redirect(&elsewhere));
+    idp.on_post("/moved", token_answer("at-stolen", 60, None));
+
+    let err = TokenClient::new(idp.confidential())
+        .client_credentials()
+        .unwrap_err();
+    check(&err, &format!("token endpoint {}/token", idp.issuer()));
+    let err = TokenClient::new(idp.options())
+        .start_device_login()
+        .unwrap_err();
+    check(&err, "device authorization endpoint");
+
+    let _source = logged_in(&idp, "rt");
+    let outcome = logout(&TokenClient::new(idp.options())).unwrap();
+    assert!(outcome.removed && !outcome.revoked, "{outcome:?}");
+    let note = outcome.revocation_note.unwrap();
+    assert!(note.contains("revocation endpoint"), "{note}");
+    assert!(note.contains("a redirect"), "{note}");
+    assert!(idp.posts("/moved").is_empty(), "no redirect was followed");
+}
+
 #[test]
 fn provider_error_text_is_escaped_and_cut() {
     let idp = Provider::start(json!({}));

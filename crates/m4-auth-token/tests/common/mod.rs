@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use m4_auth_config::Secret;
 use m4_auth_testkit::idp::matchers::{method, path};
 use m4_auth_testkit::idp::{Idp, Mock, Respond};
-pub use m4_auth_testkit::idp::{Request, ResponseTemplate, oauth_error, token_answer};
+pub use m4_auth_testkit::idp::{Request, ResponseTemplate, oauth_error, redirect, token_answer};
 use m4_auth_token::{ManualClock, TokenOptions};
 use serde_json::Value;
 
