@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use m4_auth_config::{AudienceParameter, Secret, vars};
+use m4_auth_config::{AudienceParameter, Secret};
 use m4_jwks::{HttpClient, HttpResponse, shown};
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
@@ -253,10 +253,7 @@ impl TokenClient {
     pub fn client_credentials(&self) -> Result<TokenResponse, Error> {
         let client_id = self.require_client_id()?;
         if self.options.client_secret.is_none() {
-            return Err(Error::NotConfigured {
-                var: vars::CLIENT_SECRET,
-                fix: "the client credentials grant needs the client's secret",
-            });
+            return Err(Error::client_secret_not_configured());
         }
         let scope = self.scope_parameter(true, false);
         let mut form = vec![("grant_type", CLIENT_CREDENTIALS.to_owned())];
@@ -295,13 +292,7 @@ impl TokenClient {
         let client_id = self.require_client_id()?;
         let endpoints = self.endpoints()?;
         let Some(url) = endpoints.device_authorization else {
-            return Err(Error::EndpointMissing {
-                document: endpoints.source,
-                member: "device_authorization_endpoint",
-                operation: "`m4-auth login` (device authorization)",
-                fix: "enable the device authorization grant for the client at the provider, or \
-                      use client credentials (M4_OAUTH2_CLIENT_ID and M4_OAUTH2_CLIENT_SECRET)",
-            });
+            return Err(Error::device_endpoint_missing(endpoints.source));
         };
         let mut form = Vec::new();
         push_scope(&mut form, self.scope_parameter(false, true));
@@ -388,10 +379,7 @@ impl TokenClient {
         self.options
             .client_id
             .as_deref()
-            .ok_or(Error::NotConfigured {
-                var: vars::CLIENT_ID,
-                fix: "register a client at the provider and set its id",
-            })
+            .ok_or_else(Error::client_id_not_configured)
     }
 
     /// The `scope` value: the required scopes (prefixed with the audience in `scope` mode;
@@ -433,12 +421,7 @@ impl TokenClient {
     ) -> Result<Map<String, Value>, Error> {
         let endpoints = self.endpoints()?;
         let Some(url) = endpoints.token else {
-            return Err(Error::EndpointMissing {
-                document: endpoints.source,
-                member: "token_endpoint",
-                operation: "obtaining a token",
-                fix: "check M4_OAUTH2_ISSUER_URL",
-            });
+            return Err(Error::token_endpoint_missing(endpoints.source));
         };
         let kind = EndpointKind::Token;
         let response = self.post(kind, &url, client_id, form)?;
@@ -538,7 +521,7 @@ pub(crate) const MAX_DEVICE_LIFETIME: Duration = Duration::from_secs(3600);
 /// is nonsense (the login could never be approved) and refused naming both values; an
 /// interval of 0 becomes [`MIN_POLL_INTERVAL`], a lifetime over [`MAX_DEVICE_LIFETIME`] is cut
 /// to it.
-fn device_timing(
+pub(crate) fn device_timing(
     expires_in: Duration,
     interval: Option<Duration>,
 ) -> Result<(Duration, Duration), String> {
@@ -693,22 +676,37 @@ fn success_body(
     })
 }
 
-/// What to do about an OAuth error code (RFC 6749 §5.2, RFC 8628 §3.5, RFC 8707 §2).
-fn fix_for(error: &str) -> &'static str {
-    match error {
-        "invalid_scope" => {
-            "check M4_OAUTH2_REQUIRED_SCOPES against the scopes the provider grants this client"
-        }
-        "invalid_target" => {
-            "check M4_OAUTH2_AUDIENCE, or set M4_OAUTH2_AUDIENCE_PARAMETER (see docs/credentials.md)"
-        }
-        "unsupported_grant_type" => "enable this grant for the client at the provider",
-        "invalid_grant" => "run `m4-auth login` again",
-        "invalid_request" => {
-            "check M4_OAUTH2_AUDIENCE and M4_OAUTH2_AUDIENCE_PARAMETER (see docs/credentials.md)"
-        }
-        _ => "see the provider's description above and docs/credentials.md",
-    }
+/// What to do about an OAuth error code (RFC 6749 §5.2, RFC 8628 §3.5, RFC 8707 §2), by
+/// code; any other code gets [`OTHER_FIX`]. A table, so the message snapshot covers each.
+pub(crate) const FIXES: &[(&str, &str)] = &[
+    (
+        "invalid_scope",
+        "check M4_OAUTH2_REQUIRED_SCOPES against the scopes the provider grants this client",
+    ),
+    (
+        "invalid_target",
+        "check M4_OAUTH2_AUDIENCE, or set M4_OAUTH2_AUDIENCE_PARAMETER (see docs/credentials.md)",
+    ),
+    (
+        "unsupported_grant_type",
+        "enable this grant for the client at the provider",
+    ),
+    ("invalid_grant", "run `m4-auth login` again"),
+    (
+        "invalid_request",
+        "check M4_OAUTH2_AUDIENCE and M4_OAUTH2_AUDIENCE_PARAMETER (see docs/credentials.md)",
+    ),
+];
+
+/// What to do about an OAuth error code [`FIXES`] does not name.
+pub(crate) const OTHER_FIX: &str = "see the provider's description above and docs/credentials.md";
+
+/// The fix [`FIXES`] gives for `error`, else [`OTHER_FIX`].
+pub(crate) fn fix_for(error: &str) -> &'static str {
+    FIXES
+        .iter()
+        .find(|(code, _)| *code == error)
+        .map_or(OTHER_FIX, |(_, fix)| fix)
 }
 
 fn required_string(

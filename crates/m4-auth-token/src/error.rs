@@ -50,7 +50,7 @@ pub enum FileProblem {
          remove it and run `m4-auth login`"
     )]
     NotRegular {
-        /// `a directory`, `a socket`, `a FIFO`, `a device` or `not a file`.
+        /// `a directory`, `a socket`, `a FIFO`, `a device` or `a special file`.
         kind: &'static str,
     },
     /// The file is larger than a stored login can be.
@@ -385,6 +385,55 @@ impl Error {
             Self::NotConfigured { .. } | Self::NoCredentialsDirectory { .. } => true,
             Self::Discovery(e) => e.is_configuration(),
             _ => false,
+        }
+    }
+}
+
+/// The errors built in more than one shape: one constructor per shape, so the message
+/// snapshot builds each exactly as the code does.
+impl Error {
+    /// `M4_OAUTH2_ISSUER_URL` is not set.
+    pub(crate) fn issuer_not_configured() -> Self {
+        Self::NotConfigured {
+            var: m4_auth_config::vars::ISSUER_URL,
+            fix: "set it to your identity provider's issuer URL",
+        }
+    }
+
+    /// `M4_OAUTH2_CLIENT_ID` is not set.
+    pub(crate) fn client_id_not_configured() -> Self {
+        Self::NotConfigured {
+            var: m4_auth_config::vars::CLIENT_ID,
+            fix: "register a client at the provider and set its id",
+        }
+    }
+
+    /// `M4_OAUTH2_CLIENT_SECRET` is not set (client credentials grant).
+    pub(crate) fn client_secret_not_configured() -> Self {
+        Self::NotConfigured {
+            var: m4_auth_config::vars::CLIENT_SECRET,
+            fix: "the client credentials grant needs the client's secret",
+        }
+    }
+
+    /// The discovery document `document` names no device authorization endpoint.
+    pub(crate) fn device_endpoint_missing(document: String) -> Self {
+        Self::EndpointMissing {
+            document,
+            member: "device_authorization_endpoint",
+            operation: "`m4-auth login` (device authorization)",
+            fix: "enable the device authorization grant for the client at the provider, or use \
+                  client credentials (M4_OAUTH2_CLIENT_ID and M4_OAUTH2_CLIENT_SECRET)",
+        }
+    }
+
+    /// The discovery document `document` names no token endpoint.
+    pub(crate) fn token_endpoint_missing(document: String) -> Self {
+        Self::EndpointMissing {
+            document,
+            member: "token_endpoint",
+            operation: "obtaining a token",
+            fix: "check M4_OAUTH2_ISSUER_URL",
         }
     }
 }

@@ -39,6 +39,18 @@ const FORMAT_VERSION: u64 = 1;
 /// it is read into memory.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024;
 
+/// What a path that is not a regular file is, in [`FileProblem::NotRegular`].
+pub(crate) const KIND_DIRECTORY: &str = "a directory";
+pub(crate) const KIND_SOCKET: &str = "a socket";
+pub(crate) const KIND_FIFO: &str = "a FIFO";
+pub(crate) const KIND_DEVICE: &str = "a device";
+pub(crate) const KIND_SPECIAL: &str = "a special file";
+
+/// Why there is no default credentials path: Windows, macOS, other Unix.
+pub(crate) const NO_APPDATA: &str = "%APPDATA% is not set";
+pub(crate) const NO_HOME: &str = "$HOME is not set";
+pub(crate) const NO_XDG_CONFIG_HOME_OR_HOME: &str = "neither $XDG_CONFIG_HOME nor $HOME is set";
+
 /// The default credentials path for this platform (see the module docs).
 ///
 /// ```
@@ -58,21 +70,17 @@ pub fn default_credentials_path() -> Result<PathBuf, Error> {
             .filter(|p| p.is_absolute())
     };
     let base = if cfg!(windows) {
-        absolute("APPDATA").ok_or(Error::NoCredentialsDirectory {
-            detail: "%APPDATA% is not set",
-        })?
+        absolute("APPDATA").ok_or(Error::NoCredentialsDirectory { detail: NO_APPDATA })?
     } else if cfg!(target_os = "macos") {
         absolute("HOME")
-            .ok_or(Error::NoCredentialsDirectory {
-                detail: "$HOME is not set",
-            })?
+            .ok_or(Error::NoCredentialsDirectory { detail: NO_HOME })?
             .join("Library/Application Support")
     } else {
         match absolute("XDG_CONFIG_HOME") {
             Some(dir) => dir,
             None => absolute("HOME")
                 .ok_or(Error::NoCredentialsDirectory {
-                    detail: "neither $XDG_CONFIG_HOME nor $HOME is set",
+                    detail: NO_XDG_CONFIG_HOME_OR_HOME,
                 })?
                 .join(".config"),
         }
@@ -370,19 +378,19 @@ impl CredentialsFile {
             return Ok(());
         }
         let mut what = if kind.is_dir() {
-            "a directory"
+            KIND_DIRECTORY
         } else {
-            "not a file"
+            KIND_SPECIAL
         };
         #[cfg(unix)]
         {
             use std::os::unix::fs::FileTypeExt as _;
             if kind.is_socket() {
-                what = "a socket";
+                what = KIND_SOCKET;
             } else if kind.is_fifo() {
-                what = "a FIFO";
+                what = KIND_FIFO;
             } else if kind.is_block_device() || kind.is_char_device() {
-                what = "a device";
+                what = KIND_DEVICE;
             }
         }
         Err(self.unsafe_file(FileProblem::NotRegular { kind: what }))
