@@ -41,8 +41,11 @@ pub const MAX_FILE_BYTES: u64 = 64 * 1024;
 
 /// What a path that is not a regular file is, in [`FileProblem::NotRegular`].
 pub(crate) const KIND_DIRECTORY: &str = "a directory";
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) const KIND_SOCKET: &str = "a socket";
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) const KIND_FIFO: &str = "a FIFO";
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) const KIND_DEVICE: &str = "a device";
 pub(crate) const KIND_SPECIAL: &str = "a special file";
 
@@ -377,22 +380,7 @@ impl CredentialsFile {
         if kind.is_file() {
             return Ok(());
         }
-        let mut what = if kind.is_dir() {
-            KIND_DIRECTORY
-        } else {
-            KIND_SPECIAL
-        };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::FileTypeExt as _;
-            if kind.is_socket() {
-                what = KIND_SOCKET;
-            } else if kind.is_fifo() {
-                what = KIND_FIFO;
-            } else if kind.is_block_device() || kind.is_char_device() {
-                what = KIND_DEVICE;
-            }
-        }
+        let what = kind_name(kind);
         Err(self.unsafe_file(FileProblem::NotRegular { kind: what }))
     }
 
@@ -488,6 +476,28 @@ pub(crate) fn login_too_large(size: usize) -> String {
         "the login is {size} bytes, more than the {MAX_FILE_BYTES} a credentials file may hold \
          (the provider's refresh token is that large); ask the provider's administrators why"
     )
+}
+
+/// What a path that is not a regular file is, for [`FileProblem::NotRegular`].
+fn kind_name(kind: fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if kind.is_socket() {
+            return KIND_SOCKET;
+        }
+        if kind.is_fifo() {
+            return KIND_FIFO;
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return KIND_DEVICE;
+        }
+    }
+    if kind.is_dir() {
+        KIND_DIRECTORY
+    } else {
+        KIND_SPECIAL
+    }
 }
 
 /// Whether two metadata describe the same file: the same device and inode on Unix. Elsewhere

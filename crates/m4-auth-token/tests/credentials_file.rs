@@ -1,7 +1,10 @@
 //! The credentials file on a real file system: what `load`, `save` and `logout` refuse
 //! (a symbolic link, something that is not a regular file, a file too large to be a login, a
-//! directory others may write to, a file of another user) and what each says to do.
+//! directory others may write to, a file of another user) and what each says to do. Unix only:
+//! on Windows only the link, kind and size checks apply, and these tests build such files with
+//! Unix calls.
 #![cfg(test)]
+#![cfg(unix)]
 
 mod common;
 
