@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use m4_auth_config::{AudienceParameter, Secret, vars};
+use m4_auth_config::{AudienceParameter, Secret};
 use m4_jwks::{HttpClient, HttpResponse, shown};
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
@@ -86,9 +86,10 @@ pub struct DeviceAuthorization {
     pub verification_uri: String,
     /// The same with the code filled in, when given.
     pub verification_uri_complete: Option<String>,
-    /// How long the codes stay valid.
+    /// How long the codes stay valid (more than 0, cut to one hour).
     pub expires_in: Duration,
-    /// The polling interval to start with (default 5 s).
+    /// The polling interval to start with (default 5 s; at least 1 s, and at most
+    /// `expires_in`).
     pub interval: Duration,
     pub(crate) device_code: Secret,
 }
@@ -125,7 +126,7 @@ pub fn testing_device_authorization(
         verification_uri: verification_uri.to_owned(),
         verification_uri_complete: verification_uri_complete.map(str::to_owned),
         expires_in,
-        interval: Duration::from_secs(5),
+        interval: DEFAULT_POLL_INTERVAL,
         device_code: Secret::new("placeholder"),
     }
 }
@@ -252,10 +253,7 @@ impl TokenClient {
     pub fn client_credentials(&self) -> Result<TokenResponse, Error> {
         let client_id = self.require_client_id()?;
         if self.options.client_secret.is_none() {
-            return Err(Error::NotConfigured {
-                var: vars::CLIENT_SECRET,
-                fix: "the client credentials grant needs the client's secret",
-            });
+            return Err(Error::client_secret_not_configured());
         }
         let scope = self.scope_parameter(true, false);
         let mut form = vec![("grant_type", CLIENT_CREDENTIALS.to_owned())];
@@ -294,13 +292,7 @@ impl TokenClient {
         let client_id = self.require_client_id()?;
         let endpoints = self.endpoints()?;
         let Some(url) = endpoints.device_authorization else {
-            return Err(Error::EndpointMissing {
-                document: endpoints.source,
-                member: "device_authorization_endpoint",
-                operation: "`m4-auth login` (device authorization)",
-                fix: "enable the device authorization grant for the client at the provider, or \
-                      use client credentials (M4_OAUTH2_CLIENT_ID and M4_OAUTH2_CLIENT_SECRET)",
-            });
+            return Err(Error::device_endpoint_missing(endpoints.source));
         };
         let mut form = Vec::new();
         push_scope(&mut form, self.scope_parameter(false, true));
@@ -321,7 +313,9 @@ impl TokenClient {
                 "the answer has no \"expires_in\" number".to_owned(),
             )
         })?;
-        let interval = seconds(kind, &url, body, "interval")?.unwrap_or(Duration::from_secs(5));
+        let given_interval = seconds(kind, &url, body, "interval")?;
+        let (expires_in, interval) =
+            device_timing(expires_in, given_interval).map_err(|detail| bad(kind, &url, detail))?;
         Ok(DeviceAuthorization {
             user_code: shown(&user_code),
             verification_uri: shown(&verification_uri),
@@ -330,7 +324,7 @@ impl TokenClient {
                 .and_then(Value::as_str)
                 .map(shown),
             expires_in,
-            interval: interval.max(Duration::from_secs(1)),
+            interval,
             device_code,
         })
     }
@@ -385,10 +379,7 @@ impl TokenClient {
         self.options
             .client_id
             .as_deref()
-            .ok_or(Error::NotConfigured {
-                var: vars::CLIENT_ID,
-                fix: "register a client at the provider and set its id",
-            })
+            .ok_or_else(Error::client_id_not_configured)
     }
 
     /// The `scope` value: the required scopes (prefixed with the audience in `scope` mode;
@@ -430,12 +421,7 @@ impl TokenClient {
     ) -> Result<Map<String, Value>, Error> {
         let endpoints = self.endpoints()?;
         let Some(url) = endpoints.token else {
-            return Err(Error::EndpointMissing {
-                document: endpoints.source,
-                member: "token_endpoint",
-                operation: "obtaining a token",
-                fix: "check M4_OAUTH2_ISSUER_URL",
-            });
+            return Err(Error::token_endpoint_missing(endpoints.source));
         };
         let kind = EndpointKind::Token;
         let response = self.post(kind, &url, client_id, form)?;
@@ -520,6 +506,53 @@ impl TokenClient {
     }
 }
 
+/// RFC 8628 §3.2: the polling interval when the provider gives none.
+pub(crate) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// The shortest wait between two polls, whatever the provider or the caller says: an
+/// `interval` of 0 would mean polling back to back. A provider that wants fewer polls says
+/// `slow_down` (RFC 8628 §3.5), which adds 5 s.
+pub(crate) const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest a device login is waited for: a longer `expires_in` is cut to this, so a
+/// provider's answer cannot keep `m4-auth login` polling for days; the user can run it again.
+pub(crate) const MAX_DEVICE_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// The lifetime and polling interval of a device login from the provider's `expires_in` and
+/// `interval` (see docs/credentials.md): a lifetime of 0, or one shorter than the interval,
+/// is nonsense (the login could never be approved) and refused naming both values; an
+/// interval of 0 becomes [`MIN_POLL_INTERVAL`], a lifetime over [`MAX_DEVICE_LIFETIME`] is cut
+/// to it.
+pub(crate) fn device_timing(
+    expires_in: Duration,
+    interval: Option<Duration>,
+) -> Result<(Duration, Duration), String> {
+    if expires_in.is_zero() {
+        return Err(
+            "\"expires_in\" is 0: the code would expire before anyone could enter it; the \
+             provider's device login is misconfigured, tell its administrators"
+                .to_owned(),
+        );
+    }
+    let polled = interval.unwrap_or(DEFAULT_POLL_INTERVAL);
+    if polled > expires_in {
+        let interval = match interval {
+            Some(given) => format!("\"interval\" is {} s", given.as_secs()),
+            None => format!(
+                "the polling interval is {} s (the RFC 8628 default, as \"interval\" is absent)",
+                DEFAULT_POLL_INTERVAL.as_secs()
+            ),
+        };
+        return Err(format!(
+            "{interval} but \"expires_in\" is {} s: the code would expire before the first \
+             poll; the provider's device login is misconfigured, tell its administrators",
+            expires_in.as_secs()
+        ));
+    }
+    Ok((
+        expires_in.min(MAX_DEVICE_LIFETIME),
+        polled.max(MIN_POLL_INTERVAL),
+    ))
+}
+
 /// RFC 8414 §2: an absent list means `client_secret_basic`. Basic is preferred when listed
 /// (or when neither is listed: a provider may still accept it).
 fn choose_auth_method(advertised: Option<&[String]>) -> ClientAuthMethod {
@@ -574,8 +607,8 @@ fn bad(kind: EndpointKind, url: &str, detail: String) -> Error {
     }
 }
 
-/// The JSON object of a 2xx answer, or the error an OAuth error body (any 4xx/5xx with
-/// `error`) or a bare status means. `empty_ok` accepts a 2xx with any body (revocation).
+/// The JSON object of a 2xx answer, or the error a redirect (3xx, never followed), an OAuth
+/// error body (any 4xx/5xx with `error`) or a bare status means. `empty_ok` accepts a 2xx with any body (revocation).
 fn success_body(
     kind: EndpointKind,
     (url, response): (String, HttpResponse),
@@ -587,6 +620,16 @@ fn success_body(
         _ => None,
     };
     let status = response.status;
+    if (300..400).contains(&status) {
+        // m4-jwks' HttpResponse carries no headers yet, so the Location is not known here;
+        // once it does, it goes through `shown` like any text from the provider.
+        return Err(Error::Redirected {
+            endpoint: kind,
+            url,
+            status,
+            location: None,
+        });
+    }
     if (200..300).contains(&status) {
         if empty_ok {
             return Ok(Map::new());
@@ -633,22 +676,37 @@ fn success_body(
     })
 }
 
-/// What to do about an OAuth error code (RFC 6749 §5.2, RFC 8628 §3.5, RFC 8707 §2).
-fn fix_for(error: &str) -> &'static str {
-    match error {
-        "invalid_scope" => {
-            "check M4_OAUTH2_REQUIRED_SCOPES against the scopes the provider grants this client"
-        }
-        "invalid_target" => {
-            "check M4_OAUTH2_AUDIENCE, or set M4_OAUTH2_AUDIENCE_PARAMETER (see docs/credentials.md)"
-        }
-        "unsupported_grant_type" => "enable this grant for the client at the provider",
-        "invalid_grant" => "run `m4-auth login` again",
-        "invalid_request" => {
-            "check M4_OAUTH2_AUDIENCE and M4_OAUTH2_AUDIENCE_PARAMETER (see docs/credentials.md)"
-        }
-        _ => "see the provider's description above and docs/credentials.md",
-    }
+/// What to do about an OAuth error code (RFC 6749 §5.2, RFC 8628 §3.5, RFC 8707 §2), by
+/// code; any other code gets [`OTHER_FIX`]. A table, so the message snapshot covers each.
+pub(crate) const FIXES: &[(&str, &str)] = &[
+    (
+        "invalid_scope",
+        "check M4_OAUTH2_REQUIRED_SCOPES against the scopes the provider grants this client",
+    ),
+    (
+        "invalid_target",
+        "check M4_OAUTH2_AUDIENCE, or set M4_OAUTH2_AUDIENCE_PARAMETER (see docs/credentials.md)",
+    ),
+    (
+        "unsupported_grant_type",
+        "enable this grant for the client at the provider",
+    ),
+    ("invalid_grant", "run `m4-auth login` again"),
+    (
+        "invalid_request",
+        "check M4_OAUTH2_AUDIENCE and M4_OAUTH2_AUDIENCE_PARAMETER (see docs/credentials.md)",
+    ),
+];
+
+/// What to do about an OAuth error code [`FIXES`] does not name.
+pub(crate) const OTHER_FIX: &str = "see the provider's description above and docs/credentials.md";
+
+/// The fix [`FIXES`] gives for `error`, else [`OTHER_FIX`].
+pub(crate) fn fix_for(error: &str) -> &'static str {
+    FIXES
+        .iter()
+        .find(|(code, _)| *code == error)
+        .map_or(OTHER_FIX, |(_, fix)| fix)
 }
 
 fn required_string(

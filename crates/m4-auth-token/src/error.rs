@@ -30,6 +30,89 @@ impl std::fmt::Display for EndpointKind {
     }
 }
 
+/// Why a credentials file is refused before (or instead of) being read: each says what is
+/// wrong and what to do. The checks follow ssh's for private keys and `authorized_keys`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileProblem {
+    /// The path is a symbolic link: it is refused, never followed.
+    #[error(
+        "it is a symbolic link (to \"{target}\"), which is never followed; set \
+         M4_OAUTH2_CREDENTIALS_FILE to the file itself, or remove the link and run `m4-auth login`"
+    )]
+    Symlink {
+        /// Where the link points, escaped.
+        target: String,
+    },
+    /// The path is a directory, a socket, a FIFO or a device.
+    #[error(
+        "it is {kind}, not a regular file; set M4_OAUTH2_CREDENTIALS_FILE to a file's path, or \
+         remove it and run `m4-auth login`"
+    )]
+    NotRegular {
+        /// `a directory`, `a socket`, `a FIFO`, `a device` or `a special file`.
+        kind: &'static str,
+    },
+    /// The file is larger than a stored login can be.
+    #[error(
+        "it is {size} bytes, more than the {limit} a stored login may have, so it is not one this \
+         program wrote; check that M4_OAUTH2_CREDENTIALS_FILE names the file `m4-auth login` \
+         wrote"
+    )]
+    TooLarge {
+        /// Its size in bytes.
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The file belongs to another user (Linux, where `/proc/self` tells this process's user).
+    #[error(
+        "it belongs to uid {owner}, not to this process's user (uid {uid}), and only a file of \
+         your own is trusted; remove it and run `m4-auth login` as this user"
+    )]
+    NotOwned {
+        /// The file's owner.
+        owner: u32,
+        /// This process's effective user.
+        uid: u32,
+    },
+    /// The directory holding the file may be written by group or others, who could replace the
+    /// file with a login of their own.
+    #[error(
+        "its directory {} may be written by group or others (mode {mode:03o}), who could replace \
+         the login with their own; run `chmod go-w {}`",
+        dir.display(),
+        dir.display()
+    )]
+    DirectoryWritable {
+        /// The directory.
+        dir: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The directory holding the file belongs to another user (not root).
+    #[error(
+        "its directory {} belongs to uid {owner}, not to this process's user (uid {uid}) or \
+         root, who could replace the login with their own; keep it in a directory of your own \
+         and set M4_OAUTH2_CREDENTIALS_FILE",
+        dir.display()
+    )]
+    DirectoryNotOwned {
+        /// The directory.
+        dir: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// This process's effective user.
+        uid: u32,
+    },
+    /// The file opened is not the one checked: it was replaced in between.
+    #[error(
+        "it was replaced between its check and its opening; try again, and find what else \
+         writes to its directory"
+    )]
+    Replaced,
+}
+
 /// Everything that can go wrong while obtaining, refreshing, storing or revoking a token.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -93,6 +176,26 @@ pub enum Error {
         url: String,
         /// The HTTP status.
         status: u16,
+    },
+    /// The provider answered with a redirect (3xx). It is not followed: the request is a POST
+    /// carrying the client's credentials and tokens, which must go to the URL configured or
+    /// discovered and nowhere else.
+    #[error(
+        "the {endpoint} {url} answered HTTP {status}, a redirect{}; requests to it carry the \
+         client's credentials and tokens, so redirects are never followed: the provider's \
+         discovery document must name the final URL, or M4_OAUTH2_ISSUER_URL is not the \
+         provider's exact issuer",
+        redirect_target(.location)
+    )]
+    Redirected {
+        /// Which endpoint.
+        endpoint: EndpointKind,
+        /// Its URL.
+        url: String,
+        /// The HTTP status (3xx).
+        status: u16,
+        /// The `Location` header, escaped and cut, when the HTTP client reports it.
+        location: Option<String>,
     },
     /// A success answer that is not what OAuth says it must be.
     #[error("the {endpoint} {url} sent an unusable answer: {detail}")]
@@ -179,12 +282,21 @@ pub enum Error {
         /// Its permission bits.
         mode: u32,
     },
+    /// The credentials file, or the directory holding it, is not safe to read a login from
+    /// or write one to: see [`FileProblem`].
+    #[error("the credentials file {} is refused: {problem}", path.display())]
+    CredentialsFileUnsafe {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, and the fix.
+        problem: FileProblem,
+    },
     /// The credentials file could not be read, written or removed.
     #[error("cannot {action} the credentials file {}: {detail}", path.display())]
     CredentialsFileIo {
         /// The file.
         path: PathBuf,
-        /// `read`, `write`, `remove` or `lock`.
+        /// `read`, `write`, `remove`, `lock` or `check the directory of`.
         action: &'static str,
         /// What the operating system said.
         detail: String,
@@ -243,6 +355,7 @@ impl Error {
             Self::Discovery(_) | Self::Unreachable { .. } => "token_provider_unreachable",
             Self::EndpointMissing { .. } => "token_endpoint_missing",
             Self::ProviderStatus { .. } | Self::BadResponse { .. } => "token_provider_error",
+            Self::Redirected { .. } => "token_endpoint_redirected",
             Self::ClientRejected { .. } => "token_client_rejected",
             Self::Refused { .. } => "token_request_refused",
             Self::LoginExpired { .. } => "login_expired",
@@ -251,6 +364,7 @@ impl Error {
             Self::NoRefreshToken => "login_no_refresh_token",
             Self::NotLoggedIn { .. } => "not_logged_in",
             Self::CredentialsFileInsecure { .. } => "credentials_file_insecure",
+            Self::CredentialsFileUnsafe { .. } => "credentials_file_unsafe",
             Self::CredentialsFileIo { .. }
             | Self::CredentialsFileCorrupt { .. }
             | Self::NoCredentialsDirectory { .. } => "credentials_file_error",
@@ -275,11 +389,68 @@ impl Error {
     }
 }
 
+/// The errors built in more than one shape: one constructor per shape, so the message
+/// snapshot builds each exactly as the code does.
+impl Error {
+    /// `M4_OAUTH2_ISSUER_URL` is not set.
+    pub(crate) fn issuer_not_configured() -> Self {
+        Self::NotConfigured {
+            var: m4_auth_config::vars::ISSUER_URL,
+            fix: "set it to your identity provider's issuer URL",
+        }
+    }
+
+    /// `M4_OAUTH2_CLIENT_ID` is not set.
+    pub(crate) fn client_id_not_configured() -> Self {
+        Self::NotConfigured {
+            var: m4_auth_config::vars::CLIENT_ID,
+            fix: "register a client at the provider and set its id",
+        }
+    }
+
+    /// `M4_OAUTH2_CLIENT_SECRET` is not set (client credentials grant).
+    pub(crate) fn client_secret_not_configured() -> Self {
+        Self::NotConfigured {
+            var: m4_auth_config::vars::CLIENT_SECRET,
+            fix: "the client credentials grant needs the client's secret",
+        }
+    }
+
+    /// The discovery document `document` names no device authorization endpoint.
+    pub(crate) fn device_endpoint_missing(document: String) -> Self {
+        Self::EndpointMissing {
+            document,
+            member: "device_authorization_endpoint",
+            operation: "`m4-auth login` (device authorization)",
+            fix: "enable the device authorization grant for the client at the provider, or use \
+                  client credentials (M4_OAUTH2_CLIENT_ID and M4_OAUTH2_CLIENT_SECRET)",
+        }
+    }
+
+    /// The discovery document `document` names no token endpoint.
+    pub(crate) fn token_endpoint_missing(document: String) -> Self {
+        Self::EndpointMissing {
+            document,
+            member: "token_endpoint",
+            operation: "obtaining a token",
+            fix: "check M4_OAUTH2_ISSUER_URL",
+        }
+    }
+}
+
 /// `: "<description>"` when the provider gave one.
 fn described(description: &Option<String>) -> String {
     description
         .as_deref()
         .map(|d| format!(": \"{d}\""))
+        .unwrap_or_default()
+}
+
+/// ` to "<location>"` when the redirect's target is known.
+fn redirect_target(location: &Option<String>) -> String {
+    location
+        .as_deref()
+        .map(|l| format!(" to \"{l}\""))
         .unwrap_or_default()
 }
 

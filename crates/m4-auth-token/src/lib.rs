@@ -14,11 +14,13 @@ pub use client::{
     ClientAuthMethod, DeviceAuthorization, Endpoints, TokenClient, TokenResponse,
     testing_device_authorization,
 };
-pub use error::{EndpointKind, Error};
+pub use error::{EndpointKind, Error, FileProblem};
 pub use login::{LogoutOutcome, SLOW_DOWN_STEP, finish_login, logout};
 pub use options::{OFFLINE_ACCESS, TokenOptions};
 pub use source::{CredentialKind, TokenSource, renew_after};
-pub use store::{CredentialsFile, LoginLock, StoredLogin, default_credentials_path};
+pub use store::{
+    CredentialsFile, LoginLock, MAX_FILE_BYTES, StoredLogin, default_credentials_path,
+};
 
 // Time is injected the way m4-jwks does it: one Clock trait in the tree.
 pub use m4_jwks::{Clock, ManualClock, SystemClock};

@@ -3,15 +3,15 @@
 
 use std::time::Duration;
 
-use crate::client::{DeviceAuthorization, Poll, TokenClient};
-use crate::error::Error;
+use crate::client::{DeviceAuthorization, MIN_POLL_INTERVAL, Poll, TokenClient};
+use crate::error::{Error, FileProblem};
 use crate::store::{CredentialsFile, StoredLogin};
 
 /// RFC 8628 §3.5: each `slow_down` adds 5 seconds to the polling interval.
 pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 
 /// Waits for the user to approve `device` (shown to them by the caller), polling the token
-/// endpoint at the given interval, and stores the refresh token.
+/// endpoint at the given interval (at least 1 s), and stores the refresh token.
 ///
 /// `sleep` is called with each wait before a poll; production passes `std::thread::sleep`,
 /// tests a function that advances their clock. The code's lifetime is measured on the
@@ -28,7 +28,8 @@ pub fn finish_login(
 ) -> Result<StoredLogin, Error> {
     let clock = &client.options.clock;
     let deadline = clock.now() + device.expires_in;
-    let mut interval = device.interval;
+    // The field is public: whatever a caller put there, never poll back to back.
+    let mut interval = device.interval.max(MIN_POLL_INTERVAL);
     loop {
         if clock.now() + interval > deadline {
             return Err(Error::LoginExpiredBeforeApproval {
@@ -83,16 +84,30 @@ impl LogoutOutcome {
 /// endpoint, then deletes the file (also when revocation fails: the note says so).
 ///
 /// # Errors
-/// The credentials file's errors (reading, removing).
+/// The credentials file's errors (reading, removing); a path that is not a regular file, is
+/// larger than a login can be or belongs to another user is refused and left in place.
 pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
     let file = CredentialsFile::new(client.options.credentials_file.clone());
     let (login, unread) = match file.load() {
         Ok(login) => (login, None),
         // Too-open permissions: the token may be exposed; removing it is the right move, and
         // the user must revoke it at the provider, which this program did not read it to do.
-        Err(e @ (Error::CredentialsFileInsecure { .. } | Error::CredentialsFileCorrupt { .. })) => {
-            (None, Some(e))
-        }
+        // A symbolic link is removed, not what it points to; a file in a directory others may
+        // write to is this program's file in the wrong place, and forgetting it is safe.
+        Err(
+            e @ (Error::CredentialsFileInsecure { .. }
+            | Error::CredentialsFileCorrupt { .. }
+            | Error::CredentialsFileUnsafe {
+                problem:
+                    FileProblem::Symlink { .. }
+                    | FileProblem::DirectoryWritable { .. }
+                    | FileProblem::DirectoryNotOwned { .. },
+                ..
+            }),
+        ) => (None, Some(e)),
+        // Not a regular file, too large to be a login, another user's, or replaced while
+        // checked: not something this program wrote, so it is left alone and the error says
+        // what to do.
         Err(e) => return Err(e),
     };
     let (revoked, revocation_note) = match &login {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use m4_auth_config::{AudienceParameter, AuthConfig, Secret, vars};
+use m4_auth_config::{AudienceParameter, AuthConfig, Secret};
 use m4_jwks::{Clock, SystemClock};
 
 use crate::error::Error;
@@ -83,10 +83,7 @@ impl TokenOptions {
     /// no credentials file is set and no default location can be found.
     pub fn from_config(config: &AuthConfig) -> Result<Self, Error> {
         let Some(issuer) = config.issuer() else {
-            return Err(Error::NotConfigured {
-                var: vars::ISSUER_URL,
-                fix: "set it to your identity provider's issuer URL",
-            });
+            return Err(Error::issuer_not_configured());
         };
         let credentials_file = match config.credentials_file() {
             Some(path) => path.to_path_buf(),

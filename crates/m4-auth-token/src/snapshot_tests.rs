@@ -1,10 +1,24 @@
-//! Every error message, snapshotted; `label` is a `match` with no wildcard arm, so a new
-//! variant cannot be forgotten here.
+//! Every error message, snapshotted: every variant, and within a variant every text the code
+//! can choose (each fix of an OAuth error, each unset variable, each endpoint, with and without
+//! the provider's description, ...). `label` is a `match` with no wildcard arm, so a new
+//! variant cannot be forgotten here; the shapes the code builds in several ways are built here
+//! by the same constructors, tables and constants, so a new branch there is a new line here.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::{EndpointKind, Error};
+use crate::client::{FIXES, OTHER_FIX, fix_for};
+use crate::error::{EndpointKind, Error, FileProblem};
+use crate::store::{
+    KIND_DEVICE, KIND_DIRECTORY, KIND_FIFO, KIND_SOCKET, KIND_SPECIAL, NO_APPDATA, NO_HOME,
+    NO_XDG_CONFIG_HOME_OR_HOME, login_too_large,
+};
+
+/// How many variants [`Error`] has (checked against the labels the samples carry).
+const VARIANTS: usize = 21;
+/// How many variants [`FileProblem`] has.
+const FILE_PROBLEMS: usize = 7;
 
 fn label(error: &Error) -> &'static str {
     m4_auth_testkit::variant_name!(error, Error {
@@ -14,6 +28,7 @@ fn label(error: &Error) -> &'static str {
         EndpointMissing { .. },
         Unreachable { .. },
         ProviderStatus { .. },
+        Redirected { .. },
         BadResponse { .. },
         ClientRejected { .. },
         Refused { .. },
@@ -23,6 +38,7 @@ fn label(error: &Error) -> &'static str {
         NoRefreshToken,
         NotLoggedIn { .. },
         CredentialsFileInsecure { .. },
+        CredentialsFileUnsafe { .. },
         CredentialsFileIo { .. },
         CredentialsFileCorrupt { .. },
         LoginMismatch { .. },
@@ -30,25 +46,41 @@ fn label(error: &Error) -> &'static str {
     })
 }
 
+fn file_problem_label(problem: &FileProblem) -> &'static str {
+    m4_auth_testkit::variant_name!(problem, FileProblem {
+        Symlink { .. },
+        NotRegular { .. },
+        TooLarge { .. },
+        NotOwned { .. },
+        DirectoryWritable { .. },
+        DirectoryNotOwned { .. },
+        Replaced,
+    })
+}
+
+fn path() -> PathBuf {
+    PathBuf::from("/home/me/.config/m4-auth/credentials.json")
+}
+
+fn token_url() -> String {
+    "https://idp.example.com/oauth/token".to_owned()
+}
+
+const DOCUMENT: &str = "https://idp.example.com/.well-known/openid-configuration";
+
+/// Every variant, each text a variant can carry.
 fn every_error() -> Vec<Error> {
-    let path = || PathBuf::from("/home/me/.config/m4-auth/credentials.json");
-    let token_url = || "https://idp.example.com/oauth/token".to_owned();
-    vec![
-        Error::NotConfigured {
-            var: "M4_OAUTH2_CLIENT_ID",
-            fix: "register a client at the provider and set its id",
-        },
+    let mut errors = vec![
+        Error::issuer_not_configured(),
+        Error::client_id_not_configured(),
+        Error::client_secret_not_configured(),
         Error::NoCredentials { path: path() },
         Error::Discovery(m4_jwks::Error::HttpStatus {
-            url: "https://idp.example.com/.well-known/openid-configuration".into(),
+            url: DOCUMENT.into(),
             status: 503,
         }),
-        Error::EndpointMissing {
-            document: "https://idp.example.com/.well-known/openid-configuration".into(),
-            member: "device_authorization_endpoint",
-            operation: "`m4-auth login` (device authorization)",
-            fix: "enable the device authorization grant for the client at the provider",
-        },
+        Error::device_endpoint_missing(DOCUMENT.into()),
+        Error::token_endpoint_missing(DOCUMENT.into()),
         Error::Unreachable {
             endpoint: EndpointKind::Token,
             url: token_url(),
@@ -56,44 +88,108 @@ fn every_error() -> Vec<Error> {
                      M4_OAUTH2_HTTP_TIMEOUT if the provider is slow)"
                 .into(),
         },
-        Error::ProviderStatus {
-            endpoint: EndpointKind::Revocation,
-            url: "https://idp.example.com/oauth/revoke".into(),
+    ];
+    // Each endpoint's name, once.
+    for (endpoint, url) in [
+        (EndpointKind::Token, token_url()),
+        (
+            EndpointKind::DeviceAuthorization,
+            "https://idp.example.com/oauth/device/code".to_owned(),
+        ),
+        (
+            EndpointKind::Revocation,
+            "https://idp.example.com/oauth/revoke".to_owned(),
+        ),
+    ] {
+        errors.push(Error::ProviderStatus {
+            endpoint,
+            url,
             status: 500,
-        },
-        Error::BadResponse {
+        });
+    }
+    // A redirect with and without a known target.
+    for location in [
+        Some("https://idp.example.com/oauth2/token".to_owned()),
+        None,
+    ] {
+        errors.push(Error::Redirected {
+            endpoint: EndpointKind::Token,
+            url: token_url(),
+            status: 301,
+            location,
+        });
+    }
+    errors.push(Error::BadResponse {
+        endpoint: EndpointKind::DeviceAuthorization,
+        url: "https://idp.example.com/oauth/device/code".into(),
+        detail: "HTTP 200 with a body that is not a JSON object (12 bytes)".into(),
+    });
+    // The device answer checks (RFC 8628 §3.2), as start_device_login reports them.
+    for (expires_in, interval) in [(0, Some(5)), (300, Some(600)), (3, None)] {
+        let detail = crate::client::device_timing(
+            Duration::from_secs(expires_in),
+            interval.map(Duration::from_secs),
+        )
+        .unwrap_err();
+        errors.push(Error::BadResponse {
             endpoint: EndpointKind::DeviceAuthorization,
             url: "https://idp.example.com/oauth/device/code".into(),
-            detail: "HTTP 200 with a body that is not a JSON object (12 bytes)".into(),
-        },
-        Error::ClientRejected {
+            detail,
+        });
+    }
+    // With and without the provider's description.
+    for description in [Some("Client authentication failed".to_owned()), None] {
+        errors.push(Error::ClientRejected {
             error: "invalid_client".into(),
-            description: Some("Client authentication failed".into()),
-        },
-        Error::Refused {
+            description,
+        });
+    }
+    // Every fix an OAuth error code gets, and the one for any other code.
+    let codes = FIXES
+        .iter()
+        .map(|(code, _)| *code)
+        .chain(["temporarily_unavailable"]);
+    for (i, code) in codes.enumerate() {
+        errors.push(Error::Refused {
             endpoint: EndpointKind::Token,
-            error: "invalid_scope".into(),
-            description: None,
-            fix: "check M4_OAUTH2_REQUIRED_SCOPES against the scopes the provider grants",
-        },
-        Error::LoginExpired {
+            error: code.into(),
+            description: (i == 0).then(|| "Scope not allowed".to_owned()),
+            fix: fix_for(code),
+        });
+    }
+    for description in [Some("Unknown or invalid refresh token.".to_owned()), None] {
+        errors.push(Error::LoginExpired {
             error: "invalid_grant".into(),
-            description: Some("Unknown or invalid refresh token.".into()),
-        },
-        Error::LoginDenied,
-        Error::LoginExpiredBeforeApproval {
-            lifetime: Duration::from_secs(900),
-        },
+            description,
+        });
+    }
+    errors.push(Error::LoginDenied);
+    // Minutes from two minutes on, seconds below.
+    for secs in [900, 119] {
+        errors.push(Error::LoginExpiredBeforeApproval {
+            lifetime: Duration::from_secs(secs),
+        });
+    }
+    errors.extend([
         Error::NoRefreshToken,
         Error::NotLoggedIn { path: path() },
         Error::CredentialsFileInsecure {
             path: path(),
             mode: 0o644,
         },
+        Error::CredentialsFileUnsafe {
+            path: path(),
+            problem: FileProblem::Replaced,
+        },
         Error::CredentialsFileIo {
             path: path(),
             action: "write",
             detail: "Permission denied (os error 13)".into(),
+        },
+        Error::CredentialsFileIo {
+            path: path(),
+            action: "write",
+            detail: login_too_large(70_000),
         },
         Error::CredentialsFileCorrupt {
             path: path(),
@@ -106,20 +202,97 @@ fn every_error() -> Vec<Error> {
             issuer: "https://idp.example.com/".into(),
             client: "m4-cli".into(),
         },
-        Error::NoCredentialsDirectory {
-            detail: "neither $XDG_CONFIG_HOME nor $HOME is set",
-        },
-    ]
+    ]);
+    for detail in [NO_APPDATA, NO_HOME, NO_XDG_CONFIG_HOME_OR_HOME] {
+        errors.push(Error::NoCredentialsDirectory { detail });
+    }
+    errors
 }
 
-/// The label and code, then the message indented on one line of its own.
-fn line(error: &Error, label: &str, message: &str) -> String {
-    assert!(!message.contains('\n'), "{message}");
-    format!("{label} [{}]\n  {message}\n", error.code())
+/// `label [code]` then the message indented, for every sample, after checking that the labels
+/// name `variants` distinct variants, that no message is there twice (a branch sampled twice
+/// hides one sampled never), and that each is one line without a trailing period.
+fn branches(errors: &[Error], name: impl Fn(&Error) -> &'static str, variants: usize) -> String {
+    let names: BTreeSet<&str> = errors.iter().map(&name).collect();
+    assert_eq!(names.len(), variants, "every variant sampled: {names:?}");
+    let mut seen = BTreeSet::new();
+    let mut text = String::new();
+    for error in errors {
+        let message = error.to_string();
+        assert!(!message.contains('\n'), "{message}");
+        assert!(!message.ends_with('.'), "trailing period: {message}");
+        assert!(seen.insert(message.clone()), "sampled twice: {message}");
+        text.push_str(&format!(
+            "{} [{}]\n  {message}\n",
+            name(error),
+            error.code()
+        ));
+    }
+    text
 }
 
 #[test]
 fn every_message() {
-    let text = m4_auth_testkit::messages::lines_with(&every_error(), label, 19, line);
+    let text = branches(&every_error(), label, VARIANTS);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn the_fix_table_has_one_entry_per_code() {
+    let codes: BTreeSet<&str> = FIXES.iter().map(|(code, _)| *code).collect();
+    assert_eq!(codes.len(), FIXES.len());
+    assert!(FIXES.iter().all(|(_, fix)| *fix != OTHER_FIX));
+    assert_eq!(fix_for("invalid_scope"), FIXES[0].1);
+    assert_eq!(fix_for("no_such_code"), OTHER_FIX);
+}
+
+/// Every reason a credentials file is refused, inside the message the user sees.
+#[test]
+fn every_file_problem() {
+    let dir = || PathBuf::from("/home/me/.config/m4-auth");
+    let mut problems = vec![FileProblem::Symlink {
+        target: "/home/me/dotfiles/credentials.json".into(),
+    }];
+    for kind in [
+        KIND_DIRECTORY,
+        KIND_SOCKET,
+        KIND_FIFO,
+        KIND_DEVICE,
+        KIND_SPECIAL,
+    ] {
+        problems.push(FileProblem::NotRegular { kind });
+    }
+    problems.extend([
+        FileProblem::TooLarge {
+            size: 1_048_576,
+            limit: crate::MAX_FILE_BYTES,
+        },
+        FileProblem::NotOwned {
+            owner: 1001,
+            uid: 1000,
+        },
+        FileProblem::DirectoryWritable {
+            dir: dir(),
+            mode: 0o775,
+        },
+        FileProblem::DirectoryNotOwned {
+            dir: dir(),
+            owner: 1001,
+            uid: 1000,
+        },
+        FileProblem::Replaced,
+    ]);
+    let errors: Vec<Error> = problems
+        .into_iter()
+        .map(|problem| Error::CredentialsFileUnsafe {
+            path: dir().join("credentials.json"),
+            problem,
+        })
+        .collect();
+    let name = |e: &Error| match e {
+        Error::CredentialsFileUnsafe { problem, .. } => file_problem_label(problem),
+        other => label(other),
+    };
+    let text = branches(&errors, name, FILE_PROBLEMS);
     insta::assert_snapshot!(text);
 }

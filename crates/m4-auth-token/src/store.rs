@@ -6,6 +6,12 @@
 //!   `%APPDATA%\m4-auth\credentials.json` on Windows; `M4_OAUTH2_CREDENTIALS_FILE` overrides.
 //! - Owner-only: on Unix a file whose mode gives group or others any access is refused, as
 //!   ssh refuses such keys, with the `chmod` to run. The directory is created `0700`.
+//! - Checked before it is opened, as ssh checks `authorized_keys`: a symbolic link is refused,
+//!   never followed; so is anything but a regular file (a FIFO would block the open), a file
+//!   over [`MAX_FILE_BYTES`], a directory group or others may write to or that belongs to
+//!   another user than this one or root, and (Linux, where `/proc/self` names this process's
+//!   user) a file of another user. After the open, the file must be the one checked (same
+//!   device and inode), so a swap in between is refused too.
 //! - Written atomically: a temporary file created `0600` in the same directory, synced, then
 //!   renamed over the old one, so a reader sees the old login or the new one, never half.
 //! - The content: `{"version":1,"issuer":…,"client_id":…,"refresh_token":…}`; only the
@@ -13,18 +19,40 @@
 
 use std::fmt;
 use std::fs;
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use m4_auth_config::Secret;
 use m4_jwks::shown;
 use serde_json::{Value, json};
 
-use crate::error::Error;
+use crate::error::{Error, FileProblem};
 
 const FILE_NAME: &str = "credentials.json";
 const DIR_NAME: &str = "m4-auth";
 const FORMAT_VERSION: u64 = 1;
+
+/// The largest credentials file read or written: 64 KiB. A login is an issuer URL, a client id
+/// and one refresh token, a few hundred bytes to a few KiB (opaque tokens are under 100
+/// bytes; JWT refresh tokens from Keycloak or Entra ID 1 to 4 KiB), so this leaves ten times
+/// the largest seen while a path that names something else (a log, a dump) is refused before
+/// it is read into memory.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024;
+
+/// What a path that is not a regular file is, in [`FileProblem::NotRegular`].
+pub(crate) const KIND_DIRECTORY: &str = "a directory";
+#[cfg_attr(not(unix), allow(dead_code))]
+pub(crate) const KIND_SOCKET: &str = "a socket";
+#[cfg_attr(not(unix), allow(dead_code))]
+pub(crate) const KIND_FIFO: &str = "a FIFO";
+#[cfg_attr(not(unix), allow(dead_code))]
+pub(crate) const KIND_DEVICE: &str = "a device";
+pub(crate) const KIND_SPECIAL: &str = "a special file";
+
+/// Why there is no default credentials path: Windows, macOS, other Unix.
+pub(crate) const NO_APPDATA: &str = "%APPDATA% is not set";
+pub(crate) const NO_HOME: &str = "$HOME is not set";
+pub(crate) const NO_XDG_CONFIG_HOME_OR_HOME: &str = "neither $XDG_CONFIG_HOME nor $HOME is set";
 
 /// The default credentials path for this platform (see the module docs).
 ///
@@ -45,21 +73,17 @@ pub fn default_credentials_path() -> Result<PathBuf, Error> {
             .filter(|p| p.is_absolute())
     };
     let base = if cfg!(windows) {
-        absolute("APPDATA").ok_or(Error::NoCredentialsDirectory {
-            detail: "%APPDATA% is not set",
-        })?
+        absolute("APPDATA").ok_or(Error::NoCredentialsDirectory { detail: NO_APPDATA })?
     } else if cfg!(target_os = "macos") {
         absolute("HOME")
-            .ok_or(Error::NoCredentialsDirectory {
-                detail: "$HOME is not set",
-            })?
+            .ok_or(Error::NoCredentialsDirectory { detail: NO_HOME })?
             .join("Library/Application Support")
     } else {
         match absolute("XDG_CONFIG_HOME") {
             Some(dir) => dir,
             None => absolute("HOME")
                 .ok_or(Error::NoCredentialsDirectory {
-                    detail: "neither $XDG_CONFIG_HOME nor $HOME is set",
+                    detail: NO_XDG_CONFIG_HOME_OR_HOME,
                 })?
                 .join(".config"),
         }
@@ -134,17 +158,52 @@ impl CredentialsFile {
 
     /// Reads the stored login; `None` when there is no file.
     ///
+    /// Before it is opened, the path must not be a symbolic link and must be a regular file;
+    /// on Unix its directory must not be writable by group or others (nor belong to another
+    /// user), and on Linux the file must belong to this process's user. The file opened must be
+    /// the one checked (same device and inode), and it is read up to [`MAX_FILE_BYTES`].
+    ///
     /// # Errors
+    /// [`Error::CredentialsFileUnsafe`] for each of those refusals;
     /// [`Error::CredentialsFileInsecure`] when group or others may access it (Unix);
     /// [`Error::CredentialsFileIo`] when it cannot be read;
     /// [`Error::CredentialsFileCorrupt`] when it is not a login this program wrote.
     pub fn load(&self) -> Result<Option<StoredLogin>, Error> {
-        let text = match fs::read(&self.path) {
-            Ok(text) => text,
+        self.load_checked(|| {})
+    }
+
+    /// [`CredentialsFile::load`] with `between` called after the checks and before the open
+    /// (tests replace the file there).
+    fn load_checked(&self, between: impl FnOnce()) -> Result<Option<StoredLogin>, Error> {
+        let checked = match fs::symlink_metadata(&self.path) {
+            Ok(metadata) => metadata,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.io("read", &e)),
         };
-        self.check_permissions()?;
+        self.check_file(&checked)?;
+        between();
+        let file = match fs::File::open(&self.path) {
+            Ok(file) => file,
+            // Removed since the check (a logout elsewhere): there is no login.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io("read", &e)),
+        };
+        let opened = file.metadata().map_err(|e| self.io("read", &e))?;
+        if !same_file(&checked, &opened) {
+            return Err(self.unsafe_file(FileProblem::Replaced));
+        }
+        // The checks again on what was opened: its mode or size may have changed since.
+        self.check_file(&opened)?;
+        let mut text = Vec::new();
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut text)
+            .map_err(|e| self.io("read", &e))?;
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(self.unsafe_file(FileProblem::TooLarge {
+                size: text.len() as u64,
+                limit: MAX_FILE_BYTES,
+            }));
+        }
         let corrupt = |detail: &str| Error::CredentialsFileCorrupt {
             path: self.path.clone(),
             detail: detail.to_owned(),
@@ -181,6 +240,12 @@ impl CredentialsFile {
     pub fn save(&self, login: &StoredLogin) -> Result<(), Error> {
         let dir = self.dir();
         create_private_dir(&dir).map_err(|e| self.io("write", &e))?;
+        self.check_directory(&dir)?;
+        match fs::symlink_metadata(&self.path) {
+            Ok(existing) => self.check_kind(&existing)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.io("write", &e)),
+        }
         let body = json!({
             "version": FORMAT_VERSION,
             "issuer": login.issuer,
@@ -192,6 +257,14 @@ impl CredentialsFile {
             action: "write",
             detail: e.to_string(),
         })?;
+        if text.len() as u64 > MAX_FILE_BYTES {
+            // `load` would refuse it: better to say so now than on the next start.
+            return Err(Error::CredentialsFileIo {
+                path: self.path.clone(),
+                action: "write",
+                detail: login_too_large(text.len()),
+            });
+        }
         let temp = dir.join(format!(".{}.{}.tmp", self.file_name(), std::process::id()));
         // A leftover from a crashed run with the same process id would block create_new.
         let _ = fs::remove_file(&temp);
@@ -214,6 +287,7 @@ impl CredentialsFile {
     pub fn lock(&self) -> Result<LoginLock, Error> {
         let dir = self.dir();
         create_private_dir(&dir).map_err(|e| self.io("lock", &e))?;
+        self.check_directory(&dir)?;
         let mut options = fs::OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
         #[cfg(unix)]
@@ -254,17 +328,35 @@ impl CredentialsFile {
         }
     }
 
-    /// Refuses a file group or others may access (Unix); Windows files inherit the
-    /// per-user ACL of `%APPDATA%`, which is not checked.
-    fn check_permissions(&self) -> Result<(), Error> {
+    /// The checks on the file's own metadata (from `symlink_metadata` before opening, from
+    /// the open file after): what it is, its directory, its owner, its size, its mode.
+    fn check_file(&self, metadata: &fs::Metadata) -> Result<(), Error> {
+        self.check_kind(metadata)?;
+        self.check_directory(&self.dir())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            if let Some(uid) = effective_uid()
+                && metadata.uid() != uid
+            {
+                return Err(self.unsafe_file(FileProblem::NotOwned {
+                    owner: metadata.uid(),
+                    uid,
+                }));
+            }
+        }
+        if metadata.len() > MAX_FILE_BYTES {
+            return Err(self.unsafe_file(FileProblem::TooLarge {
+                size: metadata.len(),
+                limit: MAX_FILE_BYTES,
+            }));
+        }
+        // Group or others may access it (Unix); Windows files inherit the per-user ACL of
+        // `%APPDATA%`, which is not checked.
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = fs::metadata(&self.path)
-                .map_err(|e| self.io("read", &e))?
-                .permissions()
-                .mode()
-                & 0o777;
+            let mode = metadata.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 return Err(Error::CredentialsFileInsecure {
                     path: self.path.clone(),
@@ -273,6 +365,67 @@ impl CredentialsFile {
             }
         }
         Ok(())
+    }
+
+    /// Refuses a symbolic link and anything but a regular file (a FIFO would block the open,
+    /// a device would be read forever).
+    fn check_kind(&self, metadata: &fs::Metadata) -> Result<(), Error> {
+        let kind = metadata.file_type();
+        if kind.is_symlink() {
+            let target = fs::read_link(&self.path)
+                .map(|t| shown(&t.display().to_string()))
+                .unwrap_or_else(|_| "?".to_owned());
+            return Err(self.unsafe_file(FileProblem::Symlink { target }));
+        }
+        if kind.is_file() {
+            return Ok(());
+        }
+        let what = kind_name(kind);
+        Err(self.unsafe_file(FileProblem::NotRegular { kind: what }))
+    }
+
+    /// Refuses a directory group or others may write to, or that belongs to another user
+    /// than this process's or root (Unix; the owner only where [`effective_uid`] knows it), as
+    /// ssh does for the directories above `authorized_keys`: whoever may write to it may
+    /// replace the file with a login of their own. The sticky bit does not make it acceptable.
+    #[cfg_attr(not(unix), allow(clippy::unused_self, clippy::unnecessary_wraps))]
+    fn check_directory(&self, dir: &Path) -> Result<(), Error> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+            let metadata = fs::metadata(dir).map_err(|e| Error::CredentialsFileIo {
+                path: self.path.clone(),
+                action: "check the directory of",
+                detail: shown(&e.to_string()),
+            })?;
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o022 != 0 {
+                return Err(self.unsafe_file(FileProblem::DirectoryWritable {
+                    dir: dir.to_path_buf(),
+                    mode,
+                }));
+            }
+            if let Some(uid) = effective_uid()
+                && metadata.uid() != uid
+                && metadata.uid() != 0
+            {
+                return Err(self.unsafe_file(FileProblem::DirectoryNotOwned {
+                    dir: dir.to_path_buf(),
+                    owner: metadata.uid(),
+                    uid,
+                }));
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = dir;
+        Ok(())
+    }
+
+    fn unsafe_file(&self, problem: FileProblem) -> Error {
+        Error::CredentialsFileUnsafe {
+            path: self.path.clone(),
+            problem,
+        }
     }
 
     fn io(&self, action: &'static str, error: &io::Error) -> Error {
@@ -314,4 +467,103 @@ fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+/// Why a login is not written: larger than [`MAX_FILE_BYTES`] (its refresh token, since the
+/// rest is configuration).
+pub(crate) fn login_too_large(size: usize) -> String {
+    format!(
+        "the login is {size} bytes, more than the {MAX_FILE_BYTES} a credentials file may hold \
+         (the provider's refresh token is that large); ask the provider's administrators why"
+    )
+}
+
+/// What a path that is not a regular file is, for [`FileProblem::NotRegular`].
+fn kind_name(kind: fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if kind.is_socket() {
+            return KIND_SOCKET;
+        }
+        if kind.is_fifo() {
+            return KIND_FIFO;
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return KIND_DEVICE;
+        }
+    }
+    if kind.is_dir() {
+        KIND_DIRECTORY
+    } else {
+        KIND_SPECIAL
+    }
+}
+
+/// Whether two metadata describe the same file: the same device and inode on Unix. Elsewhere
+/// std exposes no file identity, and the check is skipped.
+fn same_file(checked: &fs::Metadata, opened: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        checked.dev() == opened.dev() && checked.ino() == opened.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (checked, opened);
+        true
+    }
+}
+
+/// This process's effective user id, where std can tell it: on Linux `/proc/self` belongs to
+/// it (proc(5)). `None` without `/proc` (macOS, the BSDs, a container without it), where the
+/// owner checks are skipped and the mode checks remain. A process made non-dumpable (setuid)
+/// sees `/proc/self` as root's, so it trusts only root's files: a refusal, never an
+/// acceptance.
+#[cfg(unix)]
+fn effective_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    /// The file checked is swapped for a link to another owner-only file before the open:
+    /// the open follows the link, and the device and inode comparison refuses it.
+    #[test]
+    fn a_file_replaced_between_check_and_open_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = CredentialsFile::new(dir.path().join("m4").join("credentials.json"));
+        let login = StoredLogin::new("https://idp.example.com/", "m4-cli", Secret::new("rt-1"));
+        file.save(&login).unwrap();
+        let planted = CredentialsFile::new(dir.path().join("m4").join("planted.json"));
+        let other = StoredLogin::new("https://idp.example.com/", "m4-cli", Secret::new("rt-x"));
+        planted.save(&other).unwrap();
+
+        let err = file
+            .load_checked(|| {
+                fs::remove_file(file.path()).unwrap();
+                std::os::unix::fs::symlink(planted.path(), file.path()).unwrap();
+            })
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::CredentialsFileUnsafe {
+                    problem: FileProblem::Replaced,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("replaced"), "{err}");
+
+        // Without a swap the same call reads the login.
+        fs::remove_file(file.path()).unwrap();
+        file.save(&login).unwrap();
+        let read = file.load_checked(|| {}).unwrap().unwrap();
+        assert_eq!(read.refresh_token.expose_secret(), "rt-1");
+    }
 }

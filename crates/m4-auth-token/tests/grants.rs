@@ -231,6 +231,93 @@ fn device_login_denied_expired_and_out_of_time() {
     assert!(matches!(no_refresh, Error::NoRefreshToken), "{no_refresh}");
 }
 
+/// RFC 8628 §3.2 answers with nonsense lifetimes or intervals: an error naming the field and
+/// its value, or a documented clamp; never a login that cannot succeed or a busy loop.
+#[test]
+fn device_answers_with_nonsense_lifetime_or_interval() {
+    #[track_caller]
+    fn start(answer: serde_json::Value) -> Result<m4_auth_token::DeviceAuthorization, Error> {
+        let idp = Provider::start(json!({}));
+        let mut body = json!({
+            "device_code": "dc", "user_code": "WXYZ",
+            "verification_uri": "https://idp.example.com/activate"
+        });
+        let serde_json::Value::Object(members) = answer else {
+            panic!("an object")
+        };
+        body.as_object_mut().unwrap().extend(members);
+        idp.on_post("/device", ResponseTemplate::new(200).set_body_json(body));
+        TokenClient::new(idp.options()).start_device_login()
+    }
+    #[track_caller]
+    fn refused(answer: serde_json::Value, expected: &[&str]) {
+        let err = start(answer).unwrap_err();
+        assert_eq!(err.code(), "token_provider_error", "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains("device authorization endpoint"),
+            "{message}"
+        );
+        for part in expected {
+            assert!(message.contains(part), "{part:?} not in: {message}");
+        }
+    }
+    #[track_caller]
+    fn accepted(answer: serde_json::Value, expires_in: u64, interval: u64) {
+        let device = start(answer).unwrap();
+        assert_eq!(device.expires_in, Duration::from_secs(expires_in));
+        assert_eq!(device.interval, Duration::from_secs(interval));
+    }
+
+    refused(
+        json!({"expires_in": 0, "interval": 5}),
+        &["\"expires_in\" is 0"],
+    );
+    refused(
+        json!({"expires_in": 300, "interval": 600}),
+        &["\"interval\" is 600 s", "\"expires_in\" is 300 s"],
+    );
+    // Without "interval" the default 5 s applies, and must fit in the lifetime too.
+    refused(
+        json!({"expires_in": 3}),
+        &["\"expires_in\" is 3 s", "5 s", "default"],
+    );
+    refused(json!({"expires_in": -1}), &["\"expires_in\""]);
+    refused(
+        json!({"expires_in": 600, "interval": "soon"}),
+        &["\"interval\""],
+    );
+
+    accepted(json!({"expires_in": 600}), 600, 5);
+    accepted(json!({"expires_in": 600, "interval": 2}), 600, 2);
+    accepted(json!({"expires_in": 5, "interval": 5}), 5, 5);
+    // 0 would mean polling back to back: one poll a second at most (the dev issuer answers
+    // 0 when told not to make tests wait).
+    accepted(json!({"expires_in": 600, "interval": 0}), 600, 1);
+    // A lifetime over an hour is cut to an hour: `m4-auth login` never waits longer.
+    accepted(json!({"expires_in": 86_400, "interval": 5}), 3600, 5);
+}
+
+#[test]
+fn a_zero_interval_never_polls_back_to_back() {
+    let idp = Provider::start(json!({}));
+    idp.on_post("/device", device_answer(600));
+    idp.on_post_times("/token", 3, oauth_error(400, "authorization_pending", None));
+    idp.on_post("/token", token_answer("at", 60, Some("rt")));
+    let client = TokenClient::new(idp.options());
+    let mut device = client.start_device_login().unwrap();
+    // A caller may set the public field to anything.
+    device.interval = Duration::ZERO;
+    let mut waits = Vec::new();
+    finish_login(&client, &device, |d| {
+        assert!(waits.len() < 10, "polling without end: {waits:?}");
+        waits.push(d);
+        idp.clock.advance(d);
+    })
+    .unwrap();
+    assert_eq!(waits, [Duration::from_secs(1); 4]);
+}
+
 #[test]
 fn a_provider_without_device_endpoint_says_so() {
     let idp = Provider::start(json!({"device_authorization_endpoint": null}));
@@ -444,6 +531,50 @@ fn garbage_and_hanging_providers_give_clear_errors_within_the_timeout() {
     );
     assert_eq!(err.code(), "token_provider_unreachable");
     assert!(err.to_string().contains("timed out after 1 s"), "{err}");
+}
+
+/// A 3xx from the token, device or revocation endpoint: reported as a redirect with the fix,
+/// and not followed (the POST carries the client's credentials and tokens).
+#[test]
+fn a_redirecting_endpoint_is_reported_and_not_followed() {
+    #[track_caller]
+    fn check(err: &Error, endpoint: &str) {
+        assert_eq!(err.code(), "token_endpoint_redirected", "{err}");
+        let message = err.to_string();
+        for part in [
+            endpoint,
+            "answered HTTP 302, a redirect",
+            "never followed",
+            "final URL",
+        ] {
+            assert!(message.contains(part), "{part:?} not in: {message}");
+        }
+        assert!(!message.contains("the provider is failing"), "{message}");
+        assert!(!message.contains("s3cr"), "{message}");
+    }
+    let idp = Provider::start(json!({}));
+    let elsewhere = format!("{}/moved", idp.issuer());
+    idp.on_post("/token", common::redirect(&elsewhere));
+    idp.on_post("/device", common::redirect(&elsewhere));
+    idp.on_post("/revoke", common::redirect(&elsewhere));
+    idp.on_post("/moved", token_answer("at-stolen", 60, None));
+
+    let err = TokenClient::new(idp.confidential())
+        .client_credentials()
+        .unwrap_err();
+    check(&err, &format!("token endpoint {}/token", idp.issuer()));
+    let err = TokenClient::new(idp.options())
+        .start_device_login()
+        .unwrap_err();
+    check(&err, "device authorization endpoint");
+
+    let _source = logged_in(&idp, "rt");
+    let outcome = logout(&TokenClient::new(idp.options())).unwrap();
+    assert!(outcome.removed && !outcome.revoked, "{outcome:?}");
+    let note = outcome.revocation_note.unwrap();
+    assert!(note.contains("revocation endpoint"), "{note}");
+    assert!(note.contains("a redirect"), "{note}");
+    assert!(idp.posts("/moved").is_empty(), "no redirect was followed");
 }
 
 #[test]

@@ -3,14 +3,14 @@
 //! discovery document and whatever token endpoint answers a test mounts, plus the clock and
 //! credentials file the options point at.
 #![cfg(test)]
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::path::PathBuf;
 
 use m4_auth_config::Secret;
 use m4_auth_testkit::idp::matchers::{method, path};
 use m4_auth_testkit::idp::{Idp, Mock, Respond};
-pub use m4_auth_testkit::idp::{Request, ResponseTemplate, oauth_error, token_answer};
+pub use m4_auth_testkit::idp::{Request, ResponseTemplate, oauth_error, redirect, token_answer};
 use m4_auth_token::{ManualClock, TokenOptions};
 use serde_json::Value;
 

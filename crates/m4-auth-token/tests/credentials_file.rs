@@ -1,0 +1,230 @@
+//! The credentials file on a real file system: what `load`, `save` and `logout` refuse
+//! (a symbolic link, something that is not a regular file, a file too large to be a login, a
+//! directory others may write to, a file of another user) and what each says to do. Unix only:
+//! on Windows only the link, kind and size checks apply, and these tests build such files with
+//! Unix calls.
+#![cfg(test)]
+#![cfg(unix)]
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::Provider;
+use m4_auth_config::Secret;
+use m4_auth_token::{CredentialsFile, Error, StoredLogin, TokenClient, logout};
+use serde_json::json;
+
+fn login(refresh: &str) -> StoredLogin {
+    StoredLogin::new("https://idp.example.com/", "m4-cli", Secret::new(refresh))
+}
+
+/// A directory of its own (0700) holding a saved login at `credentials.json`.
+fn saved(dir: &Path) -> PathBuf {
+    let path = dir.join("m4").join("credentials.json");
+    CredentialsFile::new(&path).save(&login("rt-1")).unwrap();
+    path
+}
+
+#[track_caller]
+fn refused(result: Result<impl std::fmt::Debug, Error>, expected: &[&str]) -> Error {
+    let err = result.unwrap_err();
+    let message = err.to_string();
+    for part in expected {
+        assert!(message.contains(part), "{part:?} not in: {message}");
+    }
+    assert!(!message.contains("rt-1"), "{message}");
+    err
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_is_refused_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = saved(dir.path());
+    // The login really lives next to it; the configured path is a link to it.
+    let real = path.with_file_name("real.json");
+    fs::rename(&path, &real).unwrap();
+    std::os::unix::fs::symlink(&real, &path).unwrap();
+
+    let file = CredentialsFile::new(&path);
+    let err = refused(
+        file.load(),
+        &[
+            &path.display().to_string(),
+            "symbolic link",
+            &real.display().to_string(),
+        ],
+    );
+    assert_eq!(err.code(), "credentials_file_unsafe");
+    // Saving over the link is refused too: it would silently replace the link.
+    let err = refused(file.save(&login("rt-2")), &["symbolic link"]);
+    assert_eq!(err.code(), "credentials_file_unsafe");
+    assert!(fs::symlink_metadata(&path).unwrap().is_symlink());
+    assert_eq!(
+        CredentialsFile::new(&real)
+            .load()
+            .unwrap()
+            .unwrap()
+            .refresh_token
+            .expose_secret(),
+        "rt-1",
+        "the target is untouched"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn something_other_than_a_regular_file_is_refused_without_opening_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = saved(dir.path());
+
+    fs::remove_file(&path).unwrap();
+    fs::create_dir(&path).unwrap();
+    let err = refused(
+        CredentialsFile::new(&path).load(),
+        &[
+            &path.display().to_string(),
+            "a directory, not a regular file",
+        ],
+    );
+    assert_eq!(err.code(), "credentials_file_unsafe");
+    fs::remove_dir(&path).unwrap();
+
+    // A socket (a FIFO would be the same: opening one would block).
+    let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let err = refused(
+        CredentialsFile::new(&path).load(),
+        &["a socket, not a regular file"],
+    );
+    assert_eq!(err.code(), "credentials_file_unsafe");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_larger_than_a_login_can_be_is_refused_and_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = saved(dir.path());
+
+    // Just at the limit (the login padded with whitespace, still the same JSON): read.
+    let mut text = fs::read(&path).unwrap();
+    text.resize(64 * 1024, b' ');
+    fs::write(&path, &text).unwrap();
+    assert_eq!(
+        CredentialsFile::new(&path)
+            .load()
+            .unwrap()
+            .unwrap()
+            .refresh_token
+            .expose_secret(),
+        "rt-1"
+    );
+    // One byte more: refused before it is read.
+    text.push(b' ');
+    fs::write(&path, &text).unwrap();
+    let err = refused(
+        CredentialsFile::new(&path).load(),
+        &[&path.display().to_string(), "65537 bytes", "65536"],
+    );
+    assert_eq!(err.code(), "credentials_file_unsafe");
+
+    // A login that big is not written, so the next load cannot refuse it.
+    let other = dir.path().join("other").join("credentials.json");
+    let huge = login(&"r".repeat(64 * 1024));
+    let err = refused(
+        CredentialsFile::new(&other).save(&huge),
+        &["cannot write", "more than the 65536"],
+    );
+    assert_eq!(err.code(), "credentials_file_error");
+    assert!(!other.exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_directory_others_may_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = saved(dir.path());
+    let parent = path.parent().unwrap().to_path_buf();
+    for mode in [0o770, 0o707, 0o1777] {
+        fs::set_permissions(&parent, fs::Permissions::from_mode(mode)).unwrap();
+        let file = CredentialsFile::new(&path);
+        let err = refused(
+            file.load(),
+            &[
+                &format!("chmod go-w {}", parent.display()),
+                &format!("mode {:03o}", mode & 0o777),
+            ],
+        );
+        assert_eq!(err.code(), "credentials_file_unsafe");
+        let err = refused(file.save(&login("rt-2")), &["chmod go-w"]);
+        assert_eq!(err.code(), "credentials_file_unsafe");
+    }
+    // Group or others may read and enter it, as long as they cannot write: accepted.
+    fs::set_permissions(&parent, fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(CredentialsFile::new(&path).load().unwrap().is_some());
+}
+
+/// A file (or directory) owned by another user: made with `chown` when the tests run as root,
+/// otherwise found (a root-owned file in a root-owned directory).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_or_directory_of_another_user_is_refused() {
+    use std::os::unix::fs::MetadataExt as _;
+    let uid = fs::metadata("/proc/self").unwrap().uid();
+    if uid == 0 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = saved(dir.path());
+        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+        let err = refused(
+            CredentialsFile::new(&path).load(),
+            &[&path.display().to_string(), "uid 65534", "uid 0"],
+        );
+        assert_eq!(err.code(), "credentials_file_unsafe");
+
+        std::os::unix::fs::chown(&path, Some(0), None).unwrap();
+        let parent = path.parent().unwrap();
+        std::os::unix::fs::chown(parent, Some(65534), None).unwrap();
+        let err = refused(
+            CredentialsFile::new(&path).load(),
+            &[&parent.display().to_string(), "uid 65534"],
+        );
+        assert_eq!(err.code(), "credentials_file_unsafe");
+    } else {
+        // /etc/hostname: root's file in root's directory, readable by everyone.
+        let err = refused(
+            CredentialsFile::new("/etc/hostname").load(),
+            &["/etc/hostname", "uid 0", &format!("uid {uid}")],
+        );
+        assert_eq!(err.code(), "credentials_file_unsafe");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn logout_removes_a_link_but_not_its_target_and_leaves_what_is_not_a_login() {
+    let idp = Provider::start(json!({}));
+    let path = idp.credentials_path();
+    CredentialsFile::new(&path).save(&login("rt-1")).unwrap();
+    let real = path.with_file_name("real.json");
+    fs::rename(&path, &real).unwrap();
+    std::os::unix::fs::symlink(&real, &path).unwrap();
+
+    let outcome = logout(&TokenClient::new(idp.options())).unwrap();
+    assert!(outcome.removed && !outcome.revoked, "{outcome:?}");
+    let note = outcome.revocation_note.unwrap();
+    assert!(note.contains("symbolic link"), "{note}");
+    assert!(fs::symlink_metadata(&path).is_err(), "the link is gone");
+    assert!(real.exists(), "its target is not touched");
+    assert!(
+        idp.posts("/revoke").is_empty(),
+        "nothing read, nothing sent"
+    );
+
+    // A big file is not a login this program wrote: logout leaves it alone.
+    fs::write(&path, vec![b' '; 70_000]).unwrap();
+    let err = logout(&TokenClient::new(idp.options())).unwrap_err();
+    assert_eq!(err.code(), "credentials_file_unsafe");
+    assert!(path.exists());
+}
