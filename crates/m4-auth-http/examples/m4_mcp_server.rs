@@ -215,9 +215,10 @@ async fn serve_http(
         transport,
     );
     let [inserted, root] = gate.metadata_paths();
+    // The gate wraps the MCP service itself (axum's `route_layer` would add a boxed service of
+    // its own per request); the metadata stays ungated.
     let app = axum::Router::new()
-        .route_service("/mcp", mcp)
-        .route_layer(gate.layer())
+        .route_service("/mcp", tower_layer::Layer::layer(&gate.layer(), mcp))
         .route_service(&inserted, gate.metadata_service())
         .route_service(&root, gate.metadata_service());
 
