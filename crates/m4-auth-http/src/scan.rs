@@ -87,12 +87,13 @@ impl<'a> RawStr<'a> {
             .ok_or_else(|| error("a \\u escape that is a lone surrogate", self.at))
     }
 
-    /// Which of `names` the string's value is (decoded only when it holds an escape).
+    /// Which of `names` the string's value is, with its position there (decoded only when it
+    /// holds an escape).
     #[inline(always)]
     fn which<T: Copy>(
         self,
         names: &[(&'static str, T)],
-    ) -> Result<Option<(&'static str, T)>, SyntaxError> {
+    ) -> Result<Option<(u8, &'static str, T)>, SyntaxError> {
         let decoded;
         let value = if self.escaped {
             decoded = self.decode()?;
@@ -100,7 +101,10 @@ impl<'a> RawStr<'a> {
         } else {
             self.text
         };
-        Ok(names.iter().find(|(name, _)| *name == value).copied())
+        Ok((0u8..)
+            .zip(names)
+            .find(|(_, (name, _))| *name == value)
+            .map(|(index, (name, t))| (index, *name, *t)))
     }
 }
 
@@ -228,30 +232,20 @@ impl<'a> Reader<'a> {
     fn message(&mut self) -> Result<Scanned<'a>, SyntaxError> {
         self.eat(b'{', "a JSON object")?;
         let mut scanned = Scanned::default();
-        let mut seen = 0u8;
-        if !self.members_follow(b'}')? {
-            return Ok(scanned);
-        }
-        loop {
-            let key = self.key()?;
-            let slot = key.which(&[
-                ("method", Top::Method),
-                ("params", Top::Params),
-                ("id", Top::Id),
-            ])?;
-            if let Some((name, top)) = slot {
-                first_time(&mut seen, top as u8, name, key.at)?;
+        let top = [
+            ("method", Top::Method),
+            ("params", Top::Params),
+            ("id", Top::Id),
+        ];
+        self.members(&top, |reader, member| match member {
+            Some(Top::Method) => {
+                scanned.method = reader.kept(1)?;
+                Ok(())
             }
-            self.whitespace();
-            match slot.map(|(_, top)| top) {
-                Some(Top::Method) => scanned.method = self.kept(1)?,
-                Some(Top::Params) => self.params(&mut scanned)?,
-                Some(Top::Id) | None => self.skip_value(1)?,
-            }
-            if !self.more(b'}', "',' or '}' after a member")? {
-                return Ok(scanned);
-            }
-        }
+            Some(Top::Params) => reader.params(&mut scanned),
+            Some(Top::Id) | None => reader.skip_value(1),
+        })?;
+        Ok(scanned)
     }
 
     /// `params`: an object (its kept members read), an array (skipped) or `null`.
@@ -261,30 +255,45 @@ impl<'a> Reader<'a> {
             Some(b'[' | b'n') => return self.skip_value(1),
             _ => return Err(self.error("params that is not an object or an array")),
         }
+        let kept = [
+            ("name", Param::Name),
+            ("uri", Param::Uri),
+            ("taskId", Param::TaskId),
+        ];
+        self.members(&kept, |reader, member| {
+            let Some(param) = member else {
+                return reader.skip_value(2);
+            };
+            let value = reader.kept(2)?;
+            match param {
+                Param::Name => scanned.name = value,
+                Param::Uri => scanned.uri = value,
+                Param::TaskId => scanned.task_id = value,
+            }
+            Ok(())
+        })
+    }
+
+    /// The members of an object whose `{` was read, up to its `}`: `value` reads each one's
+    /// value, told which of `names` the member is; a name of `names` seen twice is refused.
+    #[inline(always)]
+    fn members<T: Copy>(
+        &mut self,
+        names: &[(&'static str, T)],
+        mut value: impl FnMut(&mut Self, Option<T>) -> Result<(), SyntaxError>,
+    ) -> Result<(), SyntaxError> {
         let mut seen = 0u8;
         if !self.members_follow(b'}')? {
             return Ok(());
         }
         loop {
             let key = self.key()?;
-            let slot = key.which(&[
-                ("name", Param::Name),
-                ("uri", Param::Uri),
-                ("taskId", Param::TaskId),
-            ])?;
-            self.whitespace();
-            match slot {
-                Some((name, param)) => {
-                    first_time(&mut seen, param as u8, name, key.at)?;
-                    let value = self.kept(2)?;
-                    match param {
-                        Param::Name => scanned.name = value,
-                        Param::Uri => scanned.uri = value,
-                        Param::TaskId => scanned.task_id = value,
-                    }
-                }
-                None => self.skip_value(2)?,
+            let member = key.which(names)?;
+            if let Some((index, name, _)) = member {
+                first_time(&mut seen, index, name, key.at)?;
             }
+            self.whitespace();
+            value(self, member.map(|(_, _, t)| t))?;
             if !self.more(b'}', "',' or '}' after a member")? {
                 return Ok(());
             }
@@ -365,10 +374,7 @@ impl<'a> Reader<'a> {
                     objects = (objects << 1) | u128::from(object);
                     open += 1;
                     if self.members_follow(if object { b'}' } else { b']' })? {
-                        if object {
-                            self.key()?;
-                        }
-                        self.whitespace();
+                        self.next_value(object)?;
                         continue;
                     }
                     objects >>= 1;
@@ -395,16 +401,24 @@ impl<'a> Reader<'a> {
                     (b']', "',' or ']' after an array element")
                 };
                 if self.more(close, what)? {
-                    if object {
-                        self.key()?;
-                    }
-                    self.whitespace();
+                    self.next_value(object)?;
                     break;
                 }
                 objects >>= 1;
                 open -= 1;
             }
         }
+    }
+
+    /// Inside a container, before its next element: in an object, the member's name and `:`
+    /// first; then the whitespace before the value.
+    #[inline(always)]
+    fn next_value(&mut self, object: bool) -> Result<(), SyntaxError> {
+        if object {
+            self.key()?;
+        }
+        self.whitespace();
+        Ok(())
     }
 
     #[inline(always)]
@@ -617,10 +631,9 @@ mod tests {
     /// The gate's reading before this reader, with serde_json (kept as the reference).
     mod oracle {
         use std::borrow::Cow;
-        use std::fmt;
 
         use serde::Deserialize;
-        use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+        use serde::de::IgnoredAny;
         use serde_json::value::RawValue;
 
         #[derive(Deserialize)]
@@ -630,59 +643,30 @@ mod tests {
             #[serde(default, borrow)]
             method: Option<&'a RawValue>,
             #[serde(default, borrow)]
-            params: Option<Params<'a>>,
+            params: Option<&'a RawValue>,
         }
 
-        #[derive(Default)]
+        /// `params` when it is an object: serde's derive refuses a repeated member.
+        #[derive(Deserialize, Default)]
         struct Params<'a> {
-            name: Option<Cow<'a, str>>,
-            uri: Option<Cow<'a, str>>,
-            task_id: Option<Cow<'a, str>>,
+            #[serde(default, borrow)]
+            name: Option<&'a RawValue>,
+            #[serde(default, borrow)]
+            uri: Option<&'a RawValue>,
+            #[serde(default, borrow, rename = "taskId")]
+            task_id: Option<&'a RawValue>,
         }
 
-        impl<'de: 'a, 'a> Deserialize<'de> for Params<'a> {
-            fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                d.deserialize_any(ParamsVisitor)
-            }
-        }
-
-        struct ParamsVisitor;
-
-        impl<'de> Visitor<'de> for ParamsVisitor {
-            type Value = Params<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("params")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params<'de>, A::Error> {
-                let mut params = Params::default();
-                let mut seen = [false; 3];
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                    let (slot, seen) = match key.as_ref() {
-                        "name" => (&mut params.name, &mut seen[0]),
-                        "uri" => (&mut params.uri, &mut seen[1]),
-                        "taskId" => (&mut params.task_id, &mut seen[2]),
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                            continue;
-                        }
-                    };
-                    if std::mem::replace(seen, true) {
-                        return Err(de::Error::custom("duplicate"));
-                    }
-                    *slot = string_of(map.next_value()?);
-                }
-                Ok(params)
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Params<'de>, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Params::default())
-            }
-
-            fn visit_unit<E: de::Error>(self) -> Result<Params<'de>, E> {
-                Ok(Params::default())
+        /// The gate's reading of `params`: an object's kept members, nothing from an array or
+        /// `null`, any other value refused.
+        fn params_of(raw: Option<&RawValue>) -> Result<Params<'_>, String> {
+            let Some(raw) = raw else {
+                return Ok(Params::default());
+            };
+            match raw.get().as_bytes().first() {
+                Some(b'{') => serde_json::from_str(raw.get()).map_err(|e| e.to_string()),
+                Some(b'[') => Ok(Params::default()),
+                _ => Err("params neither an object nor an array".to_owned()),
             }
         }
 
@@ -705,12 +689,16 @@ mod tests {
                 Some(m) => m,
                 None => None,
             };
-            let name = raw.params.and_then(|p| match method.as_deref()? {
-                "tools/call" | "prompts/get" => p.name,
-                "resources/read" | "resources/subscribe" | "resources/unsubscribe" => p.uri,
-                "tasks/get" | "tasks/update" | "tasks/cancel" => p.task_id,
+            let params = params_of(raw.params)?;
+            let name = match method.as_deref() {
+                Some("tools/call" | "prompts/get") => params.name,
+                Some("resources/read" | "resources/subscribe" | "resources/unsubscribe") => {
+                    params.uri
+                }
+                Some("tasks/get" | "tasks/update" | "tasks/cancel") => params.task_id,
                 _ => None,
-            });
+            }
+            .and_then(string_of);
             if method.as_deref() == Some("tools/call") && name.is_none() {
                 return Err("no tool name".to_owned());
             }

@@ -833,21 +833,9 @@ fn approval_over_http_and_the_verification_page() {
     }
 }
 
-/// A finished device login: (access token answer, refresh token).
+/// A finished device login for the default scopes: its refresh token.
 fn logged_in(f: &Fixture) -> String {
-    let device = device_start(
-        f,
-        &[
-            ("client_id", CLI),
-            ("scope", "read:mimic-data offline_access"),
-        ],
-    );
-    f.issuer
-        .approve_device(device["user_code"].as_str().unwrap())
-        .unwrap();
-    let answer = poll(f, device["device_code"].as_str().unwrap());
-    assert_eq!(answer.status, 200, "{answer:?}");
-    answer.body["refresh_token"].as_str().unwrap().to_owned()
+    logged_in_with(f, &[("scope", "read:mimic-data offline_access")])
 }
 
 fn refresh(f: &Fixture, refresh_token: &str, extra: &[(&str, &str)]) -> Answer {

@@ -25,6 +25,32 @@ fn header_with(alg: &str, kid: &str, extra: &[(&str, Value)]) -> Value {
     h
 }
 
+/// A token signed with the `rsa-2048` key whose header sets `param` to `value`.
+fn signed_with_param(param: &str, value: Value) -> String {
+    let h = header_with("RS256", "rsa-2048", &[(param, value)]);
+    sign_with(&h, &claims(), "rsa-2048", "RS256")
+}
+
+/// Each of `values`, signed into a header by `token_with`, is refused as `invalid_header` with
+/// `expected(value)`, whose message quotes the value; the errors.
+fn refused_naming_the_value(
+    token_with: &dyn Fn(Value) -> String,
+    values: &[&str],
+    expected: impl Fn(String) -> Error,
+) -> Vec<Error> {
+    let mut errors = Vec::new();
+    for value in values {
+        let err = rejects(&token_with(json!(value)), "invalid_header");
+        assert_eq!(err, expected((*value).to_owned()));
+        assert!(
+            err.to_string().contains(&format!("\"{value}\"")),
+            "the message names the value found: {err}"
+        );
+        errors.push(err);
+    }
+    errors
+}
+
 /// Replaces segment `i` of a token.
 fn with_segment(token: &str, i: usize, value: &str) -> String {
     let mut parts: Vec<&str> = token.split('.').collect();
@@ -1132,11 +1158,8 @@ fn invalid_utf8_in_an_unknown_claim() {
 #[test]
 fn typ_of_another_kind_of_jwt() {
     // RFC 8725 §3.11, RFC 9068 §4: `typ` keeps one kind of JWT from passing for another.
-    let with_typ = |typ: Value| {
-        let h = json!({"alg": "RS256", "kid": "rsa-2048", "typ": typ});
-        sign_with(&h, &claims(), "rsa-2048", "RS256")
-    };
-    for typ in [
+    let with_typ = |typ: Value| signed_with_param("typ", typ);
+    let typs = [
         "dpop+jwt",
         "logout+jwt",
         "secevent+jwt",
@@ -1150,14 +1173,8 @@ fn typ_of_another_kind_of_jwt() {
         "at+jwt; charset=utf-8",
         " JWT",
         "text/jwt",
-    ] {
-        let err = rejects(&with_typ(json!(typ)), "invalid_header");
-        assert_eq!(err, Error::UnexpectedType { typ: typ.into() });
-        assert!(
-            err.to_string().contains(&format!("\"{typ}\"")),
-            "the message names the typ found: {err}"
-        );
-    }
+    ];
+    refused_naming_the_value(&with_typ, &typs, |typ| Error::UnexpectedType { typ });
     // An attacker-chosen typ is echoed escaped and cut.
     let err = rejects(
         &with_typ(json!(format!("\u{1b}[2J{}", "t".repeat(500)))),
@@ -1226,11 +1243,8 @@ fn nested_jwt_is_refused_before_the_signature() {
 fn any_other_cty_is_refused() {
     // A JWT's payload is its claims set; `cty` is only for nested tokens (RFC 7519 §5.2), so
     // any other content type is refused rather than ignored.
-    let with_cty = |cty: Value| {
-        let h = header_with("RS256", "rsa-2048", &[("cty", cty)]);
-        sign_with(&h, &claims(), "rsa-2048", "RS256")
-    };
-    for cty in [
+    let with_cty = |cty: Value| signed_with_param("cty", cty);
+    let ctys = [
         "json",
         "application/json",
         "at+jwt",
@@ -1240,13 +1254,10 @@ fn any_other_cty_is_refused() {
         "application/jwt; charset=utf-8",
         "text/plain",
         "JWE",
-    ] {
-        let err = rejects(&with_cty(json!(cty)), "invalid_header");
-        assert_eq!(err, Error::UnexpectedContentType { cty: cty.into() });
-        assert!(
-            err.to_string().contains(&format!("\"{cty}\"")),
-            "the message names the cty found: {err}"
-        );
+    ];
+    for err in
+        refused_naming_the_value(&with_cty, &ctys, |cty| Error::UnexpectedContentType { cty })
+    {
         assert!(!err.to_string().contains("nested"), "{err}");
     }
     // Not a string: refused too, as a header parameter of the wrong type.
