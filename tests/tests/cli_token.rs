@@ -38,10 +38,14 @@ impl Provider {
         self.home.path().join(".config/m4-auth/credentials.json")
     }
 
-    /// Writes a stored login as `m4-auth login` does (format version 1, mode 0600).
+    /// Writes a stored login as `m4-auth login` does (format version 1, mode 0600, in a
+    /// directory of mode 0700: set explicitly, since m4-auth refuses a credentials directory
+    /// group or others may write and the umask could make it 0775).
     fn store_login(&self, refresh_token: &str) {
         let file = self.credentials();
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let dir = file.parent().unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        set_mode(dir, 0o700);
         let body = json!({"version": 1, "issuer": self.idp.uri(),
                           "client_id": "m4-cli", "refresh_token": refresh_token});
         std::fs::write(&file, body.to_string()).unwrap();
@@ -59,13 +63,13 @@ impl Provider {
 }
 
 #[cfg(unix)]
-fn set_mode(file: &Path, mode: u32) {
+fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode)).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 #[cfg(not(unix))]
-fn set_mode(_file: &Path, _mode: u32) {}
+fn set_mode(_path: &Path, _mode: u32) {}
 
 #[test]
 fn token_prints_exactly_one_line_from_the_client_credentials() {

@@ -621,13 +621,12 @@ fn success_body(
     };
     let status = response.status;
     if (300..400).contains(&status) {
-        // m4-jwks' HttpResponse carries no headers yet, so the Location is not known here;
-        // once it does, it goes through `shown` like any text from the provider.
+        // The Location is the provider's text: escaped and cut like any other.
         return Err(Error::Redirected {
             endpoint: kind,
             url,
             status,
-            location: None,
+            location: response.location.as_deref().map(shown),
         });
     }
     if (200..300).contains(&status) {

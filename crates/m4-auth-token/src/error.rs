@@ -194,7 +194,7 @@ pub enum Error {
         url: String,
         /// The HTTP status (3xx).
         status: u16,
-        /// The `Location` header, escaped and cut, when the HTTP client reports it.
+        /// The `Location` header, escaped and cut ([`m4_jwks::shown`]), when the answer has one.
         location: Option<String>,
     },
     /// A success answer that is not what OAuth says it must be.

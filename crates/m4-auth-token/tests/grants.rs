@@ -538,15 +538,11 @@ fn garbage_and_hanging_providers_give_clear_errors_within_the_timeout() {
 #[test]
 fn a_redirecting_endpoint_is_reported_and_not_followed() {
     #[track_caller]
-    fn check(err: &Error, endpoint: &str) {
+    fn check(err: &Error, endpoint: &str, location: &str) {
         assert_eq!(err.code(), "token_endpoint_redirected", "{err}");
         let message = err.to_string();
-        for part in [
-            endpoint,
-            "answered HTTP 302, a redirect",
-            "never followed",
-            "final URL",
-        ] {
+        let target = format!("answered HTTP 302, a redirect to \"{location}\";");
+        for part in [endpoint, &target, "never followed", "final URL"] {
             assert!(message.contains(part), "{part:?} not in: {message}");
         }
         assert!(!message.contains("the provider is failing"), "{message}");
@@ -562,19 +558,55 @@ fn a_redirecting_endpoint_is_reported_and_not_followed() {
     let err = TokenClient::new(idp.confidential())
         .client_credentials()
         .unwrap_err();
-    check(&err, &format!("token endpoint {}/token", idp.issuer()));
+    check(
+        &err,
+        &format!("token endpoint {}/token", idp.issuer()),
+        &elsewhere,
+    );
     let err = TokenClient::new(idp.options())
         .start_device_login()
         .unwrap_err();
-    check(&err, "device authorization endpoint");
+    check(&err, "device authorization endpoint", &elsewhere);
 
     let _source = logged_in(&idp, "rt");
     let outcome = logout(&TokenClient::new(idp.options())).unwrap();
     assert!(outcome.removed && !outcome.revoked, "{outcome:?}");
     let note = outcome.revocation_note.unwrap();
     assert!(note.contains("revocation endpoint"), "{note}");
-    assert!(note.contains("a redirect"), "{note}");
+    assert!(
+        note.contains(&format!("a redirect to \"{elsewhere}\"")),
+        "{note}"
+    );
     assert!(idp.posts("/moved").is_empty(), "no redirect was followed");
+}
+
+/// The `Location` of a redirect is the provider's text: shown escaped and cut, whatever it
+/// holds. A tab and a C1 control (U+0085, sent as the obs-text bytes C2 85) are all the
+/// control characters HTTP lets through a header value; the rest is length.
+#[test]
+fn a_redirect_location_is_escaped_and_cut() {
+    let idp = Provider::start(json!({}));
+    let hostile = format!("/x\t\u{85}\"{}", "y".repeat(5000));
+    idp.on_post("/token", common::redirect(&hostile));
+    let err = TokenClient::new(idp.confidential())
+        .client_credentials()
+        .unwrap_err();
+    assert_eq!(err.code(), "token_endpoint_redirected", "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains(r#"a redirect to "/x\t\u{85}\"yyy"#),
+        "{message}"
+    );
+    assert!(message.contains("yyy...\"; requests to it"), "{message}");
+    assert!(!message.chars().any(char::is_control), "{message}");
+    assert!(message.len() < 800, "{}", message.len());
+    let Error::Redirected { location, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        location.as_ref().is_some_and(|l| l.len() < 300),
+        "{location:?}"
+    );
 }
 
 #[test]

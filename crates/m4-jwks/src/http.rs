@@ -37,13 +37,19 @@ impl fmt::Debug for HttpClient {
     }
 }
 
-/// What a POST answered: the status and the body, whatever the status.
+/// What a POST answered: the status, the `Location` header and the body, whatever the
+/// status.
 ///
-/// `Debug` shows the status and the body's length only: token endpoint bodies hold tokens.
+/// `Debug` shows the status, whether there is a `Location`, and the body's length only:
+/// token endpoint bodies hold tokens.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// The HTTP status code.
     pub status: u16,
+    /// The `Location` header when the response has one (a redirect's target, which is never
+    /// followed). It is the server's text, unescaped and uncut (bytes that are not UTF-8
+    /// become U+FFFD): escape it, with [`shown`](crate::shown), before showing it.
+    pub location: Option<String>,
     /// The body, at most [`MAX_BODY_BYTES`](crate::MAX_BODY_BYTES).
     pub body: Vec<u8>,
 }
@@ -52,6 +58,7 @@ impl fmt::Debug for HttpResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpResponse")
             .field("status", &self.status)
+            .field("has_location", &self.location.is_some())
             .field("body_len", &self.body.len())
             .finish()
     }
@@ -83,8 +90,8 @@ impl HttpClient {
     }
 
     /// POSTs `form` (`application/x-www-form-urlencoded`) to `url`, with an `Authorization`
-    /// header when given, and returns the status and body whatever the status.
-    /// Redirects are not followed.
+    /// header when given, and returns the status, `Location` and body whatever the status.
+    /// Redirects are not followed: a 3xx is returned as it is, with its `Location`.
     ///
     /// # Errors
     /// [`Error::InvalidUrl`] (role [`UrlRole::OAuthEndpoint`]) when `url` breaks the
@@ -97,8 +104,12 @@ impl HttpClient {
         authorization: Option<&str>,
     ) -> Result<HttpResponse, Error> {
         let endpoint = Endpoint::parse(url, UrlRole::OAuthEndpoint)?;
-        let (status, body) = self.transport.post_form(&endpoint, form, authorization)?;
-        Ok(HttpResponse { status, body })
+        let answer = self.transport.post_form(&endpoint, form, authorization)?;
+        Ok(HttpResponse {
+            status: answer.status,
+            location: answer.location,
+            body: answer.body,
+        })
     }
 
     /// Fetches the provider's metadata for `issuer` (OIDC discovery, then RFC 8414), with

@@ -21,6 +21,14 @@ pub const MAX_REDIRECTS: u32 = 3;
 const USER_AGENT: &str = concat!("m4-jwks/", env!("CARGO_PKG_VERSION"));
 const ACCEPT: &str = "application/json, application/jwk-set+json;q=0.9, */*;q=0.1";
 
+/// What [`Transport::post_form`] read: the status, the `Location` header (raw, unescaped)
+/// and the body.
+pub(crate) struct PostAnswer {
+    pub(crate) status: u16,
+    pub(crate) location: Option<String>,
+    pub(crate) body: Vec<u8>,
+}
+
 /// A blocking HTTP GET client with the limits above.
 pub(crate) struct Transport {
     agent: Agent,
@@ -130,16 +138,17 @@ impl Transport {
         }
     }
 
-    /// POSTs an `application/x-www-form-urlencoded` body to `url` and returns the status and
-    /// body (at most [`MAX_BODY_BYTES`]) whatever the status: OAuth endpoints answer errors
-    /// as JSON with 400 or 401. Redirects are not followed (a redirected POST would carry
-    /// client credentials to another place); the caller sees the 3xx status.
+    /// POSTs an `application/x-www-form-urlencoded` body to `url` and returns the status,
+    /// the `Location` header and the body (at most [`MAX_BODY_BYTES`]) whatever the status:
+    /// OAuth endpoints answer errors as JSON with 400 or 401. Redirects are not followed (a
+    /// redirected POST would carry client credentials to another place; the agent has
+    /// `max_redirects(0)`); the caller sees the 3xx status and where it pointed.
     pub(crate) fn post_form(
         &self,
         url: &Endpoint,
         form: &[(&str, &str)],
         authorization: Option<&str>,
-    ) -> Result<(u16, Vec<u8>), Error> {
+    ) -> Result<PostAnswer, Error> {
         let mut request = self.agent.post(url.uri().clone());
         if let Some(value) = authorization {
             request = request.header("authorization", value);
@@ -153,13 +162,23 @@ impl Transport {
             .send_form(form.iter().copied())
             .map_err(|e| self.map_error(url, e))?;
         let status = response.status().as_u16();
+        // As sent, bytes that are not UTF-8 replaced: the header is the provider's text, so
+        // whoever shows it escapes it. Its length is bounded by ureq's header-size limit.
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let body = response
             .body_mut()
             .with_config()
             .limit(MAX_BODY_BYTES)
             .read_to_vec()
             .map_err(|e| self.map_error(url, e))?;
-        Ok((status, body))
+        Ok(PostAnswer {
+            status,
+            location,
+            body,
+        })
     }
 
     fn timed_out(&self, url: &Endpoint) -> Error {

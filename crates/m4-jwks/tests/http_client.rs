@@ -129,12 +129,31 @@ fn post_form_returns_error_bodies_and_never_follows_redirects() {
         .post_form(&format!("{uri}/moved"), &[], None)
         .unwrap();
     assert_eq!(moved.status, 307);
+    assert_eq!(moved.location, Some(format!("{uri}/token")));
+    assert_eq!(answer.location, None, "no Location header, none reported");
     assert_eq!(idp.hits("/token"), 1, "the redirect was not followed");
 
     let err = client()
         .post_form("http://idp.example.com/token", &[], None)
         .unwrap_err();
     assert!(err.to_string().contains("use https"), "{err}");
+}
+
+/// The `Location` is reported as sent, whatever bytes it holds: bytes that are not UTF-8
+/// become U+FFFD rather than losing the header (escaping for display is the caller's job).
+#[test]
+fn post_form_reports_a_location_that_is_not_utf8() {
+    let idp = Idp::start();
+    let uri = idp.uri();
+    idp.serve_post(
+        "/moved",
+        ResponseTemplate::new(302).insert_header("location", &b"/a\xffb\tc"[..]),
+    );
+    let moved = client()
+        .post_form(&format!("{uri}/moved"), &[], None)
+        .unwrap();
+    assert_eq!(moved.status, 302);
+    assert_eq!(moved.location.as_deref(), Some("/a\u{fffd}b\tc"));
 }
 
 #[test]

@@ -220,6 +220,9 @@ pub(crate) fn credential_checks(auth: &Authenticator, config: &AuthConfig) -> Ve
     checks
 }
 
+/// The fix for a token-client failure without a specific one: the message carries it.
+pub(crate) const OTHER_TOKEN_FIX: &str = "see the message above and docs/credentials.md";
+
 /// The fix for a token-client failure (the message carries the details).
 pub(crate) fn token_fix(error: &TokenError) -> &'static str {
     match error.code() {
@@ -230,6 +233,19 @@ pub(crate) fn token_fix(error: &TokenError) -> &'static str {
         "token_provider_unreachable" | "token_provider_error" => {
             "check that the provider is reachable and healthy, then try again"
         }
-        _ => "see the message above and docs/credentials.md",
+        // The message names the one problem found; the fix lists what a safe file is, since
+        // fixing one problem may reveal the next.
+        "credentials_file_unsafe" => {
+            "the credentials file must be a regular file (not a symbolic link) owned by you with \
+             mode 0600, in a directory owned by you (or root) that group and others cannot \
+             write (`chmod go-w` it); fix what the message above names, or set \
+             M4_OAUTH2_CREDENTIALS_FILE to such a file and run `m4-auth login`"
+        }
+        "token_endpoint_redirected" => {
+            "credentials are never sent after a redirect, so configure the final URL: \
+             M4_OAUTH2_ISSUER_URL must be the provider's exact issuer (https rather than http, \
+             no missing or extra path), whose discovery document names the final endpoint URLs"
+        }
+        _ => OTHER_TOKEN_FIX,
     }
 }

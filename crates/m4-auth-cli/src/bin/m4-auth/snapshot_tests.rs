@@ -50,7 +50,9 @@ fn login_and_logout_texts() {
     use std::path::Path;
     use std::time::Duration;
 
-    use crate::credentials_cmd::{logged_in, login_prompt, logout_message, token_fix};
+    use crate::credentials_cmd::{
+        OTHER_TOKEN_FIX, logged_in, login_prompt, logout_message, token_fix,
+    };
 
     let path = Path::new("/home/me/.config/m4-auth/credentials.json");
     let device = m4_auth_token::testing_device_authorization(
@@ -81,12 +83,25 @@ fn login_and_logout_texts() {
         m4_auth_token::Error::NotLoggedIn {
             path: path.to_path_buf(),
         },
+        m4_auth_token::Error::CredentialsFileUnsafe {
+            path: path.to_path_buf(),
+            problem: m4_auth_token::FileProblem::DirectoryWritable {
+                dir: path.parent().unwrap().to_path_buf(),
+                mode: 0o775,
+            },
+        },
+        m4_auth_token::Error::Redirected {
+            endpoint: m4_auth_token::EndpointKind::Token,
+            url: "http://idp.example.com/oauth/token".into(),
+            status: 301,
+            location: Some("https://idp.example.com/oauth/token".into()),
+        },
     ] {
-        text.push_str(&format!(
-            "{}: {}\n",
-            code_error.code(),
-            token_fix(&code_error)
-        ));
+        let fix = token_fix(&code_error);
+        if code_error.code() != "login_no_refresh_token" {
+            assert_ne!(fix, OTHER_TOKEN_FIX, "{}", code_error.code());
+        }
+        text.push_str(&format!("{}: {fix}\n", code_error.code()));
     }
     insta::assert_snapshot!(text);
 }
