@@ -22,16 +22,20 @@
 //!
 //! `tests` below checks it against serde_json on generated and mutated messages: whatever this
 //! reader accepts, serde_json reads the same way; whatever it refuses, serde_json refuses too
-//! or one of the four rules above applies.
+//! or one of the four rules above applies. It also checks it against rmcp's own message types:
+//! when rmcp takes a body as a request or notification, it reads the method (and the name) the
+//! gate read.
 
 use std::borrow::Cow;
 use std::fmt;
 
-/// The deepest nesting of objects and arrays accepted (the top-level object is level 1), as
-/// serde_json's own recursion limit.
-pub(crate) const MAX_DEPTH: usize = 128;
+/// The deepest nesting of objects and arrays accepted (the top-level object is level 1): what
+/// serde_json's recursion limit lets a whole-message parse (rmcp's) reach, 127 levels.
+pub(crate) const MAX_DEPTH: usize = 127;
 /// The refusal of deeper nesting ([`MAX_DEPTH`] written out; a test checks the two agree).
-const TOO_DEEP: &str = "objects and arrays nested more than 128 deep";
+const TOO_DEEP: &str = "objects and arrays nested more than 127 deep";
+// `Reader::skip_value` keeps one bit per open level below the object it starts in, in a `u128`.
+const _: () = assert!(MAX_DEPTH <= 128, "the skipper's level bits hold 128 levels");
 
 /// Why a body is not a JSON-RPC message the gate can read, and where (`at` counts bytes from
 /// 1). Small and `Copy`: the reader passes results around on every member, and a refusal's
@@ -713,6 +717,9 @@ mod tests {
         let ours = parse_message(body);
         let reference = oracle::read(body);
         let shown = String::from_utf8_lossy(body);
+        if let Ok(read) = &ours {
+            rmcp_agrees(body, read)?;
+        }
         match (ours, reference) {
             (Ok(Message { method, name }), Ok(expected)) => {
                 let got = (method.map(|m| m.into_owned()), name.map(|n| n.into_owned()));
@@ -733,6 +740,56 @@ mod tests {
                     Err(format!("refused ({ours:?}), serde_json accepted: {shown}"))
                 }
             }
+        }
+    }
+
+    /// What rmcp (the MCP server behind the gate in the example and the tests) reads from a
+    /// body: the method of a request or notification, and the name the gate keeps for it
+    /// (`None` for a request rmcp only knows as a custom method, which runs no tool); `None`
+    /// when rmcp refuses the body or reads a response.
+    fn rmcp_reads(body: &[u8]) -> Option<(String, Option<Option<String>>)> {
+        use rmcp::model::{ClientJsonRpcMessage, ClientRequest};
+        match serde_json::from_slice::<ClientJsonRpcMessage>(body).ok()? {
+            ClientJsonRpcMessage::Request(r) => {
+                let name = match &r.request {
+                    ClientRequest::CallToolRequest(c) => Some(c.params.name.to_string()),
+                    ClientRequest::GetPromptRequest(c) => Some(c.params.name.clone()),
+                    ClientRequest::ReadResourceRequest(c) => Some(c.params.uri.clone()),
+                    ClientRequest::SubscribeRequest(c) => Some(c.params.uri.clone()),
+                    ClientRequest::UnsubscribeRequest(c) => Some(c.params.uri.clone()),
+                    ClientRequest::GetTaskRequest(c) => Some(c.params.task_id.clone()),
+                    ClientRequest::UpdateTaskRequest(c) => Some(c.params.task_id.clone()),
+                    ClientRequest::CancelTaskRequest(c) => Some(c.params.task_id.clone()),
+                    ClientRequest::CustomRequest(c) => return Some((c.method.clone(), None)),
+                    _ => None,
+                };
+                Some((r.request.method().to_owned(), Some(name)))
+            }
+            ClientJsonRpcMessage::Notification(n) => {
+                let value = serde_json::to_value(&n.notification).ok()?;
+                Some((value.get("method")?.as_str()?.to_owned(), None))
+            }
+            _ => None,
+        }
+    }
+
+    /// When both the gate and rmcp take a body, they read the same method and (for a request
+    /// rmcp types) the same name: what makes per-tool scopes and tool-call charging hold.
+    fn rmcp_agrees(body: &[u8], read: &Message<'_>) -> Result<(), String> {
+        let Some((method, name)) = rmcp_reads(body) else {
+            return Ok(());
+        };
+        let shown = String::from_utf8_lossy(body);
+        if read.method.as_deref() != Some(method.as_str()) {
+            return Err(format!(
+                "the gate read {read:?}, rmcp the method {method:?}: {shown}"
+            ));
+        }
+        match name {
+            Some(name) if name.as_deref() != read.name.as_deref() => Err(format!(
+                "the gate read {read:?}, rmcp the name {name:?}: {shown}"
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -836,6 +893,16 @@ mod tests {
             br#"{"\ud800":1,"method":"ping"}"#.to_vec(),
             br#"{"method":"ping","params":{"\udc00":1}}"#.to_vec(),
             br#"{"method":"ping","x":{"\ud800":1}}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{}}}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"Method":"tools/call","method":"tools/list"}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"Name":"a","name":"b"}}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"b","_meta":{"name":"c"},"arguments":{"name":"d"}}}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["execute_query",{}]}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call\u0000","params":{"name":"x"}}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools\u002Fcall","params":{"name":"ex\u0065cute_query"}}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","result":{},"params":{"name":"x"}}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///\ud83d\ude00"}}"#.to_vec(),
         ];
         for body in bodies {
             check(body);
@@ -914,6 +981,12 @@ mod tests {
             )
         };
         assert!(check(nested(MAX_DEPTH - 1)));
+        // The same limit as a whole-message parse: serde_json's `Value` takes exactly as deep.
+        let value = |n: usize| serde_json::from_str::<serde_json::Value>(&nested(n)).is_ok();
+        assert!(
+            value(MAX_DEPTH - 1) && !value(MAX_DEPTH),
+            "MAX_DEPTH is not serde_json's limit"
+        );
         let refused = parse_message(nested(MAX_DEPTH).as_bytes()).map(|_| ());
         assert_eq!(
             refused,
@@ -1020,22 +1093,42 @@ mod tests {
         })
     }
 
+    /// A message: generated members, often a `params`, and most often the `"jsonrpc":"2.0"`
+    /// and `id` that make rmcp take it as a request.
     fn message() -> impl Strategy<Value = String> {
         let params = prop_oneof![
             4 => members(&["name", "uri", "taskId", "arguments", "_meta"]),
             1 => value(),
         ];
+        let method = prop_oneof![
+            3 => prop::sample::select(&["tools/call", "prompts/get", "resources/read", "tasks/get", "tools/list", "ping"][..])
+                .prop_map(|m| format!("\"method\":\"{m}\"")),
+            1 => Just(String::new()),
+        ];
         (
             members(&["jsonrpc", "id", "method", "method"]),
             params,
             any::<bool>(),
+            prop::option::weighted(0.7, method),
         )
-            .prop_map(|(top, params, with)| {
-                if !with || top == "{}" {
-                    return top;
+            .prop_map(|(top, params, with, rpc)| {
+                let mut body = top;
+                if with {
+                    let inner = body.strip_suffix('}').unwrap_or(&body);
+                    let comma = if inner == "{" { "" } else { "," };
+                    body = format!("{inner}{comma}\"params\":{params}}}");
                 }
-                let inner = top.strip_suffix('}').unwrap_or(&top);
-                format!("{inner},\"params\":{params}}}")
+                if let Some(method) = rpc {
+                    // The generated members come after: a generated method or id repeats it.
+                    let mut prefix = String::from("\"jsonrpc\":\"2.0\",\"id\":1");
+                    if !method.is_empty() {
+                        prefix = format!("{prefix},{method}");
+                    }
+                    let rest = body.strip_prefix('{').unwrap_or(&body);
+                    let comma = if rest.starts_with('}') { "" } else { "," };
+                    body = format!("{{{prefix}{comma}{rest}");
+                }
+                body
             })
     }
 
