@@ -198,7 +198,23 @@ impl Login {
             .unwrap()
             .read_to_string(&mut out)
             .unwrap();
-        let rest: Vec<String> = self.lines.try_iter().collect();
+        // Every line up to the end of stderr: the reader thread may still be on its way to the
+        // last one when the process has already exited (taking only what it had sent lost the
+        // final error line on a loaded machine).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut rest = Vec::new();
+        loop {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) => rest.push(line),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("login's stderr was still open 10 s after it exited")
+                }
+            }
+        }
         (status.code(), out, rest.join("\n"))
     }
 }
