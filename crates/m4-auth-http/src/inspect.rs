@@ -288,6 +288,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_mismatch_quotes_values_that_cannot_close_its_quotes() {
+        // The message puts both values in single quotes: a quote inside one is escaped, so
+        // the text cannot be made to read as a different pair of values.
+        let forged = "x' does not match body value 'y";
+        let text = mismatch("Mcp-Name", forged, Some("it's")).to_string();
+        assert_eq!(
+            text,
+            r"Header mismatch: Mcp-Name header value 'x\' does not match body value \'y' does not match body value 'it\'s'"
+        );
+    }
+
+    #[test]
     fn authorization_accepts_exactly_what_to_str_accepts() {
         // Every byte a header value can hold, alone and inside a token: the ASCII fast path
         // must agree with `HeaderValue::to_str` on each.

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::client::{DeviceAuthorization, MIN_POLL_INTERVAL, Poll, TokenClient};
+use crate::client::{
+    DeviceAuthorization, MAX_DEVICE_LIFETIME, MIN_POLL_INTERVAL, Poll, TokenClient,
+};
 use crate::error::{Error, FileProblem};
 use crate::store::{CredentialsFile, StoredLogin};
 
@@ -27,9 +29,12 @@ pub fn finish_login(
     mut sleep: impl FnMut(Duration),
 ) -> Result<StoredLogin, Error> {
     let clock = &client.options.clock;
-    let deadline = clock.now() + device.expires_in;
-    // The field is public: whatever a caller put there, never poll back to back.
-    let mut interval = device.interval.max(MIN_POLL_INTERVAL);
+    // The fields are public: whatever a caller put there, never poll back to back, and never
+    // wait past the longest lifetime a login code may have (nor overflow the clock).
+    let deadline = clock.now() + device.expires_in.min(MAX_DEVICE_LIFETIME);
+    let mut interval = device
+        .interval
+        .clamp(MIN_POLL_INTERVAL, MAX_DEVICE_LIFETIME);
     loop {
         if clock.now() + interval > deadline {
             return Err(Error::LoginExpiredBeforeApproval {
@@ -39,7 +44,7 @@ pub fn finish_login(
         sleep(interval);
         match client.poll_device(device)? {
             Poll::Pending => {}
-            Poll::SlowDown => interval += SLOW_DOWN_STEP,
+            Poll::SlowDown => interval = (interval + SLOW_DOWN_STEP).min(MAX_DEVICE_LIFETIME),
             Poll::Done(response) => {
                 let Some(refresh_token) = response.refresh_token else {
                     return Err(Error::NoRefreshToken);

@@ -329,10 +329,12 @@ impl CredentialsFile {
     }
 
     /// The checks on the file's own metadata (from `symlink_metadata` before opening, from
-    /// the open file after): what it is, its directory, its owner, its size, its mode.
+    /// the open file after): what it is, its owner, its size, then its directory and its mode.
+    /// The file's own problems come first: logout removes a file refused only for its
+    /// directory or mode (a login others may have replaced), and must never remove one that
+    /// is not a login it could have written (another user's, or too big).
     fn check_file(&self, metadata: &fs::Metadata) -> Result<(), Error> {
         self.check_kind(metadata)?;
-        self.check_directory(&self.dir())?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt as _;
@@ -351,6 +353,7 @@ impl CredentialsFile {
                 limit: MAX_FILE_BYTES,
             }));
         }
+        self.check_directory(&self.dir())?;
         // Group or others may access it (Unix); Windows files inherit the per-user ACL of
         // `%APPDATA%`, which is not checked.
         #[cfg(unix)]
@@ -515,20 +518,36 @@ fn same_file(checked: &fs::Metadata, opened: &fs::Metadata) -> bool {
     }
 }
 
-/// This process's effective user id, where std can tell it: on Linux `/proc/self` belongs to
-/// it (proc(5)). `None` without `/proc` (macOS, the BSDs, a container without it), where the
-/// owner checks are skipped and the mode checks remain. A process made non-dumpable (setuid)
-/// sees `/proc/self` as root's, so it trusts only root's files: a refusal, never an
-/// acceptance.
+/// This process's effective user id, where std can tell it: on Linux the second field of the
+/// `Uid:` line of `/proc/self/status` (proc(5)). Not the owner of `/proc/self`, which reads as
+/// root for a process that is not dumpable (setuid, or a binary given file capabilities).
+/// `None` without `/proc` (macOS, the BSDs, a container without it), where the owner checks
+/// are skipped and the mode checks remain.
 #[cfg(unix)]
 fn effective_uid() -> Option<u32> {
-    use std::os::unix::fs::MetadataExt as _;
-    fs::metadata("/proc/self").ok().map(|m| m.uid())
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let ids = status.lines().find_map(|line| line.strip_prefix("Uid:"))?;
+    ids.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    /// The effective user id read from `/proc/self/status` is the owner of a file this
+    /// process creates (where there is a `/proc`).
+    #[test]
+    fn the_effective_uid_owns_what_this_process_creates() {
+        use std::os::unix::fs::MetadataExt as _;
+        let Some(uid) = effective_uid() else {
+            assert!(fs::metadata("/proc/self/status").is_err(), "/proc is there");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mine");
+        fs::write(&file, b"x").unwrap();
+        assert_eq!(fs::metadata(&file).unwrap().uid(), uid);
+    }
 
     /// The file checked is swapped for a link to another owner-only file before the open:
     /// the open follows the link, and the device and inode comparison refuses it.

@@ -227,4 +227,18 @@ fn logout_removes_a_link_but_not_its_target_and_leaves_what_is_not_a_login() {
     let err = logout(&TokenClient::new(idp.options())).unwrap_err();
     assert_eq!(err.code(), "credentials_file_unsafe");
     assert!(path.exists());
+
+    // Not even in a directory others may write to, where logout removes what a login file
+    // was: the file's own problem is reported, and the file stays.
+    let dir = path.parent().unwrap();
+    let before = fs::metadata(dir).unwrap().permissions();
+    fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let err = logout(&TokenClient::new(idp.options())).unwrap_err();
+    fs::set_permissions(dir, before).unwrap();
+    assert_eq!(err.code(), "credentials_file_unsafe");
+    assert!(
+        err.to_string().contains("70000 bytes"),
+        "the size is named: {err}"
+    );
+    assert!(path.exists(), "a file that is too big is never removed");
 }

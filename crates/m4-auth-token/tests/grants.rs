@@ -319,6 +319,21 @@ fn a_zero_interval_never_polls_back_to_back() {
 }
 
 #[test]
+fn huge_lifetime_and_interval_set_by_a_caller_do_not_panic() {
+    let idp = Provider::start(json!({}));
+    idp.on_post("/device", device_answer(600));
+    idp.on_post("/token", oauth_error(400, "authorization_pending", None));
+    let client = TokenClient::new(idp.options());
+    let mut device = client.start_device_login().unwrap();
+    // The public fields set to the largest durations: the wait is bounded by the longest
+    // lifetime a login code may have, and the login ends as expired instead of overflowing.
+    device.expires_in = Duration::MAX;
+    device.interval = Duration::MAX;
+    let err = finish_login(&client, &device, |d| idp.clock.advance(d)).unwrap_err();
+    assert_eq!(err.code(), "login_code_expired");
+}
+
+#[test]
 fn a_provider_without_device_endpoint_says_so() {
     let idp = Provider::start(json!({"device_authorization_endpoint": null}));
     let err = TokenClient::new(idp.options())

@@ -94,15 +94,16 @@ fn decode(input: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// A name or value from the client, made safe to quote in an error description: control
-/// characters and quotes escaped, cut to 64 characters.
+/// A name or value from the client, made safe to quote in an error description: control and
+/// invisible characters, both quotes and `\` escaped, cut to 64 characters.
 pub(crate) fn shown(value: &str) -> String {
     escaped(value, 64, true)
 }
 
 /// A whole message built by someone else from request input (a serde error, another
-/// server's `error_description`), made safe to print: control characters escaped (no
-/// newline, terminal escape or bell gets through), cut to 512 characters. Quotes are kept:
+/// server's `error_description`), made safe to print: control and invisible characters
+/// escaped (no newline, terminal escape, bell or right-to-left override gets through), cut to
+/// 512 characters. Quotes are kept:
 /// the message is not quoted.
 pub(crate) fn shown_message(text: &str) -> String {
     escaped(text, 512, false)
@@ -113,8 +114,13 @@ fn escaped(value: &str, max: usize, quoted: bool) -> String {
         .chars()
         .take(max)
         .flat_map(|c| {
-            if c.is_control() || (quoted && (c == '"' || c == '\\')) {
-                c.escape_default().collect::<Vec<_>>()
+            // Everything `escape_debug` escapes but the quotes and backslash, which only a
+            // quoted value needs escaped: control characters, and the invisible ones that can
+            // reorder or hide text on a terminal (U+202E right-to-left override, U+2028 line
+            // separator, zero-width characters).
+            let quote = matches!(c, '"' | '\'' | '\\');
+            if (quote && quoted) || (!quote && c.escape_debug().len() > 1) {
+                c.escape_debug().collect::<Vec<_>>()
             } else {
                 vec![c]
             }
@@ -226,6 +232,11 @@ mod tests {
     #[test]
     fn shown_escapes_and_cuts() {
         assert_eq!(shown("a\"b\n"), "a\\\"b\\n");
+        assert_eq!(shown("it's\u{202e}"), "it\\'s\\u{202e}");
+        assert_eq!(
+            shown_message("a\u{202e}b\u{2028}c\u{200b}'\"\\"),
+            "a\\u{202e}b\\u{2028}c\\u{200b}'\"\\"
+        );
         assert_eq!(shown(&"x".repeat(70)), format!("{}…", "x".repeat(64)));
         assert_eq!(shown(&"x".repeat(64)), "x".repeat(64));
         assert_eq!(

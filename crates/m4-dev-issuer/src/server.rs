@@ -70,7 +70,6 @@ fn handle(shared: &Shared, mut request: Request) {
         .next()
         .unwrap_or_default()
         .to_owned();
-    shared.count(&path);
     let loopback_peer = request
         .remote_addr()
         .is_some_and(|peer| peer.ip().is_loopback());
@@ -88,6 +87,8 @@ fn handle(shared: &Shared, mut request: Request) {
         // A page on another site posting to http://127.0.0.1:PORT directly.
         error_reply(403, "access_denied", &description)
     } else {
+        // Counted only once it passed the checks: a refused page adds no path to the counts.
+        shared.count(&path);
         route(shared, &path, &mut request)
     };
     let log = RequestLog {

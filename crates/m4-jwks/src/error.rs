@@ -331,7 +331,9 @@ impl fmt::Display for Human {
 const SHOWN_MAX: usize = 200;
 
 /// An untrusted string (from a provider's document or answer) made safe to show in a
-/// message: control characters, `"` and `\` escaped, cut after 200 characters with `...`.
+/// message: control and invisible characters (U+202E right-to-left override, U+2028, zero-width
+/// ones), both quotes (`"` and `'`, so a value cannot close the quotes a message puts around
+/// it) and `\` escaped, cut after 200 characters with `...`.
 ///
 /// ```
 /// assert_eq!(m4_jwks::shown("bad\n\u{1b}[2J"), "bad\\n\\u{1b}[2J");
@@ -344,8 +346,11 @@ pub fn shown(text: &str) -> String {
             out.push_str("...");
             break;
         }
-        if c.is_control() || c == '"' || c == '\\' {
-            out.extend(c.escape_default());
+        // Control characters, the quotes and `\`, and the invisible characters that can
+        // reorder or hide text on a terminal (U+202E, U+2028, zero-width ones), which is what
+        // `escape_debug` escapes beyond the quotes.
+        if c.is_control() || matches!(c, '"' | '\'' | '\\') || c.escape_debug().len() > 1 {
+            out.extend(c.escape_debug());
         } else {
             out.push(c);
         }
@@ -589,6 +594,11 @@ mod tests {
     #[test]
     fn shown_escapes_and_truncates() {
         assert_eq!(shown("https://a/\n\u{1b}[31m"), "https://a/\\n\\u{1b}[31m");
+        assert_eq!(shown(r#"a'b"c\d"#), r#"a\'b\"c\\d"#);
+        assert_eq!(
+            shown("a\u{202e}b\u{2028}c\u{200b}é"),
+            "a\\u{202e}b\\u{2028}c\\u{200b}é"
+        );
         let long = "x".repeat(500);
         assert_eq!(shown(&long).len(), SHOWN_MAX + 3);
     }
