@@ -188,6 +188,26 @@ fn every_error() -> Vec<Error> {
         },
         Error::CredentialsFileIo {
             path: path(),
+            action: "read",
+            detail: "Permission denied (os error 13)".into(),
+        },
+        Error::CredentialsFileIo {
+            path: path(),
+            action: "remove",
+            detail: "Permission denied (os error 13)".into(),
+        },
+        Error::CredentialsFileIo {
+            path: path(),
+            action: "lock",
+            detail: "Read-only file system (os error 30)".into(),
+        },
+        Error::CredentialsFileIo {
+            path: path(),
+            action: "check the directory of",
+            detail: "Permission denied (os error 13)".into(),
+        },
+        Error::CredentialsFileIo {
+            path: path(),
             action: "write",
             detail: login_too_large(70_000),
         },

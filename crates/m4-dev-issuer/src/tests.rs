@@ -943,3 +943,51 @@ fn cross_site_pages_are_refused_by_the_origin_header() {
         assert_eq!(status, 200, "{origin}: {reply}");
     }
 }
+
+/// Every refusal of the Host and Origin checks, as a client reads it (the port written
+/// `PORT`): each branch of `check_host` and `check_origin` once.
+#[test]
+fn host_and_origin_refusals_are_worded() {
+    let issuer = start();
+    let addr = issuer.local_addr();
+    let port = addr.port();
+    let request = |headers: &str| {
+        format!(
+            "GET /jwks.json HTTP/1.1\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    };
+    let cases = [
+        ("a foreign Host", request("Host: evil.example\r\n")),
+        ("no Host", request("")),
+        (
+            "two Hosts",
+            request(&format!(
+                "Host: 127.0.0.1:{port}\r\nHost: 127.0.0.1:{port}\r\n"
+            )),
+        ),
+        (
+            "a foreign Origin",
+            request(&format!(
+                "Host: 127.0.0.1:{port}\r\nOrigin: https://evil.example\r\n"
+            )),
+        ),
+        (
+            "two Origins",
+            request(&format!(
+                "Host: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n"
+            )),
+        ),
+    ];
+    let mut shown = String::new();
+    for (what, request) in cases {
+        let (status, reply) = raw(addr, &request);
+        assert!(status == 421 || status == 403, "{what}: {status} {reply}");
+        let line = format!(
+            "{what}: {status} {}: {}\n",
+            reply["error"].as_str().unwrap_or("?"),
+            reply["error_description"].as_str().unwrap_or("?")
+        );
+        shown.push_str(&line.replace(&port.to_string(), "PORT"));
+    }
+    insta::assert_snapshot!(shown);
+}
