@@ -226,6 +226,15 @@ pub enum Error {
     /// The `sub` claim is the empty string.
     #[error("Token claim \"sub\" is empty")]
     EmptySubject,
+    /// The token has a `cnf` (confirmation) claim (RFC 7800): it is bound to a key, by DPoP
+    /// (`cnf.jkt`, RFC 9449) or mutual TLS (`cnf.x5t#S256`, RFC 8705), and is only valid with a
+    /// proof of possession of that key, which m4-auth cannot check. Accepting it as a bearer
+    /// token would let a stolen bound token work here, so any `cnf`, whatever its value
+    /// (including `null` and `{}`), is refused.
+    #[error(
+        "Token is bound to a key (it has a \"cnf\" claim: DPoP or mTLS); m4-auth accepts only bearer tokens: configure the identity provider or client to issue unbound bearer tokens for this API"
+    )]
+    SenderConstrained,
     /// Some required scopes are not granted by `scope`/`scp`.
     #[error("Missing required scopes: {}", .missing.join(", "))]
     MissingScopes {
@@ -267,7 +276,8 @@ impl Error {
             | Error::MissingClaim { .. }
             | Error::ClaimType { .. }
             | Error::IssuedInFuture { .. }
-            | Error::EmptySubject => "invalid_claims",
+            | Error::EmptySubject
+            | Error::SenderConstrained => "invalid_claims",
             Error::Expired => "token_expired",
             Error::NotYetValid => "token_not_yet_valid",
             Error::MissingIssuer | Error::WrongIssuer { .. } => "invalid_issuer",

@@ -499,6 +499,8 @@ pub(crate) struct Claims {
     pub(crate) sub: Option<Value>,
     pub(crate) scope: Option<Value>,
     pub(crate) scp: Option<Value>,
+    /// RFC 7800 confirmation: only its presence matters (any `cnf` is refused).
+    pub(crate) cnf: Option<Value>,
 }
 
 /// The outcome of parsing a JWT payload; accepts and refuses exactly the bytes
@@ -553,6 +555,7 @@ impl<'de> Visitor<'de> for ClaimsVisitor {
                 "sub" => &mut claims.sub,
                 "scope" => &mut claims.scope,
                 "scp" => &mut claims.scp,
+                "cnf" => &mut claims.cnf,
                 _ => {
                     access.next_value::<Skip>()?;
                     seen.insert(name);
@@ -601,6 +604,7 @@ mod claims_tests {
                     ("sub", &c.sub),
                     ("scope", &c.scope),
                     ("scp", &c.scp),
+                    ("cnf", &c.cnf),
                 ] {
                     assert_eq!(got.as_ref(), map.get(name), "{name} in {input:?}");
                 }
@@ -617,6 +621,9 @@ mod claims_tests {
         let ok_deep = format!("{{\"x\":{}1{}}}", "[".repeat(100), "]".repeat(100));
         let cases: Vec<&[u8]> = vec![
             br#"{"iss":"i","sub":"s","aud":["a","b"],"exp":1.5,"nbf":2,"iat":3,"scope":"a b","scp":["c"],"x":{"y":[1,null,true]}}"#,
+            br#"{"sub":"s","cnf":{"jkt":"t"}}"#,
+            br#"{"sub":"s","cnf":null}"#,
+            br#"{"cnf":{},"cnf":{}}"#,
             br#"{"iat":"yesterday","x":1}"#,
             br#"{}"#,
             br#"{"x":1e400}"#,

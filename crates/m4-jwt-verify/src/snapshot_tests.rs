@@ -48,9 +48,10 @@ fn error_index(e: &Error) -> usize {
         Error::IssuedInFuture { .. } => 29,
         Error::NestedToken { .. } => 30,
         Error::UnexpectedContentType { .. } => 31,
+        Error::SenderConstrained => 32,
     }
 }
-const ERROR_VARIANTS: usize = 32;
+const ERROR_VARIANTS: usize = 33;
 
 fn rejection_index(r: &KeyRejection) -> usize {
     match r {
@@ -225,6 +226,7 @@ fn errors() -> Vec<Error> {
             expected: "m4-api".into(),
         },
         Error::EmptySubject,
+        Error::SenderConstrained,
         Error::MissingScopes {
             missing: vec!["read:mimic-data".into()],
         },

@@ -4,7 +4,7 @@
 //! size; exactly three unpadded base64url segments; header is a valid UTF-8 JSON object with
 //! unique names; `alg` in the allowlist; no `crit`; no `b64`; no `cty` (so no nested JWT);
 //! `typ` absent or an access token type; `kid` present; key resolved and compatible with `alg`; signature; then the claims
-//! (only now is the payload parsed): `exp`, `nbf`, `iat`, `iss`, `aud`, `sub`, scopes.
+//! (only now is the payload parsed): `exp`, `nbf`, `iat`, `iss`, `aud`, no `cnf`, `sub`, scopes.
 //!
 //! Keys are only ever taken from the [`KeyResolver`]: the `jku`, `x5u`, `jwk` and `x5c` header
 //! parameters are ignored and never fetched.
@@ -953,6 +953,14 @@ impl Verifier {
                     expected: printable(&inner.audience),
                 });
             }
+        }
+
+        // RFC 7800 `cnf`: a sender-constrained token (DPoP, RFC 9449 §7.2; mTLS, RFC 8705 §3)
+        // needs its binding checked by the resource server, which m4-auth cannot do; accepting
+        // it as a bearer token would let a stolen bound token work here. Any value counts as
+        // present (`null`, `{}`, an unknown method): fail closed, one rule to explain.
+        if claims.cnf.is_some() {
+            return Err(Error::SenderConstrained);
         }
 
         let sub = match claims.sub {

@@ -720,6 +720,63 @@ fn subject() {
     check(json!(["user"]), "invalid_claims");
 }
 
+/// RFC 7800 `cnf`: a token bound to a key (DPoP, RFC 9449 `cnf.jkt`; mTLS, RFC 8705
+/// `cnf.x5t#S256`) is only as good as the proof of possession, which m4-auth cannot check; a
+/// stolen bound token must not work here as a bearer token. Any `cnf`, whatever its value
+/// (null, `{}`, a string, an unknown method), is refused: fail closed.
+#[test]
+fn sender_constrained_tokens_are_refused() {
+    let bound = |cnf: Value| {
+        let mut c = claims();
+        c["cnf"] = cnf;
+        c
+    };
+    let cases = [
+        // Really signed by the testkit keys, RS256 and ES256.
+        (
+            "rsa-2048",
+            "RS256",
+            json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+        ),
+        (
+            "ec-p256",
+            "ES256",
+            json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+        ),
+        (
+            "rsa-2048",
+            "RS256",
+            json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+        ),
+        (
+            "ec-p256",
+            "ES256",
+            json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+        ),
+        ("rsa-2048", "RS256", json!({"jwk": jwk("ec-p256")})),
+        ("rsa-2048", "RS256", json!({"kid": "some-key"})),
+        ("rsa-2048", "RS256", json!({"unknown-method": 1})),
+        ("rsa-2048", "RS256", json!({})),
+        ("rsa-2048", "RS256", Value::Null),
+        ("rsa-2048", "RS256", json!("jkt")),
+        ("rsa-2048", "RS256", json!(false)),
+        ("rsa-2048", "RS256", json!([])),
+    ];
+    for (key, alg, cnf) in cases {
+        let token = mint(key, alg, &bound(cnf.clone()));
+        let err = rejects(&token, "invalid_claims");
+        assert_eq!(err, Error::SenderConstrained, "{cnf}");
+        let message = err.to_string();
+        assert!(
+            message.contains("\"cnf\"") && message.contains("bearer"),
+            "{cnf}: {message}"
+        );
+    }
+    // The control: the same claims without `cnf` pass, so only the binding was refused.
+    accepts(&mint("rsa-2048", "RS256", &claims()));
+    accepts(&mint("ec-p256", "ES256", &claims()));
+}
+
 #[test]
 fn scopes_are_exact() {
     let check = |scope: &[(&str, Value)]| {
