@@ -226,6 +226,23 @@ pub enum Error {
     /// The `sub` claim is the empty string.
     #[error("Token claim \"sub\" is empty")]
     EmptySubject,
+    /// The `sub` claim is not empty but only whitespace (Unicode `White_Space`, as
+    /// [`str::trim`] trims). `sub` is the rate-limit key and names the user in logs: blank
+    /// subjects would make distinct tokens share one identity. The value is not echoed.
+    #[error(
+        "Token claim \"sub\" is only whitespace; it must identify the subject: configure the identity provider to issue a real subject identifier"
+    )]
+    BlankSubject,
+    /// The `sub` claim contains a control character ([`char::is_control`]: U+0000 to U+001F,
+    /// U+007F to U+009F), which could forge or split a log line where the subject is written.
+    /// The message names the first one as a code point and does not echo the value.
+    #[error(
+        "Token claim \"sub\" contains the control character U+{:04X}; a subject identifier must not contain control characters: configure the identity provider to issue a printable subject identifier", u32::from(*.found)
+    )]
+    SubjectControlCharacter {
+        /// The first control character of `sub`.
+        found: char,
+    },
     /// The token has a `cnf` (confirmation) claim (RFC 7800): it is bound to a key, by DPoP
     /// (`cnf.jkt`, RFC 9449) or mutual TLS (`cnf.x5t#S256`, RFC 8705), and is only valid with a
     /// proof of possession of that key, which m4-auth cannot check. Accepting it as a bearer
@@ -277,6 +294,8 @@ impl Error {
             | Error::ClaimType { .. }
             | Error::IssuedInFuture { .. }
             | Error::EmptySubject
+            | Error::BlankSubject
+            | Error::SubjectControlCharacter { .. }
             | Error::SenderConstrained => "invalid_claims",
             Error::Expired => "token_expired",
             Error::NotYetValid => "token_not_yet_valid",

@@ -49,9 +49,11 @@ fn error_index(e: &Error) -> usize {
         Error::NestedToken { .. } => 30,
         Error::UnexpectedContentType { .. } => 31,
         Error::SenderConstrained => 32,
+        Error::BlankSubject => 33,
+        Error::SubjectControlCharacter { .. } => 34,
     }
 }
-const ERROR_VARIANTS: usize = 33;
+const ERROR_VARIANTS: usize = 35;
 
 fn rejection_index(r: &KeyRejection) -> usize {
     match r {
@@ -226,6 +228,11 @@ fn errors() -> Vec<Error> {
             expected: "m4-api".into(),
         },
         Error::EmptySubject,
+        Error::BlankSubject,
+        Error::SubjectControlCharacter { found: '\n' },
+        Error::SubjectControlCharacter { found: '\u{0}' },
+        Error::SubjectControlCharacter { found: '\u{1b}' },
+        Error::SubjectControlCharacter { found: '\u{85}' },
         Error::SenderConstrained,
         Error::MissingScopes {
             missing: vec!["read:mimic-data".into()],

@@ -4,7 +4,7 @@
 //! size; exactly three unpadded base64url segments; header is a valid UTF-8 JSON object with
 //! unique names; `alg` in the allowlist; no `crit`; no `b64`; no `cty` (so no nested JWT);
 //! `typ` absent or an access token type; `kid` present; key resolved and compatible with `alg`; signature; then the claims
-//! (only now is the payload parsed): `exp`, `nbf`, `iat`, `iss`, `aud`, no `cnf`, `sub`, scopes.
+//! (only now is the payload parsed): `exp`, `nbf`, `iat`, `iss`, `aud`, no `cnf`, `sub` (printable, not blank), scopes.
 //!
 //! Keys are only ever taken from the [`KeyResolver`]: the `jku`, `x5u`, `jwk` and `x5c` header
 //! parameters are ignored and never fetched.
@@ -966,7 +966,18 @@ impl Verifier {
         let sub = match claims.sub {
             None => return Err(Error::MissingClaim { name: "sub" }),
             Some(Value::String(s)) if s.is_empty() => return Err(Error::EmptySubject),
-            Some(Value::String(s)) => s,
+            // `sub` becomes the rate-limit key and is written in logs and `whoami`: no control
+            // character (a forged log line), and not only whitespace (one identity shared by
+            // distinct tokens). Control characters first: "\n" alone is named as U+000A.
+            Some(Value::String(s)) => {
+                if let Some(found) = s.chars().find(|c| c.is_control()) {
+                    return Err(Error::SubjectControlCharacter { found });
+                }
+                if s.trim().is_empty() {
+                    return Err(Error::BlankSubject);
+                }
+                s
+            }
             Some(_) => {
                 return Err(Error::ClaimType {
                     name: "sub",

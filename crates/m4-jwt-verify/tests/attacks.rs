@@ -720,6 +720,68 @@ fn subject() {
     check(json!(["user"]), "invalid_claims");
 }
 
+/// `sub` is the rate-limit key and is shown in logs and by `whoami`: a subject that is only
+/// whitespace lets distinct misissued tokens share one identity, and a control character can
+/// forge a log line. Each is refused, and the message names the problem without echoing the
+/// value raw.
+#[test]
+fn subject_blank_or_with_control_characters() {
+    let check = |sub: &str| {
+        rejects(
+            &mint("rsa-2048", "RS256", &claims_with(&[("sub", json!(sub))])),
+            "invalid_claims",
+        )
+    };
+    for blank in [
+        " ",
+        "   ",
+        "\u{3000}",
+        "\u{a0}\u{2003}",
+        "\u{2028}",
+        " \u{2029} ",
+    ] {
+        let err = check(blank);
+        assert_eq!(err, Error::BlankSubject, "{blank:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains("\"sub\"") && message.contains("whitespace"),
+            "{blank:?}: {message}"
+        );
+        assert!(
+            !message.contains(['\u{3000}', '\u{a0}', '\u{2003}', '\u{2028}', '\u{2029}']),
+            "{blank:?} echoed: {message:?}"
+        );
+    }
+    for (sub, shown) in [
+        ("\n", "U+000A"),
+        ("user\nadmin", "U+000A"),
+        ("user\r\n2026-01-01 INFO login ok sub=admin", "U+000D"),
+        ("\u{0}", "U+0000"),
+        ("user\u{0}", "U+0000"),
+        ("\u{1b}[31mred", "U+001B"),
+        ("tab\there", "U+0009"),
+        ("del\u{7f}", "U+007F"),
+        ("next\u{85}line", "U+0085"),
+        ("c1\u{9b}31m", "U+009B"),
+        (" \n ", "U+000A"),
+    ] {
+        let err = check(sub);
+        assert!(
+            matches!(err, Error::SubjectControlCharacter { found } if found.is_control()),
+            "{sub:?}: {err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("\"sub\"") && message.contains(shown),
+            "{sub:?}: {message}"
+        );
+        assert!(
+            !message.chars().any(char::is_control),
+            "{sub:?}: control character in {message:?}"
+        );
+    }
+}
+
 /// RFC 7800 `cnf`: a token bound to a key (DPoP, RFC 9449 `cnf.jkt`; mTLS, RFC 8705
 /// `cnf.x5t#S256`) is only as good as the proof of possession, which m4-auth cannot check; a
 /// stolen bound token must not work here as a bearer token. Any `cnf`, whatever its value

@@ -483,3 +483,31 @@ fn debug_names_custom_claims_but_never_shows_their_values() {
     assert!(!debug.contains("patient-contact"), "{debug}");
     assert!(!debug.contains(&token), "{debug}");
 }
+
+/// The `sub` rules (no control character, not only whitespace) refuse no ordinary subject:
+/// e-mail addresses, provider-prefixed ids, UUIDs, URLs, non-ASCII letters, inner spaces,
+/// surrounding spaces around a real name, and long ids.
+#[test]
+fn ordinary_subjects_are_accepted() {
+    let long = "a".repeat(300);
+    for sub in [
+        "user-42",
+        "alice@example.org",
+        "auth0|5f7c8ec7c33c6c004bbafe82",
+        "google-oauth2|104857600000000000000",
+        "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+        "https://idp.example.com/users/42",
+        "urn:uuid:f47ac10b-58cc-4372-a567-0e02b2c3d479",
+        "Jos\u{e9}",
+        "\u{5f20}\u{4f1f}",
+        "John Smith",
+        " padded ",
+        "x",
+        "0",
+        "\u{1f600}",
+        long.as_str(),
+    ] {
+        let token = mint("rsa-2048", "RS256", &claims_with(&[("sub", json!(sub))]));
+        assert_eq!(accepts(&token).sub(), sub);
+    }
+}
