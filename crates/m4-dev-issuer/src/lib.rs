@@ -56,6 +56,24 @@ pub const DEFAULT_PUBLIC_CLIENT_ID: &str = "m4-dev-cli";
 /// The `sub` of tokens obtained through an approved device login, unless set otherwise.
 pub const DEFAULT_DEVICE_SUBJECT: &str = "dev-user";
 
+/// The default [`DevIssuerOptions::max_device_logins`]: far more than any test or person starts
+/// within a device code's lifetime, few enough that a loop of requests cannot grow memory
+/// without bound.
+pub const DEFAULT_MAX_DEVICE_LOGINS: usize = 1000;
+
+/// The default [`DevIssuerOptions::max_refresh_tokens`] (each refresh rotates, so a login holds
+/// one refresh token per refresh until they expire).
+pub const DEFAULT_MAX_REFRESH_TOKENS: usize = 10_000;
+
+/// How many distinct paths that are not the issuer's own [`DevIssuer::served`] counts one by
+/// one; requests for further unknown paths are counted together under [`OTHER_PATHS`], so a
+/// loop of requests for ever new paths cannot grow the counts without bound.
+pub const MAX_COUNTED_PATHS: usize = 64;
+
+/// The name under which [`DevIssuer::served`] counts requests for unknown paths beyond the first
+/// [`MAX_COUNTED_PATHS`] (it holds a space, so no request path is spelled like it).
+pub const OTHER_PATHS: &str = "(other paths)";
+
 /// A signing algorithm the dev issuer has keys for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SigningAlg {
@@ -287,6 +305,16 @@ pub struct DevIssuerOptions {
     pub device_forced_slow_downs: u32,
     /// The `sub` of tokens from an approved device login. Default [`DEFAULT_DEVICE_SUBJECT`].
     pub device_subject: String,
+    /// The most device logins held at once (pending, decided or exchanged, until they expire).
+    /// When it is reached, expired ones are forgotten; if none has expired, a new
+    /// `POST /device_authorization` is refused with `temporarily_unavailable` (HTTP 503).
+    /// Default [`DEFAULT_MAX_DEVICE_LOGINS`].
+    pub max_device_logins: usize,
+    /// The most refresh tokens held at once (live, rotated away, revoked, until they expire).
+    /// When it is reached, expired ones and those of revoked logins are forgotten; if that
+    /// frees nothing, a grant that would issue one is refused with `temporarily_unavailable`
+    /// (HTTP 503) and spends nothing. Default [`DEFAULT_MAX_REFRESH_TOKENS`].
+    pub max_refresh_tokens: usize,
 }
 
 impl fmt::Debug for DevIssuerOptions {
@@ -306,6 +334,8 @@ impl fmt::Debug for DevIssuerOptions {
             .field("device_interval", &self.device_interval)
             .field("device_forced_slow_downs", &self.device_forced_slow_downs)
             .field("device_subject", &self.device_subject)
+            .field("max_device_logins", &self.max_device_logins)
+            .field("max_refresh_tokens", &self.max_refresh_tokens)
             .finish()
     }
 }
@@ -332,6 +362,8 @@ impl Default for DevIssuerOptions {
             device_interval: Duration::from_secs(5),
             device_forced_slow_downs: 0,
             device_subject: DEFAULT_DEVICE_SUBJECT.to_owned(),
+            max_device_logins: DEFAULT_MAX_DEVICE_LOGINS,
+            max_refresh_tokens: DEFAULT_MAX_REFRESH_TOKENS,
         }
     }
 }
@@ -527,9 +559,19 @@ impl Shared {
         Ok(kids)
     }
 
+    /// Counts a request for `path`: the issuer's own paths always by name, others by name
+    /// while fewer than [`MAX_COUNTED_PATHS`] are, then together under [`OTHER_PATHS`].
     fn count(&self, path: &str) {
         let mut served = self.served.lock().unwrap_or_else(PoisonError::into_inner);
-        *served.entry(path.to_owned()).or_insert(0) += 1;
+        let by_name = server::is_route(path)
+            || served.contains_key(path)
+            || served
+                .keys()
+                .filter(|p| !server::is_route(p) && *p != OTHER_PATHS)
+                .count()
+                < MAX_COUNTED_PATHS;
+        let key = if by_name { path } else { OTHER_PATHS };
+        *served.entry(key.to_owned()).or_insert(0) += 1;
     }
 }
 
@@ -602,6 +644,8 @@ impl DevIssuer {
                 device_interval: options.device_interval,
                 device_forced_slow_downs: options.device_forced_slow_downs,
                 device_subject: options.device_subject,
+                max_device_logins: options.max_device_logins,
+                max_refresh_tokens: options.max_refresh_tokens,
             },
             oauth: Mutex::new(oauth::State::default()),
         });
@@ -738,7 +782,9 @@ impl DevIssuer {
     }
 
     /// How many requests the server has answered for `path` (any method or status;
-    /// the query string is not part of the path).
+    /// the query string is not part of the path). Paths the issuer does not serve are
+    /// counted by name up to [`MAX_COUNTED_PATHS`] of them, any further ones together under
+    /// [`OTHER_PATHS`].
     ///
     /// ```
     /// # use m4_dev_issuer::{DevIssuer, DevIssuerOptions};
@@ -768,6 +814,32 @@ impl DevIssuer {
     /// ```
     pub fn grants_served(&self, grant_type: &str) -> u64 {
         oauth::grants_served(&self.shared, grant_type)
+    }
+
+    /// How many device logins the issuer holds in memory now (at most
+    /// [`DevIssuerOptions::max_device_logins`]).
+    ///
+    /// ```
+    /// # use m4_dev_issuer::{DevIssuer, DevIssuerOptions};
+    /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
+    /// assert_eq!(issuer.device_logins_held(), 0);
+    /// # Ok::<(), m4_dev_issuer::Error>(())
+    /// ```
+    pub fn device_logins_held(&self) -> usize {
+        oauth::held(&self.shared).0
+    }
+
+    /// How many refresh tokens the issuer holds in memory now, rotated and revoked ones
+    /// included (at most [`DevIssuerOptions::max_refresh_tokens`]).
+    ///
+    /// ```
+    /// # use m4_dev_issuer::{DevIssuer, DevIssuerOptions};
+    /// let issuer = DevIssuer::start(DevIssuerOptions::default())?;
+    /// assert_eq!(issuer.refresh_tokens_held(), 0);
+    /// # Ok::<(), m4_dev_issuer::Error>(())
+    /// ```
+    pub fn refresh_tokens_held(&self) -> usize {
+        oauth::held(&self.shared).1
     }
 
     /// The token endpoint, `<issuer>/token`.

@@ -63,6 +63,15 @@ impl OAuthError {
         Self::new("invalid_grant", description)
     }
 
+    /// The issuer holds as many grants as it may: 503 (RFC 6749 §4.1.2.1's code, used at
+    /// the token endpoint too), so a client retries later rather than giving up the login.
+    fn temporarily_unavailable(description: impl Into<String>) -> Self {
+        OAuthError {
+            status: 503,
+            ..Self::new("temporarily_unavailable", description)
+        }
+    }
+
     fn server_error(e: &Error) -> Self {
         OAuthError {
             status: 500,
@@ -142,6 +151,8 @@ pub(crate) struct Settings {
     pub(crate) device_interval: Duration,
     pub(crate) device_forced_slow_downs: u32,
     pub(crate) device_subject: String,
+    pub(crate) max_device_logins: usize,
+    pub(crate) max_refresh_tokens: usize,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -391,6 +402,61 @@ fn token_answer(
     Ok(answer)
 }
 
+/// Makes room for one more device login: at the limit, expired ones are forgotten (below it
+/// they are kept, so a late poll still gets `expired_token`); refused when none has expired.
+fn room_for_device_login(settings: &Settings, state: &mut State, now: i64) -> Outcome<()> {
+    let max = settings.max_device_logins;
+    if state.devices.len() < max {
+        return Ok(());
+    }
+    let State {
+        devices,
+        user_codes,
+        ..
+    } = state;
+    devices.retain(|_, grant| now < grant.expires_ms);
+    user_codes.retain(|_, device_code| devices.contains_key(device_code));
+    if devices.len() < max {
+        return Ok(());
+    }
+    Err(OAuthError::temporarily_unavailable(format!(
+        "the dev issuer already holds {max} device logins, its limit (max_device_logins), and none has expired: finish the logins in progress or wait until they expire ({} s after they start), or restart the dev issuer",
+        ceil_secs(millis(settings.device_code_ttl))
+    )))
+}
+
+/// Makes room for one more refresh token: at the limit, expired ones and those of revoked
+/// logins (which can never be used again) are forgotten; refused when that frees nothing.
+/// Rotated-away tokens of live logins are kept: presenting one again must revoke its login.
+fn room_for_refresh_token(settings: &Settings, state: &mut State, now: i64) -> Outcome<()> {
+    let max = settings.max_refresh_tokens;
+    if state.refresh.len() < max {
+        return Ok(());
+    }
+    let State {
+        refresh,
+        revoked_families,
+        ..
+    } = state;
+    refresh.retain(|_, record| {
+        now < record.expires_ms
+            && !revoked_families
+                .get(&record.family)
+                .copied()
+                .unwrap_or(false)
+    });
+    // A revocation mark outlives no token of its login: nothing is left to refuse.
+    let families: std::collections::HashSet<u64> =
+        refresh.values().map(|record| record.family).collect();
+    revoked_families.retain(|family, _| families.contains(family));
+    if refresh.len() < max {
+        return Ok(());
+    }
+    Err(OAuthError::temporarily_unavailable(format!(
+        "the dev issuer already holds {max} refresh tokens, its limit (max_refresh_tokens), and none has expired or belongs to a revoked login: revoke the logins no longer needed (POST /revoke), or restart the dev issuer"
+    )))
+}
+
 /// Stores a fresh refresh token in `family` and returns it.
 fn new_refresh_token(
     shared: &Shared,
@@ -479,6 +545,7 @@ pub(crate) fn device_authorization(
     let lifetime = millis(shared.settings.device_code_ttl);
     let interval_ms = millis(shared.settings.device_interval);
     let mut state = lock(shared);
+    room_for_device_login(&shared.settings, &mut state, now)?;
     state
         .user_codes
         .insert(normalize_user_code(&user_code), device_code.clone());
@@ -561,8 +628,12 @@ fn device_code(shared: &Shared, client: &DevClient, form: &Form) -> Outcome<Valu
         }
         DeviceState::Approved => {}
     }
-    grant.state = DeviceState::Issued;
     let (scopes, audience) = (grant.scopes.clone(), grant.audience.clone());
+    // Room for the refresh token first: a refusal leaves the login approved, to retry.
+    room_for_refresh_token(&shared.settings, &mut state, now)?;
+    if let Some(grant) = state.devices.get_mut(code) {
+        grant.state = DeviceState::Issued;
+    }
     let sub = shared.settings.device_subject.clone();
     let family = state.next_family;
     state.next_family = state.next_family.saturating_add(1);
@@ -663,6 +734,8 @@ fn refresh(shared: &Shared, client: &DevClient, form: &Form) -> Outcome<Value> {
             asked
         }
     };
+    // Room for the rotated token first: a refusal spends nothing, the client retries later.
+    room_for_refresh_token(&shared.settings, &mut state, now)?;
     if let Some(record) = state.refresh.get_mut(presented) {
         record.used = true;
     }
@@ -731,6 +804,12 @@ pub(crate) fn decide(shared: &Shared, user_code: &str, approve: bool) -> Result<
         DeviceState::Denied => Err(not_pending("it was already denied", grant)),
         DeviceState::Issued => Err(not_pending("its tokens were already issued", grant)),
     }
+}
+
+/// How many device logins and refresh tokens are held.
+pub(crate) fn held(shared: &Shared) -> (usize, usize) {
+    let state = lock(shared);
+    (state.devices.len(), state.refresh.len())
 }
 
 /// How many token requests named `grant_type` (`"other"` counts the unsupported ones).

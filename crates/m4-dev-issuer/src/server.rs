@@ -216,6 +216,11 @@ const ROUTES: &[(&str, Method)] = &[
     ("/device/deny", Method::Post),
 ];
 
+/// Whether `path` is one the issuer serves (with any method).
+pub(crate) fn is_route(path: &str) -> bool {
+    ROUTES.iter().any(|(known, _)| *known == path)
+}
+
 fn route(shared: &Shared, path: &str, request: &mut Request) -> Reply {
     let method = request.method().clone();
     match (path, &method) {

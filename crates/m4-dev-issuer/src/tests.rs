@@ -991,3 +991,29 @@ fn host_and_origin_refusals_are_worded() {
     }
     insta::assert_snapshot!(shown);
 }
+
+/// Requests for ever new unknown paths cannot grow the per-path counts without bound: at most
+/// `MAX_COUNTED_PATHS` paths are counted one by one, any further ones together.
+#[test]
+fn counted_paths_are_bounded() {
+    let issuer = start();
+    let url = issuer.issuer_url().to_owned();
+    for i in 0..300 {
+        assert_eq!(get(&format!("{url}/nowhere/{i}")).0, 404);
+    }
+    assert_eq!(get(&issuer.jwks_url()).0, 200);
+    let held = issuer
+        .shared
+        .served
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .len();
+    // 64 unknown paths one by one, the other 236 together, and /jwks.json.
+    assert_eq!(held, MAX_COUNTED_PATHS + 2, "paths counted");
+    assert_eq!(issuer.served("/nowhere/0"), 1);
+    assert_eq!(issuer.served("/nowhere/63"), 1);
+    assert_eq!(issuer.served("/nowhere/64"), 0);
+    assert_eq!(issuer.served(OTHER_PATHS), 236);
+    // Every known path is counted whatever came before.
+    assert_eq!(issuer.served("/jwks.json"), 1);
+}

@@ -1111,3 +1111,122 @@ fn secrets_stay_out_of_debug() {
         "{debug}"
     );
 }
+
+/// A loop of device authorizations cannot grow the issuer's memory: past
+/// `max_device_logins` held at once, new ones are refused (503 `temporarily_unavailable`)
+/// until some expire, and the ones held keep working.
+#[test]
+fn device_logins_are_bounded() {
+    let f = start_with(|o| {
+        o.max_device_logins = 3;
+        o.device_interval = Duration::ZERO;
+    });
+    let first: Vec<Value> = (0..3)
+        .map(|_| device_start(&f, &[("client_id", CLI)]))
+        .collect();
+    for _ in 0..50 {
+        let refused = post_form(
+            &f.issuer,
+            "/device_authorization",
+            None,
+            &[("client_id", CLI)],
+        );
+        check_error(&refused, 503, "temporarily_unavailable", "3 device logins");
+        assert_eq!(f.issuer.device_logins_held(), 3);
+    }
+    // The logins held are untouched: one is still pending, one can be approved and exchanged.
+    let code = |i: usize| first[i]["device_code"].as_str().unwrap().to_owned();
+    check_error(
+        &poll(&f, &code(0)),
+        400,
+        "authorization_pending",
+        "not approved",
+    );
+    f.issuer
+        .approve_device(first[1]["user_code"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(poll(&f, &code(1)).status, 200);
+    // Once they expire, they are forgotten when room is needed, and new logins start again.
+    f.clock.advance(Duration::from_secs(600));
+    for _ in 0..3 {
+        device_start(&f, &[("client_id", CLI)]);
+    }
+    assert_eq!(f.issuer.device_logins_held(), 3);
+    check_error(
+        &post_form(
+            &f.issuer,
+            "/device_authorization",
+            None,
+            &[("client_id", CLI)],
+        ),
+        503,
+        "temporarily_unavailable",
+        "3 device logins",
+    );
+}
+
+/// Each refresh rotates, so a loop of refreshes adds a refresh token per request: past
+/// `max_refresh_tokens` held, a grant that would issue one is refused (503
+/// `temporarily_unavailable`) and spends nothing; expired tokens and revoked logins are
+/// forgotten to make room.
+#[test]
+fn refresh_tokens_are_bounded() {
+    let f = start_with(|o| {
+        o.max_refresh_tokens = 3;
+        o.device_interval = Duration::ZERO;
+    });
+    let rt = logged_in(&f);
+    let rt = refresh(&f, &rt, &[]).body["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rt = refresh(&f, &rt, &[]).body["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(f.issuer.refresh_tokens_held(), 3);
+    for _ in 0..50 {
+        check_error(
+            &refresh(&f, &rt, &[]),
+            503,
+            "temporarily_unavailable",
+            "3 refresh tokens",
+        );
+        assert_eq!(f.issuer.refresh_tokens_held(), 3);
+    }
+    // A device login approved meanwhile cannot be exchanged yet, and is not spent by trying.
+    let device = device_start(&f, &[("client_id", CLI)]);
+    f.issuer
+        .approve_device(device["user_code"].as_str().unwrap())
+        .unwrap();
+    let code = device["device_code"].as_str().unwrap();
+    check_error(
+        &poll(&f, code),
+        503,
+        "temporarily_unavailable",
+        "3 refresh tokens",
+    );
+    // Revoking the first login makes its three tokens forgettable: the exchange now succeeds.
+    assert!(f.issuer.revoke_refresh_token(&rt));
+    let answer = poll(&f, code);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(f.issuer.refresh_tokens_held(), 1);
+    check_error(&refresh(&f, &rt, &[]), 400, "invalid_grant", "revoked");
+    // Refreshing never went through the refused attempts: the presented token still works.
+    let second = answer.body["refresh_token"].as_str().unwrap().to_owned();
+    let second = refresh(&f, &second, &[]).body["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = refresh(&f, &second, &[]).body["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(f.issuer.refresh_tokens_held(), 3);
+    // Expired tokens are forgotten too (the live one among them: it has expired as well).
+    f.clock.advance(Duration::from_secs(30 * 24 * 3600));
+    check_error(&refresh(&f, &second, &[]), 400, "invalid_grant", "expired");
+    let rt = logged_in(&f);
+    assert_eq!(f.issuer.refresh_tokens_held(), 1);
+    assert_eq!(refresh(&f, &rt, &[]).status, 200);
+}
