@@ -278,6 +278,18 @@ fn requested_scopes(settings: &Settings, form: &Form) -> Outcome<Vec<String>> {
             .cloned()
             .collect());
     };
+    // RFC 6749 §3.3: a list of non-empty scope tokens. Extra spaces between tokens are
+    // tolerated, but a value of spaces only names no scope at all: it is not "no scope asked"
+    // (which gets the default scopes) and not an empty grant either.
+    if scope.split(' ').all(str::is_empty) {
+        return Err(OAuthError::new(
+            "invalid_scope",
+            format!(
+                "scope is only spaces, so it names no scope (RFC 6749 §3.3: scope is a list of space-separated, non-empty scope tokens): name at least one of {}, or leave scope out",
+                settings.scopes.join(" ")
+            ),
+        ));
+    }
     let mut scopes: Vec<String> = Vec::new();
     for s in scope.split(' ').filter(|s| !s.is_empty()) {
         if !settings.scopes.iter().any(|offered| offered == s) {

@@ -1230,3 +1230,55 @@ fn refresh_tokens_are_bounded() {
     assert_eq!(f.issuer.refresh_tokens_held(), 1);
     assert_eq!(refresh(&f, &rt, &[]).status, 200);
 }
+
+/// RFC 6749 §3.3: `scope` is a list of non-empty scope tokens. A value of spaces only
+/// (`scope=%20`) names none: it is refused as `invalid_scope`, not taken as "no scope" (which
+/// would grant a token without any scope, or, on a refresh, narrow the login to nothing).
+/// Doubled, leading and trailing spaces between real tokens are tolerated.
+#[test]
+fn a_scope_of_only_spaces_is_invalid_scope() {
+    let f = start_with(|o| o.device_interval = Duration::ZERO);
+    for blank in [" ", "   "] {
+        check_error(
+            &token(
+                &f.issuer,
+                Some(&svc_basic()),
+                &[("grant_type", "client_credentials"), ("scope", blank)],
+            ),
+            400,
+            "invalid_scope",
+            "only spaces",
+        );
+        check_error(
+            &post_form(
+                &f.issuer,
+                "/device_authorization",
+                None,
+                &[("client_id", CLI), ("scope", blank)],
+            ),
+            400,
+            "invalid_scope",
+            "only spaces",
+        );
+    }
+    let rt = logged_in(&f);
+    check_error(
+        &refresh(&f, &rt, &[("scope", " ")]),
+        400,
+        "invalid_scope",
+        "only spaces",
+    );
+    // The token was not spent by the refusal; doubled spaces between real scopes are fine.
+    let answer = refresh(&f, &rt, &[("scope", " read:mimic-data  offline_access ")]);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body["scope"], "read:mimic-data offline_access");
+    let answer = token(
+        &f.issuer,
+        Some(&svc_basic()),
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "read:mimic-data  read:mimic-data"),
+        ],
+    );
+    assert_eq!(answer.body["scope"], "read:mimic-data", "{answer:?}");
+}
