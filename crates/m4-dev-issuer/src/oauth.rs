@@ -319,16 +319,56 @@ fn requested_audience(form: &Form) -> Outcome<Option<Vec<String>>> {
         )),
         (true, Some(audience)) => Ok(Some(vec![audience.to_owned()])),
         (false, None) => {
-            if resources.iter().any(|r| r.contains('#')) {
-                return Err(OAuthError::new(
-                    "invalid_target",
-                    "a resource must not contain a fragment (RFC 8707 §2)",
-                ));
+            for resource in &resources {
+                check_resource(resource)?;
             }
             Ok(Some(resources.into_iter().map(str::to_owned).collect()))
         }
         (true, None) => Ok(None),
     }
+}
+
+/// RFC 8707 §2: a `resource` is an absolute URI (RFC 3986 §4.3: a scheme, `:`, the rest)
+/// without a fragment. Only the syntax is checked, with no URL library: every character one a
+/// URI may hold (RFC 3986 §2: unreserved, reserved, `%`), a scheme (a letter, then letters,
+/// digits, `+`, `-`, `.`) before the first `:`, no `#`.
+fn check_resource(resource: &str) -> Outcome<()> {
+    let fix = "send the absolute URL of the protected resource, such as https://m4.example.org/mcp";
+    let uri_char = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c);
+    if !resource.chars().all(uri_char) {
+        return Err(OAuthError::new(
+            "invalid_target",
+            format!(
+                "resource \"{}\" is not a URI: it holds a character no URI holds (a space, a quote, a non-ASCII or control character; RFC 3986 §2): percent-encode it, or {fix}",
+                shown(resource)
+            ),
+        ));
+    }
+    let scheme = resource.split_once(':').map(|(scheme, _)| scheme);
+    let is_scheme = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    };
+    if !scheme.is_some_and(is_scheme) {
+        return Err(OAuthError::new(
+            "invalid_target",
+            format!(
+                "resource \"{}\" is not an absolute URI: it has no scheme (RFC 8707 §2, RFC 3986 §4.3): {fix}",
+                shown(resource)
+            ),
+        ));
+    }
+    if resource.contains('#') {
+        return Err(OAuthError::new(
+            "invalid_target",
+            format!(
+                "resource \"{}\" has a fragment (#...), which a resource must not have (RFC 8707 §2): drop it and everything after it",
+                shown(resource)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `Some` audience, or the issuer's default.

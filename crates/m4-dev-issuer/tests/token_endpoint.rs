@@ -1282,3 +1282,67 @@ fn a_scope_of_only_spaces_is_invalid_scope() {
     );
     assert_eq!(answer.body["scope"], "read:mimic-data", "{answer:?}");
 }
+
+/// RFC 8707 §2: a `resource` is an absolute URI without a fragment. A relative one
+/// (`/mcp`, `m4.example.org/mcp`), one with a fragment, or one holding characters no URI
+/// holds is `invalid_target` on every grant and at the device authorization endpoint,
+/// not a token whose `aud` is that string.
+#[test]
+fn a_resource_must_be_an_absolute_uri_without_fragment() {
+    let f = start_with(|o| o.device_interval = Duration::ZERO);
+    let refused = [
+        ("/mcp", "not an absolute URI"),
+        ("mcp", "not an absolute URI"),
+        ("m4.example.org/mcp", "not an absolute URI"),
+        ("//m4.example.org/mcp", "not an absolute URI"),
+        ("1https://m4.example.org/mcp", "not an absolute URI"),
+        (":/mcp", "not an absolute URI"),
+        ("https://m4.example.org/#frag", "fragment"),
+        ("https://m4.example.org/mcp#", "fragment"),
+        ("urn:m4#x", "fragment"),
+        ("https://m4.example.org/a b", "not a URI"),
+        ("https://m4.example.org/\u{e9}", "not a URI"),
+        ("https://m4.example.org/\"x\"", "not a URI"),
+    ];
+    let rt = logged_in_with(&f, &[("resource", "https://m4.example.org/mcp")]);
+    for (resource, why) in refused {
+        check_error(
+            &token(
+                &f.issuer,
+                Some(&svc_basic()),
+                &[("grant_type", "client_credentials"), ("resource", resource)],
+            ),
+            400,
+            "invalid_target",
+            why,
+        );
+        check_error(
+            &post_form(
+                &f.issuer,
+                "/device_authorization",
+                None,
+                &[("client_id", CLI), ("resource", resource)],
+            ),
+            400,
+            "invalid_target",
+            why,
+        );
+        check_error(
+            &refresh(&f, &rt, &[("resource", resource)]),
+            400,
+            "invalid_target",
+            why,
+        );
+    }
+    // Absolute URIs without a fragment are taken as they are.
+    for resource in [
+        "https://m4.example.org/mcp",
+        "http://127.0.0.1:8080/mcp?tenant=a",
+        "urn:m4:api",
+        "https://m4.example.org/%7Euser",
+    ] {
+        check_audience(&[("resource", resource)], &json!(resource));
+    }
+    // The refresh token survived every refusal.
+    assert_eq!(refresh(&f, &rt, &[]).status, 200);
+}
