@@ -942,7 +942,8 @@ fn refresh_can_narrow_but_not_widen_or_change_the_audience() {
     );
     let rt = logged_in_with(&f, &[("resource", a), ("resource", b)]);
     // RFC 8707 §2.2: a resource the grant does not cover is invalid_target, whichever
-    // parameter names it, alone or beside granted ones; the token is not spent.
+    // parameter names it, alone or beside granted ones; the token is not spent. The exact
+    // words are in the snapshot of audience_scope_and_limit_refusals_are_worded.
     for asked in [
         vec![("resource", evil)],
         vec![("audience", evil)],
@@ -1345,4 +1346,74 @@ fn a_resource_must_be_an_absolute_uri_without_fragment() {
     }
     // The refresh token survived every refusal.
     assert_eq!(refresh(&f, &rt, &[]).status, 200);
+}
+
+/// The exact words of the refusals a client reads from the token and device authorization
+/// endpoints for a refresh asking for another audience (RFC 8707 §2.2), a resource that is not
+/// an absolute URI without fragment, a scope of spaces only, and a full issuer: one line each,
+/// `error: error_description`.
+#[test]
+fn audience_scope_and_limit_refusals_are_worded() {
+    let f = start_with(|o| {
+        o.device_interval = Duration::ZERO;
+        o.max_device_logins = 2;
+        o.max_refresh_tokens = 2;
+    });
+    let (a, b) = ("https://a.example/mcp", "https://b.example/mcp");
+    let two = logged_in_with(&f, &[("resource", a), ("resource", b)]);
+    let default = logged_in(&f);
+    let svc = |pairs: &[(&str, &str)]| {
+        let mut all = vec![("grant_type", "client_credentials")];
+        all.extend_from_slice(pairs);
+        token(&f.issuer, Some(&svc_basic()), &all)
+    };
+    let cases = [
+        (
+            "refresh, resource not granted",
+            refresh(&f, &two, &[("resource", "https://evil.example/mcp")]),
+        ),
+        (
+            "refresh, audience not granted",
+            refresh(&f, &default, &[("audience", "other-api")]),
+        ),
+        (
+            "refresh, one of two resources not granted",
+            refresh(
+                &f,
+                &two,
+                &[("resource", a), ("resource", "https://c.example/mcp")],
+            ),
+        ),
+        ("relative resource", svc(&[("resource", "/mcp")])),
+        (
+            "resource with a fragment",
+            svc(&[("resource", "https://a.example/mcp#top")]),
+        ),
+        (
+            "resource with a space",
+            svc(&[("resource", "https://a.example/a b")]),
+        ),
+        ("scope of spaces only", svc(&[("scope", "  ")])),
+        ("too many refresh tokens", refresh(&f, &default, &[])),
+        (
+            "too many device logins",
+            post_form(
+                &f.issuer,
+                "/device_authorization",
+                None,
+                &[("client_id", CLI)],
+            ),
+        ),
+    ];
+    let mut shown = String::new();
+    for (what, answer) in cases {
+        let line = format!(
+            "{what}: {} {}: {}\n",
+            answer.status,
+            answer.body["error"].as_str().unwrap_or("?"),
+            answer.body["error_description"].as_str().unwrap_or("?")
+        );
+        shown.push_str(&line);
+    }
+    insta::assert_snapshot!(shown);
 }
