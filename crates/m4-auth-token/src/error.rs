@@ -111,6 +111,19 @@ pub enum FileProblem {
          writes to its directory"
     )]
     Replaced,
+    /// The refresh lock file beside the credentials file is a symbolic link, not a regular
+    /// file, or was replaced while being opened: it is never followed nor written through.
+    #[error(
+        "its lock file {} cannot be used: {what}; remove it (the next refresh creates it again, \
+         empty and owner-only) and find what else writes to its directory",
+        lock.display()
+    )]
+    LockFile {
+        /// The lock file.
+        lock: PathBuf,
+        /// What is wrong with it.
+        what: String,
+    },
 }
 
 /// Everything that can go wrong while obtaining, refreshing, storing or revoking a token.

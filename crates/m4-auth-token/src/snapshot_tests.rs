@@ -11,14 +11,14 @@ use std::time::Duration;
 use crate::client::{FIXES, OTHER_FIX, fix_for};
 use crate::error::{EndpointKind, Error, FileProblem};
 use crate::store::{
-    KIND_DEVICE, KIND_DIRECTORY, KIND_FIFO, KIND_SOCKET, KIND_SPECIAL, NO_APPDATA, NO_HOME,
-    NO_XDG_CONFIG_HOME_OR_HOME, login_too_large,
+    KIND_DEVICE, KIND_DIRECTORY, KIND_FIFO, KIND_SOCKET, KIND_SPECIAL, LOCK_REPLACED, NO_APPDATA,
+    NO_HOME, NO_XDG_CONFIG_HOME_OR_HOME, lock_is_symlink, lock_not_regular, login_too_large,
 };
 
 /// How many variants [`Error`] has (checked against the labels the samples carry).
 const VARIANTS: usize = 21;
 /// How many variants [`FileProblem`] has.
-const FILE_PROBLEMS: usize = 7;
+const FILE_PROBLEMS: usize = 8;
 
 fn label(error: &Error) -> &'static str {
     m4_auth_testkit::variant_name!(error, Error {
@@ -55,6 +55,7 @@ fn file_problem_label(problem: &FileProblem) -> &'static str {
         DirectoryWritable { .. },
         DirectoryNotOwned { .. },
         Replaced,
+        LockFile { .. },
     })
 }
 
@@ -302,6 +303,17 @@ fn every_file_problem() {
         },
         FileProblem::Replaced,
     ]);
+    // Each thing the refresh lock file can be instead of a regular file.
+    for what in [
+        lock_is_symlink("/tmp/elsewhere"),
+        lock_not_regular(KIND_DIRECTORY),
+        LOCK_REPLACED.to_owned(),
+    ] {
+        problems.push(FileProblem::LockFile {
+            lock: dir().join(".credentials.json.lock"),
+            what,
+        });
+    }
     let errors: Vec<Error> = problems
         .into_iter()
         .map(|problem| Error::CredentialsFileUnsafe {

@@ -288,18 +288,79 @@ impl CredentialsFile {
         let dir = self.dir();
         create_private_dir(&dir).map_err(|e| self.io("lock", &e))?;
         self.check_directory(&dir)?;
-        let mut options = fs::OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            options.mode(0o600);
-        }
-        let file = options
-            .open(dir.join(format!(".{}.lock", self.file_name())))
-            .map_err(|e| self.io("lock", &e))?;
+        let file = self.open_lock(&self.lock_path())?;
         file.lock().map_err(|e| self.io("lock", &e))?;
         Ok(LoginLock { _file: file })
+    }
+
+    /// The lock file: `.<name>.lock` beside the credentials file.
+    fn lock_path(&self) -> PathBuf {
+        self.dir().join(format!(".{}.lock", self.file_name()))
+    }
+
+    /// Opens the lock file without following a symbolic link, and without truncating it. std
+    /// has no `O_NOFOLLOW`, so: a lock file that is there must be a regular file (checked with
+    /// `symlink_metadata`) and the one opened must be the one checked (device and inode); it
+    /// is opened read-only (an exclusive lock needs no write access) and never written. One
+    /// that is not there is created with `create_new` (`O_CREAT | O_EXCL`), which fails on a
+    /// link planted since the look instead of following it. Another process creating or
+    /// removing it in between makes a second try.
+    fn open_lock(&self, lock: &Path) -> Result<fs::File, Error> {
+        for _ in 0..2 {
+            match fs::symlink_metadata(lock) {
+                Ok(checked) => {
+                    self.check_lock_kind(lock, &checked)?;
+                    let file = match fs::File::open(lock) {
+                        Ok(file) => file,
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(self.io("lock", &e)),
+                    };
+                    let opened = file.metadata().map_err(|e| self.io("lock", &e))?;
+                    if !same_file(&checked, &opened) {
+                        return Err(self.lock_unsafe(lock, LOCK_REPLACED.to_owned()));
+                    }
+                    return Ok(file);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    let mut options = fs::OpenOptions::new();
+                    options.read(true).write(true).create_new(true);
+                    #[cfg(unix)]
+                    {
+                        use std::os::unix::fs::OpenOptionsExt as _;
+                        options.mode(0o600);
+                    }
+                    match options.open(lock) {
+                        Ok(file) => return Ok(file),
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                        Err(e) => return Err(self.io("lock", &e)),
+                    }
+                }
+                Err(e) => return Err(self.io("lock", &e)),
+            }
+        }
+        Err(self.lock_unsafe(lock, LOCK_REPLACED.to_owned()))
+    }
+
+    /// Refuses a lock file that is a symbolic link or not a regular file.
+    fn check_lock_kind(&self, lock: &Path, metadata: &fs::Metadata) -> Result<(), Error> {
+        let kind = metadata.file_type();
+        if kind.is_symlink() {
+            let target = fs::read_link(lock)
+                .map(|t| shown(&t.display().to_string()))
+                .unwrap_or_else(|_| "?".to_owned());
+            return Err(self.lock_unsafe(lock, lock_is_symlink(&target)));
+        }
+        if kind.is_file() {
+            return Ok(());
+        }
+        Err(self.lock_unsafe(lock, lock_not_regular(kind_name(kind))))
+    }
+
+    fn lock_unsafe(&self, lock: &Path, what: String) -> Error {
+        self.unsafe_file(FileProblem::LockFile {
+            lock: lock.to_path_buf(),
+            what,
+        })
     }
 
     fn dir(&self) -> PathBuf {
@@ -446,6 +507,13 @@ pub struct LoginLock {
     _file: fs::File,
 }
 
+impl LoginLock {
+    /// Whether the lock is held.
+    pub fn is_held(&self) -> bool {
+        true
+    }
+}
+
 /// Creates `dir` (and parents) with mode 0700 where it does not exist yet.
 fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
@@ -479,6 +547,17 @@ pub(crate) fn login_too_large(size: usize) -> String {
         "the login is {size} bytes, more than the {MAX_FILE_BYTES} a credentials file may hold \
          (the provider's refresh token is that large); ask the provider's administrators why"
     )
+}
+
+/// What is wrong with a lock file, in [`FileProblem::LockFile`].
+pub(crate) const LOCK_REPLACED: &str = "it was replaced between its check and its opening";
+
+pub(crate) fn lock_is_symlink(target: &str) -> String {
+    format!("it is a symbolic link (to \"{target}\"), which is never followed")
+}
+
+pub(crate) fn lock_not_regular(kind: &str) -> String {
+    format!("it is {kind}, not a regular file")
 }
 
 /// What a path that is not a regular file is, for [`FileProblem::NotRegular`].

@@ -242,3 +242,58 @@ fn logout_removes_a_link_but_not_its_target_and_leaves_what_is_not_a_login() {
     );
     assert!(path.exists(), "a file that is too big is never removed");
 }
+
+/// The refresh lock (`.credentials.json.lock`) is never opened through a symbolic link: one
+/// planted there could make the lock create or open a file elsewhere. A link, or anything but
+/// a regular file, is refused naming the lock file; a lock file that is there is locked as it
+/// is, never truncated.
+#[cfg(unix)]
+#[test]
+fn the_lock_file_is_never_followed_through_a_link_nor_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = saved(dir.path());
+    let file = CredentialsFile::new(&path);
+    let lock = path.with_file_name(".credentials.json.lock");
+    let elsewhere = dir.path().join("elsewhere");
+
+    // A dangling link: following it would create `elsewhere`.
+    std::os::unix::fs::symlink(&elsewhere, &lock).unwrap();
+    let err = refused(
+        file.lock(),
+        &[
+            &lock.display().to_string(),
+            "symbolic link",
+            &elsewhere.display().to_string(),
+        ],
+    );
+    assert_eq!(err.code(), "credentials_file_unsafe");
+    assert!(fs::symlink_metadata(&elsewhere).is_err(), "nothing created");
+
+    // A link to an existing file: refused, and that file is not touched.
+    fs::write(&elsewhere, b"precious").unwrap();
+    let err = refused(file.lock(), &["symbolic link"]);
+    assert_eq!(err.code(), "credentials_file_unsafe");
+    assert_eq!(fs::read(&elsewhere).unwrap(), b"precious");
+    fs::remove_file(&lock).unwrap();
+
+    // Not a regular file: refused without opening it.
+    fs::create_dir(&lock).unwrap();
+    let err = refused(file.lock(), &[&lock.display().to_string(), "a directory"]);
+    assert_eq!(err.code(), "credentials_file_unsafe");
+    fs::remove_dir(&lock).unwrap();
+
+    // A regular lock file with something in it: locked as it is, never truncated.
+    fs::write(&lock, b"left by an older version").unwrap();
+    let held = file.lock().unwrap();
+    assert!(held.is_held());
+    drop(held);
+    assert_eq!(fs::read(&lock).unwrap(), b"left by an older version");
+
+    // None there: created empty and owner-only.
+    fs::remove_file(&lock).unwrap();
+    drop(file.lock().unwrap());
+    let created = fs::symlink_metadata(&lock).unwrap();
+    assert!(created.is_file() && created.len() == 0);
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(created.permissions().mode() & 0o777, 0o600);
+}
