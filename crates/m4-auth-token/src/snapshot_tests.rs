@@ -328,3 +328,32 @@ fn every_file_problem() {
     let text = branches(&errors, name, FILE_PROBLEMS);
     insta::assert_snapshot!(text);
 }
+
+/// Every warning logged (never an error: the refresh goes on): a refresh without the
+/// cross-process lock, and a rotated refresh token that could not be saved.
+#[test]
+fn every_warning() {
+    let dir = PathBuf::from("/etc/m4-auth");
+    let unsaved = Error::CredentialsFileIo {
+        path: dir.join("credentials.json"),
+        action: "write",
+        detail: "Permission denied (os error 13)".into(),
+    };
+    let warnings = [
+        crate::store::lock_unavailable(
+            &dir.join("credentials.json"),
+            &dir.join(".credentials.json.lock"),
+            "Read-only file system (os error 30)",
+        ),
+        crate::source::rotated_not_saved(&unsaved),
+    ];
+    let mut text = String::new();
+    for warning in warnings {
+        assert!(
+            !warning.contains('\n') && !warning.ends_with('.'),
+            "{warning}"
+        );
+        text.push_str(&format!("{warning}\n"));
+    }
+    insta::assert_snapshot!(text);
+}

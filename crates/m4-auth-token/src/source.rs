@@ -12,6 +12,9 @@
 //!   once it does not;
 //! - a refresh token rotated by the provider is saved to the credentials file at once; before
 //!   each refresh the file is read again, so a rotation by another process is picked up.
+//!   When it cannot be saved (a directory this user cannot write), the new one is used from
+//!   memory, with a warning, and saved as soon as saving works again; the stale one the file
+//!   still holds is never sent.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -83,6 +86,19 @@ struct State {
     last_error: Option<Error>,
     /// The refresh token in use (stored login only).
     refresh_token: Option<Secret>,
+    /// The refresh token the credentials file still holds when `refresh_token` replaced it
+    /// but could not be saved over it (a directory this user cannot write): the provider has
+    /// rotated it away, so finding it in the file means "ours is newer", not "another process
+    /// rotated".
+    unsaved_over: Option<Secret>,
+}
+
+/// What one renewal of a stored login leaves behind: the refresh token to use from now on,
+/// and the one the file still holds when that could not be saved.
+struct Renewed {
+    response: TokenResponse,
+    refresh_token: Option<Secret>,
+    unsaved_over: Option<Secret>,
 }
 
 /// Hands out fresh access tokens (see the module docs for the renewal policy).
@@ -225,16 +241,22 @@ impl TokenSource {
             }
             state.refreshing = true;
             let refresh_token = state.refresh_token.clone();
+            let unsaved_over = state.unsaved_over.clone();
             drop(state);
-            let result = self.renew(refresh_token);
+            let result = self.renew(refresh_token, unsaved_over.as_ref());
             state = self.state.lock();
             state.refreshing = false;
             self.renewed.notify_all();
             let now = clock.now();
             return match result {
-                Ok((response, rotated)) => {
-                    if let Some(rotated) = rotated {
-                        state.refresh_token = Some(rotated);
+                Ok(Renewed {
+                    response,
+                    refresh_token,
+                    unsaved_over,
+                }) => {
+                    if let Some(refresh_token) = refresh_token {
+                        state.refresh_token = Some(refresh_token);
+                        state.unsaved_over = unsaved_over;
                     }
                     state.failures = 0;
                     state.retry_at = None;
@@ -271,14 +293,19 @@ impl TokenSource {
         }
     }
 
-    /// One renewal, outside the lock: the token response and the refresh token to use
-    /// from now on when it changed.
+    /// One renewal, outside the lock: the token response, the refresh token to use from now
+    /// on, and the stale one the file still holds when the new one could not be saved.
     fn renew(
         &self,
         refresh_token: Option<Secret>,
-    ) -> Result<(TokenResponse, Option<Secret>), Error> {
+        unsaved_over: Option<&Secret>,
+    ) -> Result<Renewed, Error> {
         match self.kind {
-            CredentialKind::ClientCredentials => Ok((self.client.client_credentials()?, None)),
+            CredentialKind::ClientCredentials => Ok(Renewed {
+                response: self.client.client_credentials()?,
+                refresh_token: None,
+                unsaved_over: None,
+            }),
             CredentialKind::StoredLogin => {
                 // Another process (`m4-auth token`, a second server) may be refreshing the same
                 // login: one at a time, and each reads what the one before it saved.
@@ -292,28 +319,54 @@ impl TokenSource {
                 check_login_matches(&self.client.options, &self.file, &stored)?;
                 let current = match refresh_token {
                     Some(ours) if ours == stored.refresh_token => ours,
+                    // The file still holds the token ours replaced and could not be saved
+                    // over: ours is the live one, the stored one was rotated away (sending it
+                    // would make a provider that detects reuse revoke the login).
+                    Some(ours) if unsaved_over == Some(&stored.refresh_token) => ours,
+                    // Another process rotated it (or logged in again): use what it saved.
                     _ => stored.refresh_token.clone(),
                 };
                 let response = self.client.refresh(&current)?;
-                match &response.refresh_token {
-                    Some(rotated) if *rotated != current => {
-                        let login =
-                            StoredLogin::new(stored.issuer, stored.client_id, rotated.clone());
-                        if let Err(e) = self.file.save(&login) {
-                            tracing::warn!(
-                                code = e.code(),
-                                "the provider rotated the refresh token but it could not be \
-                                 saved, so the next process start will need `m4-auth login`: {e}"
-                            );
-                        }
-                        let rotated = rotated.clone();
-                        Ok((response, Some(rotated)))
-                    }
-                    _ => Ok((response, Some(current))),
+                let keep = match &response.refresh_token {
+                    Some(rotated) => rotated.clone(),
+                    None => current,
+                };
+                if keep == stored.refresh_token {
+                    return Ok(Renewed {
+                        response,
+                        refresh_token: Some(keep),
+                        unsaved_over: None,
+                    });
                 }
+                // A rotation, or an earlier one not saved yet: save it now.
+                let login = StoredLogin::new(stored.issuer, stored.client_id, keep.clone());
+                let unsaved_over = match self.file.save(&login) {
+                    Ok(()) => None,
+                    Err(e) => {
+                        tracing::warn!(code = e.code(), "{}", rotated_not_saved(&e));
+                        Some(stored.refresh_token)
+                    }
+                };
+                Ok(Renewed {
+                    response,
+                    refresh_token: Some(keep),
+                    unsaved_over,
+                })
             }
         }
     }
+}
+
+/// The warning when a rotated refresh token cannot be saved (`error` names the file and why).
+pub(crate) fn rotated_not_saved(error: &Error) -> String {
+    format!(
+        "the provider rotated the refresh token but it could not be saved ({error}); this process \
+         keeps using the new one from memory, but the file still holds the old one, which the \
+         provider has rotated away, so the login is lost when this process ends (and a provider \
+         that detects reuse revokes it when another process presents the old one): make the \
+         credentials file's directory writable by this user, or set M4_OAUTH2_CREDENTIALS_FILE \
+         to a file in a directory of your own and run `m4-auth login`"
+    )
 }
 
 fn check_login_matches(

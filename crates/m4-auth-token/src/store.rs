@@ -282,15 +282,44 @@ impl CredentialsFile {
     /// that detects reuse (Auth0, Okta, the dev issuer) then revokes the whole login. Under
     /// the lock the second one reads the token the first one saved and uses that instead.
     ///
+    /// A lock file that is a symbolic link or not a regular file is refused, never followed
+    /// (see [`FileProblem::LockFile`]). Where the lock file cannot be created or opened
+    /// because this user may not write to the directory or it is read-only (a root-provisioned
+    /// login of a service account, a read-only mount), the refresh goes ahead without the
+    /// lock, with a warning, rather than locking the user out: the returned guard then says
+    /// [`LoginLock::is_held`] `false`.
+    ///
     /// # Errors
-    /// [`Error::CredentialsFileIo`] when the lock file cannot be created or locked.
+    /// [`Error::CredentialsFileUnsafe`] for the lock file or directory refusals;
+    /// [`Error::CredentialsFileIo`] when the lock file cannot be created or locked for another
+    /// reason (its directory's path names a regular file, ...).
     pub fn lock(&self) -> Result<LoginLock, Error> {
         let dir = self.dir();
-        create_private_dir(&dir).map_err(|e| self.io("lock", &e))?;
+        let lock = self.lock_path();
+        if let Err(e) = create_private_dir(&dir) {
+            return self.unheld(&lock, &e);
+        }
         self.check_directory(&dir)?;
-        let file = self.open_lock(&self.lock_path())?;
+        let file = match self.open_lock(&lock)? {
+            Ok(file) => file,
+            Err(e) => return self.unheld(&lock, &e),
+        };
         file.lock().map_err(|e| self.io("lock", &e))?;
-        Ok(LoginLock { _file: file })
+        Ok(LoginLock { file: Some(file) })
+    }
+
+    /// The lock could not be created or opened: go on without it when the reason is that this
+    /// user may not write there ([`cannot_lock_here`]), otherwise the error.
+    fn unheld(&self, lock: &Path, error: &io::Error) -> Result<LoginLock, Error> {
+        if !cannot_lock_here(error) {
+            return Err(self.io("lock", error));
+        }
+        tracing::warn!(
+            code = "credentials_file_error",
+            "{}",
+            lock_unavailable(&self.path, lock, &shown(&error.to_string()))
+        );
+        Ok(LoginLock { file: None })
     }
 
     /// The lock file: `.<name>.lock` beside the credentials file.
@@ -304,8 +333,9 @@ impl CredentialsFile {
     /// is opened read-only (an exclusive lock needs no write access) and never written. One
     /// that is not there is created with `create_new` (`O_CREAT | O_EXCL`), which fails on a
     /// link planted since the look instead of following it. Another process creating or
-    /// removing it in between makes a second try.
-    fn open_lock(&self, lock: &Path) -> Result<fs::File, Error> {
+    /// removing it in between makes a second try. The outer error is a refusal; the
+    /// inner one what the system said when creating or opening it.
+    fn open_lock(&self, lock: &Path) -> Result<io::Result<fs::File>, Error> {
         for _ in 0..2 {
             match fs::symlink_metadata(lock) {
                 Ok(checked) => {
@@ -313,13 +343,13 @@ impl CredentialsFile {
                     let file = match fs::File::open(lock) {
                         Ok(file) => file,
                         Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                        Err(e) => return Err(self.io("lock", &e)),
+                        Err(e) => return Ok(Err(e)),
                     };
                     let opened = file.metadata().map_err(|e| self.io("lock", &e))?;
                     if !same_file(&checked, &opened) {
                         return Err(self.lock_unsafe(lock, LOCK_REPLACED.to_owned()));
                     }
-                    return Ok(file);
+                    return Ok(Ok(file));
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     let mut options = fs::OpenOptions::new();
@@ -330,12 +360,12 @@ impl CredentialsFile {
                         options.mode(0o600);
                     }
                     match options.open(lock) {
-                        Ok(file) => return Ok(file),
+                        Ok(file) => return Ok(Ok(file)),
                         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                        Err(e) => return Err(self.io("lock", &e)),
+                        Err(e) => return Ok(Err(e)),
                     }
                 }
-                Err(e) => return Err(self.io("lock", &e)),
+                Err(e) => return Ok(Err(e)),
             }
         }
         Err(self.lock_unsafe(lock, LOCK_REPLACED.to_owned()))
@@ -504,14 +534,39 @@ impl CredentialsFile {
 /// The cross-process lock of a stored login, from [`CredentialsFile::lock`]; released on drop.
 #[derive(Debug)]
 pub struct LoginLock {
-    _file: fs::File,
+    file: Option<fs::File>,
 }
 
 impl LoginLock {
-    /// Whether the lock is held.
+    /// Whether the lock is held: `false` when this user may not create or open the lock file
+    /// (see [`CredentialsFile::lock`]), and the refresh goes on without it.
     pub fn is_held(&self) -> bool {
-        true
+        self.file.is_some()
     }
+}
+
+/// Whether an error creating or opening the lock file (or its directory) means "this user
+/// may not write here": permission denied (`EACCES`, `EPERM`) or a read-only file system
+/// (`EROFS`). Anything else (a path through a regular file, a full disk, ...) is an error.
+pub(crate) fn cannot_lock_here(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+/// The warning when a refresh goes ahead without the cross-process lock.
+pub(crate) fn lock_unavailable(path: &Path, lock: &Path, detail: &str) -> String {
+    format!(
+        "refreshing the stored login in {} without the cross-process lock: its lock file {} \
+         cannot be created or opened ({detail}), as this user may not write to its directory; \
+         two processes refreshing it at once could present the same refresh token, which a \
+         provider that detects reuse answers by revoking the login: make the directory writable \
+         by this user, or set M4_OAUTH2_CREDENTIALS_FILE to a file in a directory of your own \
+         and run `m4-auth login`",
+        path.display(),
+        lock.display()
+    )
 }
 
 /// Creates `dir` (and parents) with mode 0700 where it does not exist yet.
@@ -626,6 +681,55 @@ mod tests {
         let file = dir.path().join("mine");
         fs::write(&file, b"x").unwrap();
         assert_eq!(fs::metadata(&file).unwrap().uid(), uid);
+    }
+
+    /// Which errors creating the lock file mean "this user may not write here" (the refresh
+    /// goes on without the lock) and which stay errors, without depending on the permissions
+    /// the tests run with (as root a 0500 directory is writable).
+    #[test]
+    fn only_a_directory_this_user_may_not_write_is_refreshed_unlocked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = CredentialsFile::new(dir.path().join("m4").join("credentials.json"));
+        let lock = file.lock_path();
+        let unlocked = [
+            io::Error::from(io::ErrorKind::PermissionDenied),
+            io::Error::from(io::ErrorKind::ReadOnlyFilesystem),
+            io::Error::from_raw_os_error(13), // EACCES
+            io::Error::from_raw_os_error(1),  // EPERM
+            io::Error::from_raw_os_error(30), // EROFS
+        ];
+        for error in &unlocked {
+            assert!(cannot_lock_here(error), "{error}");
+            let guard = file.unheld(&lock, error).unwrap();
+            assert!(!guard.is_held(), "{error}");
+        }
+        let refused = [
+            io::Error::from_raw_os_error(20), // ENOTDIR: a path through a regular file
+            io::Error::from_raw_os_error(21), // EISDIR
+            io::Error::from_raw_os_error(28), // ENOSPC
+            io::Error::from(io::ErrorKind::NotFound),
+            io::Error::other("anything else"),
+        ];
+        for error in &refused {
+            assert!(!cannot_lock_here(error), "{error}");
+            let err = file.unheld(&lock, error).unwrap_err();
+            assert!(
+                matches!(err, Error::CredentialsFileIo { action: "lock", .. }),
+                "{err}"
+            );
+        }
+
+        // For real: a directory path through a regular file is an error, not an unlocked
+        // refresh (whoever runs the tests).
+        fs::write(dir.path().join("plain"), b"x").unwrap();
+        let through = CredentialsFile::new(dir.path().join("plain").join("credentials.json"));
+        let err = through.lock().unwrap_err();
+        assert!(
+            matches!(err, Error::CredentialsFileIo { action: "lock", .. }),
+            "{err}"
+        );
+        // And a writable directory is locked.
+        assert!(file.lock().unwrap().is_held());
     }
 
     /// The file checked is swapped for a link to another owner-only file before the open:
