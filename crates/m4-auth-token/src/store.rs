@@ -172,9 +172,27 @@ impl CredentialsFile {
         self.load_checked(|| {})
     }
 
-    /// [`CredentialsFile::load`] with `between` called after the checks and before the open
+    /// [`CredentialsFile::load`] with `between` called after the checks and before each open
     /// (tests replace the file there).
-    fn load_checked(&self, between: impl FnOnce()) -> Result<Option<StoredLogin>, Error> {
+    ///
+    /// A file replaced between its check and its opening is checked and opened once more:
+    /// another process saving a rotated refresh token renames a new file over it, a legitimate
+    /// race for a load that does not hold the lock (`TokenSource::detect`, logout,
+    /// `m4-auth config claude`). The second try runs every check again, so a replacement by
+    /// something unsafe (a link, another user's file) is refused for what it is; replaced
+    /// twice in a row, it is reported.
+    fn load_checked(&self, mut between: impl FnMut()) -> Result<Option<StoredLogin>, Error> {
+        match self.load_once(&mut between) {
+            Err(Error::CredentialsFileUnsafe {
+                problem: FileProblem::Replaced,
+                ..
+            }) => self.load_once(&mut between),
+            other => other,
+        }
+    }
+
+    /// One check, open and read of the file.
+    fn load_once(&self, between: &mut impl FnMut()) -> Result<Option<StoredLogin>, Error> {
         let checked = match fs::symlink_metadata(&self.path) {
             Ok(metadata) => metadata,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -733,7 +751,9 @@ mod tests {
     }
 
     /// The file checked is swapped for a link to another owner-only file before the open:
-    /// the open follows the link, and the device and inode comparison refuses it.
+    /// the open follows the link, the device and inode comparison notices, and the second try
+    /// (a replacement may be another process's rotation) checks the path again and refuses
+    /// the link. The planted login is never returned.
     #[test]
     fn a_file_replaced_between_check_and_open_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -744,10 +764,102 @@ mod tests {
         let other = StoredLogin::new("https://idp.example.com/", "m4-cli", Secret::new("rt-x"));
         planted.save(&other).unwrap();
 
+        let mut swaps = 0;
         let err = file
             .load_checked(|| {
-                fs::remove_file(file.path()).unwrap();
+                swaps += 1;
+                if swaps == 1 {
+                    fs::remove_file(file.path()).unwrap();
+                    std::os::unix::fs::symlink(planted.path(), file.path()).unwrap();
+                }
+            })
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::CredentialsFileUnsafe {
+                    problem: FileProblem::Symlink { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(swaps, 1, "refused at the second check, before the open");
+
+        // Swapped for a link again at the second try too: still refused.
+        fs::remove_file(file.path()).unwrap();
+        file.save(&login).unwrap();
+        let err = file
+            .load_checked(|| {
+                let _ = fs::remove_file(file.path());
                 std::os::unix::fs::symlink(planted.path(), file.path()).unwrap();
+            })
+            .unwrap_err();
+        assert!(matches!(err, Error::CredentialsFileUnsafe { .. }), "{err}");
+
+        // Replaced (renamed over) by another user's login: refused at the second check.
+        if effective_uid() == Some(0) {
+            fs::remove_file(file.path()).unwrap();
+            file.save(&login).unwrap();
+            std::os::unix::fs::chown(planted.path(), Some(65534), None).unwrap();
+            let mut swaps = 0;
+            let err = file
+                .load_checked(|| {
+                    swaps += 1;
+                    if swaps == 1 {
+                        fs::rename(planted.path(), file.path()).unwrap();
+                    }
+                })
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::CredentialsFileUnsafe {
+                        problem: FileProblem::NotOwned { owner: 65534, .. },
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+
+        // Without a swap the same call reads the login.
+        let _ = fs::remove_file(file.path());
+        file.save(&login).unwrap();
+        let read = file.load_checked(|| {}).unwrap().unwrap();
+        assert_eq!(read.refresh_token.expose_secret(), "rt-1");
+    }
+
+    /// Another process saving a rotated login (an atomic rename) between the check and the
+    /// open is a legitimate race: the load tries once more and reads the new login. Replaced
+    /// twice in a row, it reports the replacement.
+    #[test]
+    fn a_login_rotated_by_another_process_between_check_and_open_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = CredentialsFile::new(dir.path().join("m4").join("credentials.json"));
+        let login =
+            |rt: &str| StoredLogin::new("https://idp.example.com/", "m4-cli", Secret::new(rt));
+        file.save(&login("rt-1")).unwrap();
+
+        let mut rotations = 0;
+        let read = file
+            .load_checked(|| {
+                rotations += 1;
+                if rotations == 1 {
+                    file.save(&login("rt-2")).unwrap();
+                }
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.refresh_token.expose_secret(), "rt-2");
+        assert_eq!(rotations, 2);
+
+        let mut rotations = 0;
+        let err = file
+            .load_checked(|| {
+                rotations += 1;
+                file.save(&login(&format!("rt-{}", rotations + 2))).unwrap();
             })
             .unwrap_err();
         assert!(
@@ -760,12 +872,6 @@ mod tests {
             ),
             "{err}"
         );
-        assert!(err.to_string().contains("replaced"), "{err}");
-
-        // Without a swap the same call reads the login.
-        fs::remove_file(file.path()).unwrap();
-        file.save(&login).unwrap();
-        let read = file.load_checked(|| {}).unwrap().unwrap();
-        assert_eq!(read.refresh_token.expose_secret(), "rt-1");
+        assert_eq!(rotations, 2, "one retry, no more");
     }
 }
