@@ -314,7 +314,8 @@ pub enum Error {
         /// What the operating system said.
         detail: String,
     },
-    /// The credentials file is not one this program wrote.
+    /// The credentials file is a login this program wrote, but damaged (a member missing) or
+    /// of another format version.
     #[error(
         "the credentials file {} is unusable ({detail}); run `m4-auth logout` and `m4-auth login`",
         path.display()
@@ -324,6 +325,20 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong (never its content).
         detail: String,
+    },
+    /// The file at the credentials path is not a login this program wrote (not JSON, not a
+    /// JSON object, no format `"version"`): it is neither used nor removed by logout.
+    #[error(
+        "the credentials file {} is not a login this program wrote ({detail}), so it is neither \
+         used nor removed; check that M4_OAUTH2_CREDENTIALS_FILE names the file `m4-auth login` \
+         writes, or remove it yourself if it is yours and run `m4-auth login`",
+        path.display()
+    )]
+    CredentialsFileNotALogin {
+        /// The file.
+        path: PathBuf,
+        /// What was found instead (never its content).
+        detail: &'static str,
     },
     /// The stored login is for another provider or client than the one configured.
     #[error(
@@ -380,6 +395,7 @@ impl Error {
             Self::CredentialsFileUnsafe { .. } => "credentials_file_unsafe",
             Self::CredentialsFileIo { .. }
             | Self::CredentialsFileCorrupt { .. }
+            | Self::CredentialsFileNotALogin { .. }
             | Self::NoCredentialsDirectory { .. } => "credentials_file_error",
             Self::LoginMismatch { .. } => "login_mismatch",
         }

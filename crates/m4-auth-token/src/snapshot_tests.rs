@@ -12,11 +12,12 @@ use crate::client::{FIXES, OTHER_FIX, fix_for};
 use crate::error::{EndpointKind, Error, FileProblem};
 use crate::store::{
     KIND_DEVICE, KIND_DIRECTORY, KIND_FIFO, KIND_SOCKET, KIND_SPECIAL, LOCK_REPLACED, NO_APPDATA,
-    NO_HOME, NO_XDG_CONFIG_HOME_OR_HOME, lock_is_symlink, lock_not_regular, login_too_large,
+    NO_HOME, NO_VERSION, NO_XDG_CONFIG_HOME_OR_HOME, NOT_AN_OBJECT, NOT_JSON, lock_is_symlink,
+    lock_not_regular, login_too_large,
 };
 
 /// How many variants [`Error`] has (checked against the labels the samples carry).
-const VARIANTS: usize = 21;
+const VARIANTS: usize = 22;
 /// How many variants [`FileProblem`] has.
 const FILE_PROBLEMS: usize = 8;
 
@@ -41,6 +42,7 @@ fn label(error: &Error) -> &'static str {
         CredentialsFileUnsafe { .. },
         CredentialsFileIo { .. },
         CredentialsFileCorrupt { .. },
+        CredentialsFileNotALogin { .. },
         LoginMismatch { .. },
         NoCredentialsDirectory { .. },
     })
@@ -214,7 +216,19 @@ fn every_error() -> Vec<Error> {
         },
         Error::CredentialsFileCorrupt {
             path: path(),
-            detail: "it is not JSON".into(),
+            detail: "it is format version 2, this program reads version 1".into(),
+        },
+        Error::CredentialsFileNotALogin {
+            path: path(),
+            detail: NOT_JSON,
+        },
+        Error::CredentialsFileNotALogin {
+            path: path(),
+            detail: NOT_AN_OBJECT,
+        },
+        Error::CredentialsFileNotALogin {
+            path: path(),
+            detail: NO_VERSION,
         },
         Error::LoginMismatch {
             path: path(),

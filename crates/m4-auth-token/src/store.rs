@@ -49,6 +49,11 @@ pub(crate) const KIND_FIFO: &str = "a FIFO";
 pub(crate) const KIND_DEVICE: &str = "a device";
 pub(crate) const KIND_SPECIAL: &str = "a special file";
 
+/// Why a file is not a login this program wrote, in [`Error::CredentialsFileNotALogin`].
+pub(crate) const NOT_JSON: &str = "it is not JSON";
+pub(crate) const NOT_AN_OBJECT: &str = "it is not a JSON object";
+pub(crate) const NO_VERSION: &str = "it has no \"version\" number";
+
 /// Why there is no default credentials path: Windows, macOS, other Unix.
 pub(crate) const NO_APPDATA: &str = "%APPDATA% is not set";
 pub(crate) const NO_HOME: &str = "$HOME is not set";
@@ -167,7 +172,9 @@ impl CredentialsFile {
     /// [`Error::CredentialsFileUnsafe`] for each of those refusals;
     /// [`Error::CredentialsFileInsecure`] when group or others may access it (Unix);
     /// [`Error::CredentialsFileIo`] when it cannot be read;
-    /// [`Error::CredentialsFileCorrupt`] when it is not a login this program wrote.
+    /// [`Error::CredentialsFileNotALogin`] when it is not a login this program wrote (not a
+    /// JSON object with a `"version"`); [`Error::CredentialsFileCorrupt`] when it is one, but
+    /// damaged or of another format version.
     pub fn load(&self) -> Result<Option<StoredLogin>, Error> {
         self.load_checked(|| {})
     }
@@ -226,7 +233,14 @@ impl CredentialsFile {
             path: self.path.clone(),
             detail: detail.to_owned(),
         };
-        let value: Value = serde_json::from_slice(&text).map_err(|_| corrupt("it is not JSON"))?;
+        let not_a_login = |detail| Error::CredentialsFileNotALogin {
+            path: self.path.clone(),
+            detail,
+        };
+        let value: Value = serde_json::from_slice(&text).map_err(|_| not_a_login(NOT_JSON))?;
+        if !value.is_object() {
+            return Err(not_a_login(NOT_AN_OBJECT));
+        }
         let string = |name: &str| {
             value
                 .get(name)
@@ -242,7 +256,7 @@ impl CredentialsFile {
                     "it is format version {other}, this program reads version {FORMAT_VERSION}"
                 )));
             }
-            None => return Err(corrupt("it has no \"version\" number")),
+            None => return Err(not_a_login(NO_VERSION)),
         }
         Ok(Some(StoredLogin {
             issuer: string("issuer")?,
