@@ -359,6 +359,18 @@ pub enum Error {
         /// The configured client id.
         client: String,
     },
+    /// The HTTP timeout set with [`crate::TokenOptions::http_timeout`] is outside
+    /// [`crate::MIN_HTTP_TIMEOUT`] to [`crate::MAX_HTTP_TIMEOUT`]; it is refused at the first
+    /// request, before anything is sent, rather than silently made 1 ms or 1 hour.
+    #[error(
+        "the HTTP timeout {} is out of range: it must be from 1 ms to 1 hour (M4_OAUTH2_HTTP_TIMEOUT \
+         takes 1 to 300 seconds); set one in that range",
+        duration_text(*got)
+    )]
+    InvalidHttpTimeout {
+        /// The timeout given.
+        got: Duration,
+    },
     /// No default place for the credentials file could be found.
     #[error(
         "cannot find a configuration directory for the stored login ({detail}); set \
@@ -398,6 +410,7 @@ impl Error {
             | Self::CredentialsFileNotALogin { .. }
             | Self::NoCredentialsDirectory { .. } => "credentials_file_error",
             Self::LoginMismatch { .. } => "login_mismatch",
+            Self::InvalidHttpTimeout { .. } => "token_options_invalid",
         }
     }
 
@@ -411,7 +424,9 @@ impl Error {
     /// ```
     pub fn is_configuration(&self) -> bool {
         match self {
-            Self::NotConfigured { .. } | Self::NoCredentialsDirectory { .. } => true,
+            Self::NotConfigured { .. }
+            | Self::NoCredentialsDirectory { .. }
+            | Self::InvalidHttpTimeout { .. } => true,
             Self::Discovery(e) => e.is_configuration(),
             _ => false,
         }
@@ -481,6 +496,17 @@ fn redirect_target(location: &Option<String>) -> String {
         .as_deref()
         .map(|l| format!(" to \"{l}\""))
         .unwrap_or_default()
+}
+
+/// A duration as given, exactly: whole seconds, else whole milliseconds, else nanoseconds.
+fn duration_text(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{} s", d.as_secs())
+    } else if d.subsec_nanos().is_multiple_of(1_000_000) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{} ns", d.as_nanos())
+    }
 }
 
 /// A lifetime in minutes for people ("10 minutes"), seconds when short.

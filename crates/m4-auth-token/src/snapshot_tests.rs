@@ -17,7 +17,7 @@ use crate::store::{
 };
 
 /// How many variants [`Error`] has (checked against the labels the samples carry).
-const VARIANTS: usize = 22;
+const VARIANTS: usize = 23;
 /// How many variants [`FileProblem`] has.
 const FILE_PROBLEMS: usize = 8;
 
@@ -45,6 +45,7 @@ fn label(error: &Error) -> &'static str {
         CredentialsFileNotALogin { .. },
         LoginMismatch { .. },
         NoCredentialsDirectory { .. },
+        InvalidHttpTimeout { .. },
     })
 }
 
@@ -240,6 +241,14 @@ fn every_error() -> Vec<Error> {
     ]);
     for detail in [NO_APPDATA, NO_HOME, NO_XDG_CONFIG_HOME_OR_HOME] {
         errors.push(Error::NoCredentialsDirectory { detail });
+    }
+    // Each unit the timeout given is shown in.
+    for got in [
+        Duration::ZERO,
+        Duration::from_micros(999),
+        Duration::from_millis(3_600_500),
+    ] {
+        errors.push(Error::InvalidHttpTimeout { got });
     }
     errors
 }
