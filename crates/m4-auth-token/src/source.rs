@@ -91,6 +91,8 @@ struct State {
     /// rotated it away, so finding it in the file means "ours is newer", not "another process
     /// rotated".
     unsaved_over: Option<Secret>,
+    /// The warnings of the last renewal.
+    warnings: Vec<String>,
 }
 
 /// What one renewal of a stored login leaves behind: the refresh token to use from now on,
@@ -99,6 +101,8 @@ struct Renewed {
     response: TokenResponse,
     refresh_token: Option<Secret>,
     unsaved_over: Option<Secret>,
+    /// What went wrong without failing it (also logged).
+    warnings: Vec<String>,
 }
 
 /// Hands out fresh access tokens (see the module docs for the renewal policy).
@@ -195,6 +199,14 @@ impl TokenSource {
         &self.client
     }
 
+    /// The warnings of the last renewal, which obtained a token but not everything went
+    /// right: it ran without the cross-process lock, or the rotated refresh token could not be
+    /// saved (each says what to do). They are also logged with `tracing`; a program that
+    /// installs no subscriber (`m4-auth token`) shows them from here.
+    pub fn renewal_warnings(&self) -> Vec<String> {
+        self.state.lock().warnings.clone()
+    }
+
     /// A token that is fresh by the renewal policy: the one in memory, or a new one.
     ///
     /// # Errors
@@ -253,7 +265,9 @@ impl TokenSource {
                     response,
                     refresh_token,
                     unsaved_over,
+                    warnings,
                 }) => {
+                    state.warnings = warnings;
                     if let Some(refresh_token) = refresh_token {
                         state.refresh_token = Some(refresh_token);
                         state.unsaved_over = unsaved_over;
@@ -270,6 +284,7 @@ impl TokenSource {
                     Ok(token)
                 }
                 Err(error) => {
+                    state.warnings.clear();
                     let backoff = FIRST_BACKOFF
                         .saturating_mul(1 << state.failures.min(6))
                         .min(MAX_BACKOFF);
@@ -305,11 +320,14 @@ impl TokenSource {
                 response: self.client.client_credentials()?,
                 refresh_token: None,
                 unsaved_over: None,
+                warnings: Vec::new(),
             }),
             CredentialKind::StoredLogin => {
                 // Another process (`m4-auth token`, a second server) may be refreshing the same
                 // login: one at a time, and each reads what the one before it saved.
-                let _lock = self.file.lock()?;
+                let lock = self.file.lock()?;
+                let mut warnings: Vec<String> =
+                    lock.warning().map(str::to_owned).into_iter().collect();
                 let stored = self.file.load()?;
                 let Some(stored) = stored else {
                     return Err(Error::NotLoggedIn {
@@ -336,6 +354,7 @@ impl TokenSource {
                         response,
                         refresh_token: Some(keep),
                         unsaved_over: None,
+                        warnings,
                     });
                 }
                 // A rotation, or an earlier one not saved yet: save it now.
@@ -343,14 +362,18 @@ impl TokenSource {
                 let unsaved_over = match self.file.save(&login) {
                     Ok(()) => None,
                     Err(e) => {
-                        tracing::warn!(code = e.code(), "{}", rotated_not_saved(&e));
+                        let warning = rotated_not_saved(&e);
+                        tracing::warn!(code = e.code(), "{warning}");
+                        warnings.push(warning);
                         Some(stored.refresh_token)
                     }
                 };
+                drop(lock);
                 Ok(Renewed {
                     response,
                     refresh_token: Some(keep),
                     unsaved_over,
+                    warnings,
                 })
             }
         }

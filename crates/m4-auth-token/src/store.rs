@@ -337,7 +337,10 @@ impl CredentialsFile {
             Err(e) => return self.unheld(&lock, &e),
         };
         file.lock().map_err(|e| self.io("lock", &e))?;
-        Ok(LoginLock { file: Some(file) })
+        Ok(LoginLock {
+            file: Some(file),
+            warning: None,
+        })
     }
 
     /// The lock could not be created or opened: go on without it when the reason is that this
@@ -346,12 +349,12 @@ impl CredentialsFile {
         if !cannot_lock_here(error) {
             return Err(self.io("lock", error));
         }
-        tracing::warn!(
-            code = "credentials_file_error",
-            "{}",
-            lock_unavailable(&self.path, lock, &shown(&error.to_string()))
-        );
-        Ok(LoginLock { file: None })
+        let warning = lock_unavailable(&self.path, lock, &shown(&error.to_string()));
+        tracing::warn!(code = "credentials_file_error", "{warning}");
+        Ok(LoginLock {
+            file: None,
+            warning: Some(warning),
+        })
     }
 
     /// The lock file: `.<name>.lock` beside the credentials file.
@@ -567,6 +570,7 @@ impl CredentialsFile {
 #[derive(Debug)]
 pub struct LoginLock {
     file: Option<fs::File>,
+    warning: Option<String>,
 }
 
 impl LoginLock {
@@ -574,6 +578,11 @@ impl LoginLock {
     /// (see [`CredentialsFile::lock`]), and the refresh goes on without it.
     pub fn is_held(&self) -> bool {
         self.file.is_some()
+    }
+
+    /// Why it is not held, with the fix (also logged as a warning); `None` when it is.
+    pub fn warning(&self) -> Option<&str> {
+        self.warning.as_deref()
     }
 }
 

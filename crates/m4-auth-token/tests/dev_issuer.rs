@@ -244,6 +244,14 @@ fn a_rotated_token_that_cannot_be_saved_is_used_from_memory_not_the_stale_stored
         if let Err(e) = source.access_token() {
             panic!("refresh {round}: {e}");
         }
+        let warnings = source.renewal_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("could not be saved")
+                && warnings[0].contains("credentials.json")
+                && warnings[0].contains("run `m4-auth login`"),
+            "{warnings:?}"
+        );
         clock.advance(Duration::from_secs(24 * 3600));
     }
     assert_eq!(
@@ -254,6 +262,7 @@ fn a_rotated_token_that_cannot_be_saved_is_used_from_memory_not_the_stale_stored
 
     std::fs::remove_dir(&blocker).unwrap();
     source.access_token().unwrap();
+    assert_eq!(source.renewal_warnings(), Vec::<String>::new());
     let saved = file.load().unwrap().unwrap();
     assert_ne!(saved.refresh_token, stored.refresh_token, "saved at last");
     // What was saved is the live login: another process can use it.
@@ -317,15 +326,22 @@ fn a_login_in_a_directory_this_user_cannot_write_is_refreshed_without_the_lock()
         .unwrap();
     let results: Vec<_> = (0..3)
         .map(|_| {
-            let result = source.access_token().map(|_| ());
+            let result = source.access_token().map(|_| source.renewal_warnings());
             clock.advance(Duration::from_secs(24 * 3600));
             result
         })
         .collect();
     std::fs::set_permissions(&logins, std::fs::Permissions::from_mode(0o700)).unwrap();
     for (round, result) in results.into_iter().enumerate() {
-        if let Err(e) = result {
-            panic!("refresh {round}: {e}");
+        match result {
+            Err(e) => panic!("refresh {round}: {e}"),
+            Ok(warnings) => assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.contains("without the cross-process lock"))
+                    && warnings.iter().any(|w| w.contains("could not be saved")),
+                "refresh {round}: {warnings:?}"
+            ),
         }
     }
     assert_eq!(
