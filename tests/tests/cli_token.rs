@@ -110,6 +110,52 @@ fn token_uses_the_stored_login_and_saves_a_rotated_refresh_token() {
     );
 }
 
+/// A stored login in a directory the user may read but not write (a read-only mount, a
+/// root-provisioned service account): `m4-auth token` still prints a token, and says on stderr
+/// that it refreshed without the lock and that the rotated refresh token could not be saved
+/// (lost when the process ends), with the fix. Root may write to a 0500 directory, so as root
+/// this test has nothing to show (m4-auth-token's tests cover the logic as any user).
+#[cfg(unix)]
+#[test]
+fn token_in_a_directory_it_cannot_write_still_works_and_warns_of_the_unsaved_rotation() {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let ids = status.lines().find_map(|line| line.strip_prefix("Uid:"))?;
+            ids.split_whitespace().nth(1)?.parse::<u32>().ok()
+        });
+    if uid.is_none_or(|uid| uid == 0) {
+        eprintln!(
+            "skipped: running as root (or without /proc), which may write to a 0500 directory"
+        );
+        return;
+    }
+    let idp = Provider::start();
+    idp.store_login("rt-1");
+    idp.on_post(
+        "/token",
+        "refresh_token=rt-1",
+        token_answer("eyJ.login.sig", 3600, Some("rt-2")),
+    );
+    let dir = idp.credentials().parent().unwrap().to_path_buf();
+    set_mode(&dir, 0o500);
+    let output = idp.m4_auth(&["token"], &[]);
+    set_mode(&dir, 0o700);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "eyJ.login.sig\n");
+    let err = stderr(&output);
+    for part in [
+        "m4-auth: warning: refreshing the stored login",
+        "without the cross-process lock",
+        "m4-auth: warning: the provider rotated the refresh token but it could not be saved",
+        &idp.credentials().display().to_string(),
+        "run `m4-auth login`",
+    ] {
+        assert!(err.contains(part), "{part:?} not in: {err}");
+    }
+    assert!(!err.contains("rt-2") && !err.contains("rt-1"), "{err}");
+}
+
 #[test]
 fn token_exit_codes_say_what_went_wrong() {
     let idp = Provider::start();

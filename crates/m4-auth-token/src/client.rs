@@ -191,8 +191,10 @@ impl TokenClient {
     /// (fetched once; a failure is retried on the next call).
     ///
     /// # Errors
-    /// [`Error::Discovery`] when the document cannot be read.
+    /// [`Error::Discovery`] when the document cannot be read; [`Error::InvalidHttpTimeout`]
+    /// when the HTTP timeout is out of range (checked before every request).
     pub fn endpoints(&self) -> Result<Endpoints, Error> {
+        self.options.check_http_timeout()?;
         if let Some(found) = self.endpoints.lock().as_ref() {
             return Ok(found.clone());
         }
@@ -436,6 +438,7 @@ impl TokenClient {
         client_id: &str,
         mut form: Vec<(&'static str, String)>,
     ) -> Result<(String, HttpResponse), Error> {
+        self.options.check_http_timeout()?;
         let mut authorization = None;
         match self.auth_method()? {
             ClientAuthMethod::Basic => {

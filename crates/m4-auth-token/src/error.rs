@@ -111,6 +111,19 @@ pub enum FileProblem {
          writes to its directory"
     )]
     Replaced,
+    /// The refresh lock file beside the credentials file is a symbolic link, not a regular
+    /// file, or was replaced while being opened: it is never followed nor written through.
+    #[error(
+        "its lock file {} cannot be used: {what}; remove it (the next refresh creates it again, \
+         empty and owner-only) and find what else writes to its directory",
+        lock.display()
+    )]
+    LockFile {
+        /// The lock file.
+        lock: PathBuf,
+        /// What is wrong with it.
+        what: String,
+    },
 }
 
 /// Everything that can go wrong while obtaining, refreshing, storing or revoking a token.
@@ -301,7 +314,8 @@ pub enum Error {
         /// What the operating system said.
         detail: String,
     },
-    /// The credentials file is not one this program wrote.
+    /// The credentials file is a login this program wrote, but damaged (a member missing) or
+    /// of another format version.
     #[error(
         "the credentials file {} is unusable ({detail}); run `m4-auth logout` and `m4-auth login`",
         path.display()
@@ -311,6 +325,20 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong (never its content).
         detail: String,
+    },
+    /// The file at the credentials path is not a login this program wrote (not JSON, not a
+    /// JSON object, no format `"version"`): it is neither used nor removed by logout.
+    #[error(
+        "the credentials file {} is not a login this program wrote ({detail}), so it is neither \
+         used nor removed; check that M4_OAUTH2_CREDENTIALS_FILE names the file `m4-auth login` \
+         writes, or remove it yourself if it is yours and run `m4-auth login`",
+        path.display()
+    )]
+    CredentialsFileNotALogin {
+        /// The file.
+        path: PathBuf,
+        /// What was found instead (never its content).
+        detail: &'static str,
     },
     /// The stored login is for another provider or client than the one configured.
     #[error(
@@ -330,6 +358,18 @@ pub enum Error {
         issuer: String,
         /// The configured client id.
         client: String,
+    },
+    /// The HTTP timeout set with [`crate::TokenOptions::http_timeout`] is outside
+    /// [`crate::MIN_HTTP_TIMEOUT`] to [`crate::MAX_HTTP_TIMEOUT`]; it is refused at the first
+    /// request, before anything is sent, rather than silently made 1 ms or 1 hour.
+    #[error(
+        "the HTTP timeout {} is out of range: it must be from 1 ms to 1 hour (M4_OAUTH2_HTTP_TIMEOUT \
+         takes 1 to 300 seconds); set one in that range",
+        duration_text(*got)
+    )]
+    InvalidHttpTimeout {
+        /// The timeout given.
+        got: Duration,
     },
     /// No default place for the credentials file could be found.
     #[error(
@@ -367,8 +407,10 @@ impl Error {
             Self::CredentialsFileUnsafe { .. } => "credentials_file_unsafe",
             Self::CredentialsFileIo { .. }
             | Self::CredentialsFileCorrupt { .. }
+            | Self::CredentialsFileNotALogin { .. }
             | Self::NoCredentialsDirectory { .. } => "credentials_file_error",
             Self::LoginMismatch { .. } => "login_mismatch",
+            Self::InvalidHttpTimeout { .. } => "token_options_invalid",
         }
     }
 
@@ -382,7 +424,9 @@ impl Error {
     /// ```
     pub fn is_configuration(&self) -> bool {
         match self {
-            Self::NotConfigured { .. } | Self::NoCredentialsDirectory { .. } => true,
+            Self::NotConfigured { .. }
+            | Self::NoCredentialsDirectory { .. }
+            | Self::InvalidHttpTimeout { .. } => true,
             Self::Discovery(e) => e.is_configuration(),
             _ => false,
         }
@@ -452,6 +496,17 @@ fn redirect_target(location: &Option<String>) -> String {
         .as_deref()
         .map(|l| format!(" to \"{l}\""))
         .unwrap_or_default()
+}
+
+/// A duration as given, exactly: whole seconds, else whole milliseconds, else nanoseconds.
+fn duration_text(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{} s", d.as_secs())
+    } else if d.subsec_nanos().is_multiple_of(1_000_000) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{} ns", d.as_nanos())
+    }
 }
 
 /// A lifetime in minutes for people ("10 minutes"), seconds when short.

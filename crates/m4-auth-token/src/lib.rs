@@ -16,7 +16,7 @@ pub use client::{
 };
 pub use error::{EndpointKind, Error, FileProblem};
 pub use login::{LogoutOutcome, SLOW_DOWN_STEP, finish_login, logout};
-pub use options::{OFFLINE_ACCESS, TokenOptions};
+pub use options::{MAX_HTTP_TIMEOUT, MIN_HTTP_TIMEOUT, OFFLINE_ACCESS, TokenOptions};
 pub use source::{CredentialKind, TokenSource, renew_after};
 pub use store::{
     CredentialsFile, LoginLock, MAX_FILE_BYTES, StoredLogin, default_credentials_path,

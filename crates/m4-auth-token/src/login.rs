@@ -88,11 +88,31 @@ impl LogoutOutcome {
 /// Forgets the stored login: revokes its refresh token when the provider has a revocation
 /// endpoint, then deletes the file (also when revocation fails: the note says so).
 ///
+/// Holds the refresh lock ([`CredentialsFile::lock`]) from reading the login to removing it,
+/// so a refresh in another process cannot save it again afterwards.
+///
 /// # Errors
-/// The credentials file's errors (reading, removing); a path that is not a regular file, is
-/// larger than a login can be or belongs to another user is refused and left in place.
+/// The credentials file's errors (locking, reading, removing); a path that is not a regular
+/// file, is larger than a login can be, belongs to another user or holds something that is
+/// not a login this program wrote ([`Error::CredentialsFileNotALogin`]) is refused and left
+/// in place.
 pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
     let file = CredentialsFile::new(client.options.credentials_file.clone());
+    if std::fs::symlink_metadata(file.path()).is_err() {
+        // Nothing there (or nothing this user can see): no lock file or directory is created
+        // for nothing; removing reports what there is.
+        return Ok(LogoutOutcome::new(file.remove()?, false, None));
+    }
+    // The refresh lock, from reading the login to removing it: a refresh in another process
+    // finishes first (its rotated token is the one read and revoked), and cannot save the
+    // login again after it is removed. Where the lock is refused (a directory others may
+    // write to, a lock file that is a link), every refresh is refused it too, so none can be
+    // running: logout goes on and reports on the file itself.
+    let _lock = match file.lock() {
+        Ok(lock) => Some(lock),
+        Err(Error::CredentialsFileUnsafe { .. }) => None,
+        Err(e) => return Err(e),
+    };
     let (login, unread) = match file.load() {
         Ok(login) => (login, None),
         // Too-open permissions: the token may be exposed; removing it is the right move, and
@@ -110,9 +130,9 @@ pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
                 ..
             }),
         ) => (None, Some(e)),
-        // Not a regular file, too large to be a login, another user's, or replaced while
-        // checked: not something this program wrote, so it is left alone and the error says
-        // what to do.
+        // Not a regular file, too large to be a login, another user's, replaced while checked
+        // (twice), or content that is not a login (not a JSON object with a "version"): not
+        // something this program wrote, so it is left alone and the error says what to do.
         Err(e) => return Err(e),
     };
     let (revoked, revocation_note) = match &login {

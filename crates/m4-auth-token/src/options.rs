@@ -15,6 +15,13 @@ use crate::store::default_credentials_path;
 /// need it; Keycloak accepts it).
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
+/// The shortest HTTP timeout [`TokenOptions::http_timeout`] accepts: 1 ms (the same bound
+/// as m4-jwks' `JwksCache`).
+pub const MIN_HTTP_TIMEOUT: Duration = Duration::from_millis(1);
+/// The longest HTTP timeout [`TokenOptions::http_timeout`] accepts: 1 hour (the same bound
+/// as m4-jwks' `JwksCache`).
+pub const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// How to reach the provider and what to ask it for.
 ///
 /// ```
@@ -133,7 +140,9 @@ impl TokenOptions {
         self
     }
 
-    /// The timeout of each request (`M4_OAUTH2_HTTP_TIMEOUT`).
+    /// The timeout of each request (`M4_OAUTH2_HTTP_TIMEOUT`): from [`MIN_HTTP_TIMEOUT`] to
+    /// [`MAX_HTTP_TIMEOUT`]. A value outside that range is refused by the client's first
+    /// request ([`Error::InvalidHttpTimeout`]), before anything is sent.
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = timeout;
         self
@@ -171,6 +180,17 @@ impl TokenOptions {
     /// Where the stored login lives.
     pub fn credentials_file(&self) -> &Path {
         &self.credentials_file
+    }
+
+    /// [`Error::InvalidHttpTimeout`] when the HTTP timeout is out of range.
+    pub(crate) fn check_http_timeout(&self) -> Result<(), Error> {
+        if (MIN_HTTP_TIMEOUT..=MAX_HTTP_TIMEOUT).contains(&self.http_timeout) {
+            Ok(())
+        } else {
+            Err(Error::InvalidHttpTimeout {
+                got: self.http_timeout,
+            })
+        }
     }
 
     /// Whether client credentials (an id and a secret) are configured.

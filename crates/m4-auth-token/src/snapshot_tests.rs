@@ -11,14 +11,15 @@ use std::time::Duration;
 use crate::client::{FIXES, OTHER_FIX, fix_for};
 use crate::error::{EndpointKind, Error, FileProblem};
 use crate::store::{
-    KIND_DEVICE, KIND_DIRECTORY, KIND_FIFO, KIND_SOCKET, KIND_SPECIAL, NO_APPDATA, NO_HOME,
-    NO_XDG_CONFIG_HOME_OR_HOME, login_too_large,
+    KIND_DEVICE, KIND_DIRECTORY, KIND_FIFO, KIND_SOCKET, KIND_SPECIAL, LOCK_REPLACED, NO_APPDATA,
+    NO_HOME, NO_VERSION, NO_XDG_CONFIG_HOME_OR_HOME, NOT_AN_OBJECT, NOT_JSON, lock_is_symlink,
+    lock_not_regular, login_too_large,
 };
 
 /// How many variants [`Error`] has (checked against the labels the samples carry).
-const VARIANTS: usize = 21;
+const VARIANTS: usize = 23;
 /// How many variants [`FileProblem`] has.
-const FILE_PROBLEMS: usize = 7;
+const FILE_PROBLEMS: usize = 8;
 
 fn label(error: &Error) -> &'static str {
     m4_auth_testkit::variant_name!(error, Error {
@@ -41,8 +42,10 @@ fn label(error: &Error) -> &'static str {
         CredentialsFileUnsafe { .. },
         CredentialsFileIo { .. },
         CredentialsFileCorrupt { .. },
+        CredentialsFileNotALogin { .. },
         LoginMismatch { .. },
         NoCredentialsDirectory { .. },
+        InvalidHttpTimeout { .. },
     })
 }
 
@@ -55,6 +58,7 @@ fn file_problem_label(problem: &FileProblem) -> &'static str {
         DirectoryWritable { .. },
         DirectoryNotOwned { .. },
         Replaced,
+        LockFile { .. },
     })
 }
 
@@ -213,7 +217,19 @@ fn every_error() -> Vec<Error> {
         },
         Error::CredentialsFileCorrupt {
             path: path(),
-            detail: "it is not JSON".into(),
+            detail: "it is format version 2, this program reads version 1".into(),
+        },
+        Error::CredentialsFileNotALogin {
+            path: path(),
+            detail: NOT_JSON,
+        },
+        Error::CredentialsFileNotALogin {
+            path: path(),
+            detail: NOT_AN_OBJECT,
+        },
+        Error::CredentialsFileNotALogin {
+            path: path(),
+            detail: NO_VERSION,
         },
         Error::LoginMismatch {
             path: path(),
@@ -225,6 +241,14 @@ fn every_error() -> Vec<Error> {
     ]);
     for detail in [NO_APPDATA, NO_HOME, NO_XDG_CONFIG_HOME_OR_HOME] {
         errors.push(Error::NoCredentialsDirectory { detail });
+    }
+    // Each unit the timeout given is shown in.
+    for got in [
+        Duration::ZERO,
+        Duration::from_micros(999),
+        Duration::from_millis(3_600_500),
+    ] {
+        errors.push(Error::InvalidHttpTimeout { got });
     }
     errors
 }
@@ -302,6 +326,17 @@ fn every_file_problem() {
         },
         FileProblem::Replaced,
     ]);
+    // Each thing the refresh lock file can be instead of a regular file.
+    for what in [
+        lock_is_symlink("/tmp/elsewhere"),
+        lock_not_regular(KIND_DIRECTORY),
+        LOCK_REPLACED.to_owned(),
+    ] {
+        problems.push(FileProblem::LockFile {
+            lock: dir().join(".credentials.json.lock"),
+            what,
+        });
+    }
     let errors: Vec<Error> = problems
         .into_iter()
         .map(|problem| Error::CredentialsFileUnsafe {
@@ -314,5 +349,34 @@ fn every_file_problem() {
         other => label(other),
     };
     let text = branches(&errors, name, FILE_PROBLEMS);
+    insta::assert_snapshot!(text);
+}
+
+/// Every warning logged (never an error: the refresh goes on): a refresh without the
+/// cross-process lock, and a rotated refresh token that could not be saved.
+#[test]
+fn every_warning() {
+    let dir = PathBuf::from("/etc/m4-auth");
+    let unsaved = Error::CredentialsFileIo {
+        path: dir.join("credentials.json"),
+        action: "write",
+        detail: "Permission denied (os error 13)".into(),
+    };
+    let warnings = [
+        crate::store::lock_unavailable(
+            &dir.join("credentials.json"),
+            &dir.join(".credentials.json.lock"),
+            "Read-only file system (os error 30)",
+        ),
+        crate::source::rotated_not_saved(&unsaved),
+    ];
+    let mut text = String::new();
+    for warning in warnings {
+        assert!(
+            !warning.contains('\n') && !warning.ends_with('.'),
+            "{warning}"
+        );
+        text.push_str(&format!("{warning}\n"));
+    }
     insta::assert_snapshot!(text);
 }

@@ -12,6 +12,9 @@
 //!   once it does not;
 //! - a refresh token rotated by the provider is saved to the credentials file at once; before
 //!   each refresh the file is read again, so a rotation by another process is picked up.
+//!   When it cannot be saved (a directory this user cannot write), the new one is used from
+//!   memory, with a warning, and saved as soon as saving works again; the stale one the file
+//!   still holds is never sent.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -83,6 +86,23 @@ struct State {
     last_error: Option<Error>,
     /// The refresh token in use (stored login only).
     refresh_token: Option<Secret>,
+    /// The refresh token the credentials file still holds when `refresh_token` replaced it
+    /// but could not be saved over it (a directory this user cannot write): the provider has
+    /// rotated it away, so finding it in the file means "ours is newer", not "another process
+    /// rotated".
+    unsaved_over: Option<Secret>,
+    /// The warnings of the last renewal.
+    warnings: Vec<String>,
+}
+
+/// What one renewal of a stored login leaves behind: the refresh token to use from now on,
+/// and the one the file still holds when that could not be saved.
+struct Renewed {
+    response: TokenResponse,
+    refresh_token: Option<Secret>,
+    unsaved_over: Option<Secret>,
+    /// What went wrong without failing it (also logged).
+    warnings: Vec<String>,
 }
 
 /// Hands out fresh access tokens (see the module docs for the renewal policy).
@@ -179,6 +199,14 @@ impl TokenSource {
         &self.client
     }
 
+    /// The warnings of the last renewal, which obtained a token but not everything went
+    /// right: it ran without the cross-process lock, or the rotated refresh token could not be
+    /// saved (each says what to do). They are also logged with `tracing`; a program that
+    /// installs no subscriber (`m4-auth token`) shows them from here.
+    pub fn renewal_warnings(&self) -> Vec<String> {
+        self.state.lock().warnings.clone()
+    }
+
     /// A token that is fresh by the renewal policy: the one in memory, or a new one.
     ///
     /// # Errors
@@ -225,16 +253,24 @@ impl TokenSource {
             }
             state.refreshing = true;
             let refresh_token = state.refresh_token.clone();
+            let unsaved_over = state.unsaved_over.clone();
             drop(state);
-            let result = self.renew(refresh_token);
+            let result = self.renew(refresh_token, unsaved_over.as_ref());
             state = self.state.lock();
             state.refreshing = false;
             self.renewed.notify_all();
             let now = clock.now();
             return match result {
-                Ok((response, rotated)) => {
-                    if let Some(rotated) = rotated {
-                        state.refresh_token = Some(rotated);
+                Ok(Renewed {
+                    response,
+                    refresh_token,
+                    unsaved_over,
+                    warnings,
+                }) => {
+                    state.warnings = warnings;
+                    if let Some(refresh_token) = refresh_token {
+                        state.refresh_token = Some(refresh_token);
+                        state.unsaved_over = unsaved_over;
                     }
                     state.failures = 0;
                     state.retry_at = None;
@@ -248,6 +284,7 @@ impl TokenSource {
                     Ok(token)
                 }
                 Err(error) => {
+                    state.warnings.clear();
                     let backoff = FIRST_BACKOFF
                         .saturating_mul(1 << state.failures.min(6))
                         .min(MAX_BACKOFF);
@@ -271,18 +308,26 @@ impl TokenSource {
         }
     }
 
-    /// One renewal, outside the lock: the token response and the refresh token to use
-    /// from now on when it changed.
+    /// One renewal, outside the lock: the token response, the refresh token to use from now
+    /// on, and the stale one the file still holds when the new one could not be saved.
     fn renew(
         &self,
         refresh_token: Option<Secret>,
-    ) -> Result<(TokenResponse, Option<Secret>), Error> {
+        unsaved_over: Option<&Secret>,
+    ) -> Result<Renewed, Error> {
         match self.kind {
-            CredentialKind::ClientCredentials => Ok((self.client.client_credentials()?, None)),
+            CredentialKind::ClientCredentials => Ok(Renewed {
+                response: self.client.client_credentials()?,
+                refresh_token: None,
+                unsaved_over: None,
+                warnings: Vec::new(),
+            }),
             CredentialKind::StoredLogin => {
                 // Another process (`m4-auth token`, a second server) may be refreshing the same
                 // login: one at a time, and each reads what the one before it saved.
-                let _lock = self.file.lock()?;
+                let lock = self.file.lock()?;
+                let mut warnings: Vec<String> =
+                    lock.warning().map(str::to_owned).into_iter().collect();
                 let stored = self.file.load()?;
                 let Some(stored) = stored else {
                     return Err(Error::NotLoggedIn {
@@ -292,28 +337,59 @@ impl TokenSource {
                 check_login_matches(&self.client.options, &self.file, &stored)?;
                 let current = match refresh_token {
                     Some(ours) if ours == stored.refresh_token => ours,
+                    // The file still holds the token ours replaced and could not be saved
+                    // over: ours is the live one, the stored one was rotated away (sending it
+                    // would make a provider that detects reuse revoke the login).
+                    Some(ours) if unsaved_over == Some(&stored.refresh_token) => ours,
+                    // Another process rotated it (or logged in again): use what it saved.
                     _ => stored.refresh_token.clone(),
                 };
                 let response = self.client.refresh(&current)?;
-                match &response.refresh_token {
-                    Some(rotated) if *rotated != current => {
-                        let login =
-                            StoredLogin::new(stored.issuer, stored.client_id, rotated.clone());
-                        if let Err(e) = self.file.save(&login) {
-                            tracing::warn!(
-                                code = e.code(),
-                                "the provider rotated the refresh token but it could not be \
-                                 saved, so the next process start will need `m4-auth login`: {e}"
-                            );
-                        }
-                        let rotated = rotated.clone();
-                        Ok((response, Some(rotated)))
-                    }
-                    _ => Ok((response, Some(current))),
+                let keep = match &response.refresh_token {
+                    Some(rotated) => rotated.clone(),
+                    None => current,
+                };
+                if keep == stored.refresh_token {
+                    return Ok(Renewed {
+                        response,
+                        refresh_token: Some(keep),
+                        unsaved_over: None,
+                        warnings,
+                    });
                 }
+                // A rotation, or an earlier one not saved yet: save it now.
+                let login = StoredLogin::new(stored.issuer, stored.client_id, keep.clone());
+                let unsaved_over = match self.file.save(&login) {
+                    Ok(()) => None,
+                    Err(e) => {
+                        let warning = rotated_not_saved(&e);
+                        tracing::warn!(code = e.code(), "{warning}");
+                        warnings.push(warning);
+                        Some(stored.refresh_token)
+                    }
+                };
+                drop(lock);
+                Ok(Renewed {
+                    response,
+                    refresh_token: Some(keep),
+                    unsaved_over,
+                    warnings,
+                })
             }
         }
     }
+}
+
+/// The warning when a rotated refresh token cannot be saved (`error` names the file and why).
+pub(crate) fn rotated_not_saved(error: &Error) -> String {
+    format!(
+        "the provider rotated the refresh token but it could not be saved ({error}); this process \
+         keeps using the new one from memory, but the file still holds the old one, which the \
+         provider has rotated away, so the login is lost when this process ends (and a provider \
+         that detects reuse revokes it when another process presents the old one): make the \
+         credentials file's directory writable by this user, or set M4_OAUTH2_CREDENTIALS_FILE \
+         to a file in a directory of your own and run `m4-auth login`"
+    )
 }
 
 fn check_login_matches(

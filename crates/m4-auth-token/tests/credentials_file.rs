@@ -242,3 +242,141 @@ fn logout_removes_a_link_but_not_its_target_and_leaves_what_is_not_a_login() {
     );
     assert!(path.exists(), "a file that is too big is never removed");
 }
+
+/// The refresh lock (`.credentials.json.lock`) is never opened through a symbolic link: one
+/// planted there could make the lock create or open a file elsewhere. A link, or anything but
+/// a regular file, is refused naming the lock file; a lock file that is there is locked as it
+/// is, never truncated.
+#[cfg(unix)]
+#[test]
+fn the_lock_file_is_never_followed_through_a_link_nor_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = saved(dir.path());
+    let file = CredentialsFile::new(&path);
+    let lock = path.with_file_name(".credentials.json.lock");
+    let elsewhere = dir.path().join("elsewhere");
+
+    // A dangling link: following it would create `elsewhere`.
+    std::os::unix::fs::symlink(&elsewhere, &lock).unwrap();
+    let err = refused(
+        file.lock(),
+        &[
+            &lock.display().to_string(),
+            "symbolic link",
+            &elsewhere.display().to_string(),
+        ],
+    );
+    assert_eq!(err.code(), "credentials_file_unsafe");
+    assert!(fs::symlink_metadata(&elsewhere).is_err(), "nothing created");
+
+    // A link to an existing file: refused, and that file is not touched.
+    fs::write(&elsewhere, b"precious").unwrap();
+    let err = refused(file.lock(), &["symbolic link"]);
+    assert_eq!(err.code(), "credentials_file_unsafe");
+    assert_eq!(fs::read(&elsewhere).unwrap(), b"precious");
+    fs::remove_file(&lock).unwrap();
+
+    // Not a regular file: refused without opening it.
+    fs::create_dir(&lock).unwrap();
+    let err = refused(file.lock(), &[&lock.display().to_string(), "a directory"]);
+    assert_eq!(err.code(), "credentials_file_unsafe");
+    fs::remove_dir(&lock).unwrap();
+
+    // A regular lock file with something in it: locked as it is, never truncated.
+    fs::write(&lock, b"left by an older version").unwrap();
+    let held = file.lock().unwrap();
+    assert!(held.is_held());
+    drop(held);
+    assert_eq!(fs::read(&lock).unwrap(), b"left by an older version");
+
+    // None there: created empty and owner-only.
+    fs::remove_file(&lock).unwrap();
+    drop(file.lock().unwrap());
+    let created = fs::symlink_metadata(&lock).unwrap();
+    assert!(created.is_file() && created.len() == 0);
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(created.permissions().mode() & 0o777, 0o600);
+}
+
+/// A file at the credentials path that is not a login this program wrote (not JSON, not a
+/// JSON object, an object without the format's `"version"`) is neither used nor removed by
+/// logout, even with the right owner and mode: it may be the user's own file that
+/// M4_OAUTH2_CREDENTIALS_FILE names by mistake. A login this program wrote that is damaged
+/// (no refresh token) is still forgotten.
+#[cfg(unix)]
+#[test]
+fn logout_leaves_a_file_that_is_not_a_login_and_says_so() {
+    let idp = Provider::start(json!({}));
+    let path = idp.credentials_path();
+    CredentialsFile::new(&path).save(&login("rt-1")).unwrap();
+    for (content, found) in [
+        ("my notes, not JSON", "it is not JSON"),
+        ("[1, 2]", "it is not a JSON object"),
+        (r#"{"name": "my-project"}"#, "it has no \"version\" number"),
+    ] {
+        // Written over the login: still owner-only (0600).
+        fs::write(&path, content).unwrap();
+        let err = refused(
+            logout(&TokenClient::new(idp.options())),
+            &[
+                &path.display().to_string(),
+                found,
+                "not a login this program wrote",
+                "remove it yourself if it is yours",
+            ],
+        );
+        assert_eq!(err.code(), "credentials_file_error");
+        assert_eq!(fs::read_to_string(&path).unwrap(), content, "left in place");
+        // Nor used to obtain a token.
+        let err = refused(
+            m4_auth_token::TokenSource::detect(idp.options()),
+            &["not a login this program wrote"],
+        );
+        assert_eq!(err.code(), "credentials_file_error");
+    }
+
+    fs::write(
+        &path,
+        r#"{"version": 1, "issuer": "https://idp.example.com/", "client_id": "m4-cli"}"#,
+    )
+    .unwrap();
+    let outcome = logout(&TokenClient::new(idp.options())).unwrap();
+    assert!(outcome.removed, "{outcome:?}");
+    assert!(!path.exists());
+}
+
+/// Logout holds the refresh lock from reading the login to removing it: a refresh running in
+/// another process (here: the lock held, then the rotated login saved) finishes first, and its
+/// save cannot bring the login back after logout removed it.
+#[cfg(unix)]
+#[test]
+fn logout_waits_for_a_refresh_holding_the_lock() {
+    let idp = Provider::start(json!({}));
+    let path = idp.credentials_path();
+    let file = CredentialsFile::new(&path);
+    file.save(&login("rt-1")).unwrap();
+    let refreshing = file.lock().unwrap();
+    std::thread::scope(|s| {
+        let out = s.spawn(|| logout(&TokenClient::new(idp.options())));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let waited = !out.is_finished() && path.exists();
+        // The refresh saves its rotated token, then lets go.
+        file.save(&login("rt-2")).unwrap();
+        drop(refreshing);
+        let outcome = out.join().unwrap().unwrap();
+        assert!(waited, "logout did not wait for the lock");
+        assert!(outcome.removed, "{outcome:?}");
+    });
+    assert!(!path.exists(), "the login the refresh saved is removed too");
+}
+
+/// Logout with no stored login creates nothing (no directory, no lock file).
+#[cfg(unix)]
+#[test]
+fn logout_without_a_login_creates_nothing() {
+    let idp = Provider::start(json!({}));
+    let path = idp.credentials_path();
+    let outcome = logout(&TokenClient::new(idp.options())).unwrap();
+    assert!(!outcome.removed, "{outcome:?}");
+    assert!(!path.parent().unwrap().exists());
+}

@@ -214,3 +214,140 @@ fn a_denied_login_stores_nothing() {
     assert!(matches!(err, Error::LoginDenied), "{err}");
     assert!(!dir.path().join("credentials.json").exists());
 }
+
+/// A rotated refresh token that cannot be saved (here a directory sits where `save` writes its
+/// temporary file, which fails for root too; in production a read-only directory) is used from
+/// memory: the next refresh sends it, not the rotated-away one the file still holds, which the
+/// dev issuer (like Auth0 and Okta) answers by revoking the whole login. Once saving works
+/// again, the token in use is saved.
+#[test]
+fn a_rotated_token_that_cannot_be_saved_is_used_from_memory_not_the_stale_stored_one() {
+    let issuer = issuer(ClientAuthMethod::ALL.to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    login(&issuer, &dir, true).unwrap();
+    let file = CredentialsFile::new(dir.path().join("credentials.json"));
+    let stored = file.load().unwrap().unwrap();
+    let blocker = dir
+        .path()
+        .join(format!(".credentials.json.{}.tmp", std::process::id()));
+    std::fs::create_dir(&blocker).unwrap();
+
+    let clock = m4_auth_token::ManualClock::new();
+    let source = TokenSource::detect(
+        options(&issuer, &dir)
+            .client_id(DEFAULT_PUBLIC_CLIENT_ID)
+            .clock(clock.clone()),
+    )
+    .unwrap()
+    .unwrap();
+    for round in 0..3 {
+        if let Err(e) = source.access_token() {
+            panic!("refresh {round}: {e}");
+        }
+        let warnings = source.renewal_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("could not be saved")
+                && warnings[0].contains("credentials.json")
+                && warnings[0].contains("run `m4-auth login`"),
+            "{warnings:?}"
+        );
+        clock.advance(Duration::from_secs(24 * 3600));
+    }
+    assert_eq!(
+        file.load().unwrap().unwrap().refresh_token,
+        stored.refresh_token,
+        "nothing could be saved"
+    );
+
+    std::fs::remove_dir(&blocker).unwrap();
+    source.access_token().unwrap();
+    assert_eq!(source.renewal_warnings(), Vec::<String>::new());
+    let saved = file.load().unwrap().unwrap();
+    assert_ne!(saved.refresh_token, stored.refresh_token, "saved at last");
+    // What was saved is the live login: another process can use it.
+    let other = TokenSource::detect(options(&issuer, &dir).client_id(DEFAULT_PUBLIC_CLIENT_ID))
+        .unwrap()
+        .unwrap();
+    other.access_token().unwrap();
+}
+
+/// This process's effective uid, read as store.rs reads it (`/proc/self/status`); `None`
+/// without `/proc`.
+#[cfg(unix)]
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let ids = status.lines().find_map(|line| line.strip_prefix("Uid:"))?;
+    ids.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A stored login in a directory this user may read but not write (mode 0500; in production
+/// a read-only mount or a root-provisioned service account's file): the lock file cannot be
+/// created, and the rotated token cannot be saved, yet the refresh works, again and again, from
+/// the token kept in memory; the user is not locked out. Root may write anywhere, so as root
+/// this test has nothing to show (the unit tests of store.rs cover the decision without
+/// permissions, and `a_rotated_token_that_cannot_be_saved_is_used_from_memory_not_the_stale_stored_one`
+/// the unsaved rotation).
+#[cfg(unix)]
+#[test]
+fn a_login_in_a_directory_this_user_cannot_write_is_refreshed_without_the_lock() {
+    use std::os::unix::fs::PermissionsExt as _;
+    if effective_uid().is_none_or(|uid| uid == 0) {
+        eprintln!(
+            "skipped: running as root (or without /proc), which may write to a 0500 directory"
+        );
+        return;
+    }
+    let issuer = issuer(ClientAuthMethod::ALL.to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let logins = dir.path().join("provisioned");
+    std::fs::create_dir(&logins).unwrap();
+    let path = logins.join("credentials.json");
+    let options = || {
+        TokenOptions::new(issuer.issuer_url(), &path)
+            .audience("https://m4.example.org/mcp")
+            .http_timeout(Duration::from_secs(5))
+            .client_id(DEFAULT_PUBLIC_CLIENT_ID)
+    };
+    let client = TokenClient::new(options());
+    let device = client.start_device_login().unwrap();
+    finish_login(&client, &device, |_| {
+        let _ = issuer.approve_device(&device.user_code);
+    })
+    .unwrap();
+    let file = CredentialsFile::new(&path);
+    let stored = file.load().unwrap().unwrap();
+    std::fs::set_permissions(&logins, std::fs::Permissions::from_mode(0o500)).unwrap();
+
+    assert!(!file.lock().unwrap().is_held(), "no lock file can be made");
+    let clock = m4_auth_token::ManualClock::new();
+    let source = TokenSource::detect(options().clock(clock.clone()))
+        .unwrap()
+        .unwrap();
+    let results: Vec<_> = (0..3)
+        .map(|_| {
+            let result = source.access_token().map(|_| source.renewal_warnings());
+            clock.advance(Duration::from_secs(24 * 3600));
+            result
+        })
+        .collect();
+    std::fs::set_permissions(&logins, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for (round, result) in results.into_iter().enumerate() {
+        match result {
+            Err(e) => panic!("refresh {round}: {e}"),
+            Ok(warnings) => assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.contains("without the cross-process lock"))
+                    && warnings.iter().any(|w| w.contains("could not be saved")),
+                "refresh {round}: {warnings:?}"
+            ),
+        }
+    }
+    assert_eq!(
+        file.load().unwrap().unwrap(),
+        stored,
+        "the file is unchanged"
+    );
+    assert!(!logins.join(".credentials.json.lock").exists());
+}

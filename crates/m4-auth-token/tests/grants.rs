@@ -734,3 +734,34 @@ fn nothing_secret_in_debug() {
     }
     assert!(seen.lock().unwrap().contains("[redacted]"));
 }
+
+/// An HTTP timeout outside 1 ms to 1 hour set by a caller is refused at the first request,
+/// naming the value and the range, before anything is sent; it used to become 1 ms or 1 hour
+/// without a word. The bounds themselves are accepted.
+#[test]
+fn an_http_timeout_out_of_range_is_refused_not_clamped() {
+    let idp = Provider::start(json!({}));
+    idp.on_post("/token", token_answer("at", 3600, None));
+    for (timeout, shown) in [
+        (Duration::ZERO, "0 s"),
+        (Duration::from_micros(999), "999000 ns"),
+        (Duration::from_secs(3601), "3601 s"),
+        (Duration::MAX, "18446744073709551615999999999 ns"),
+    ] {
+        let client = TokenClient::new(idp.confidential().http_timeout(timeout));
+        let err = client.client_credentials().unwrap_err();
+        assert_eq!(err.code(), "token_options_invalid", "{err}");
+        let message = err.to_string();
+        for part in [shown, "1 ms", "1 hour"] {
+            assert!(message.contains(part), "{part:?} not in: {message}");
+        }
+        assert!(err.is_configuration(), "{err}");
+    }
+    assert!(idp.posts("/token").is_empty(), "nothing was sent");
+    for timeout in [Duration::from_millis(1), Duration::from_secs(3600)] {
+        let client = TokenClient::new(idp.confidential().http_timeout(timeout));
+        if let Err(err) = client.client_credentials() {
+            assert_ne!(err.code(), "token_options_invalid", "{err}");
+        }
+    }
+}

@@ -52,6 +52,11 @@ pub(crate) fn token() -> Result<ExitCode, Failure> {
         .map_err(failure)?
         .ok_or_else(|| Failure::failed(TokenError::NoCredentials { path }))?;
     let token = source.access_token().map_err(failure)?;
+    // The library logs these with `tracing`, which this program does not print: a refresh
+    // token rotated but not saved is lost when this process ends, and the user must know.
+    for warning in source.renewal_warnings() {
+        eprintln!("m4-auth: warning: {warning}");
+    }
     let mut out = io::stdout().lock();
     writeln!(out, "{}", token.expose_secret())
         .and_then(|()| out.flush())
