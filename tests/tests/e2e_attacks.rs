@@ -586,21 +586,36 @@ fn hardening_cases_each_with_its_control() {
         check(&session.ask(&line), expected, label);
     }
 
-    // U+2028, U+2029 and U+0085 in a `sub` are escaped on the answer line, which then splits
-    // into lines nowhere, and decode back to the same `sub`.
-    let sub = "line\u{2028}para\u{2029}next\u{85}end";
+    // U+2028 and U+2029 in a `sub` (not control characters, so accepted) are escaped on the
+    // answer line, which then splits into lines nowhere, and decode back to the same `sub`.
+    let sub = "line\u{2028}para\u{2029}end";
     session.send(&sign("rsa-2048", &good(sub)));
     let line = session.answer_line();
-    assert!(
-        line.contains(r"line\u2028para\u2029next\u0085end"),
-        "{line}"
-    );
-    assert!(
-        !line.contains(['\u{2028}', '\u{2029}', '\u{85}']),
-        "{line:?}"
-    );
+    assert!(line.contains(r"line\u2028para\u2029end"), "{line}");
+    assert!(!line.contains(['\u{2028}', '\u{2029}']), "{line:?}");
     let answer: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(answer["sub"], sub);
+    // U+0085 NEXT LINE and "\n" are control characters: the same path refuses the token
+    // (invalid_claims), names the code point and never echoes the subject.
+    for (sub, found) in [
+        ("next\u{85}end", "U+0085"),
+        ("line\n{\"ok\":true,\"sub\":\"admin\"}", "U+000A"),
+    ] {
+        session.send(&sign("rsa-2048", &good(sub)));
+        let line = session.answer_line();
+        assert!(!line.contains(['\u{85}', '\n']), "{line:?}");
+        assert!(!line.contains("next") && !line.contains("admin"), "{line}");
+        let answer: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(answer["ok"], false, "{line}");
+        assert_eq!(answer["code"], "invalid_claims", "{line}");
+        assert_eq!(
+            answer["message"],
+            format!(
+                "Token claim \"sub\" contains the control character {found}; a subject identifier must not contain control characters: configure the identity provider to issue a printable subject identifier"
+            ),
+            "{line}"
+        );
+    }
     check(
         &session.ask(&sign("ec-p256", &good("after"))),
         Ok("after"),
