@@ -259,6 +259,87 @@ fn each_token_problem_is_explained() {
     );
 }
 
+/// A `sub` the verifier refuses (blank, a control character) and a token bound to a key
+/// (`cnf`): doctor's own check fails with the verifier's message, as `m4-auth verify` does,
+/// and neither the text nor the JSON report prints a control character of the sub.
+#[test]
+fn subjects_and_bound_tokens_the_verifier_refuses_fail_doctors_checks_too() {
+    use m4_auth::jwt::Error as VerifyError;
+
+    let idp = healthy();
+    for (label, overrides, refusal) in [
+        (
+            "blank sub",
+            json!({"sub": " \u{3000} "}),
+            VerifyError::BlankSubject,
+        ),
+        (
+            "sub with an ESC sequence",
+            json!({"sub": "eve\u{1b}[31m"}),
+            VerifyError::SubjectControlCharacter { found: '\u{1b}' },
+        ),
+        (
+            "sub with a C1 CSI",
+            json!({"sub": "eve\u{9b}31m"}),
+            VerifyError::SubjectControlCharacter { found: '\u{9b}' },
+        ),
+        (
+            "cnf.jkt",
+            json!({"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}),
+            VerifyError::SenderConstrained,
+        ),
+    ] {
+        let message = refusal.to_string();
+        let bad = token(&idp, "rsa-2048", "rsa-2048", &overrides);
+        let home = tempfile::tempdir().unwrap();
+        let mut verify = m4_auth(home.path(), &["verify", "--token", &bad, "--json"]);
+        verify
+            .env("M4_OAUTH2_ENABLED", "true")
+            .env("M4_OAUTH2_ISSUER_URL", idp.uri())
+            .env("M4_OAUTH2_AUDIENCE", "m4-api");
+        let verdict = run(verify);
+        let answer: Value = serde_json::from_str(stdout(&verdict).trim())
+            .unwrap_or_else(|e| panic!("{label}: {e}: {verdict:?}"));
+        assert_eq!(answer["code"], "invalid_claims", "{label}: {answer}");
+        assert_eq!(answer["message"], message.as_str(), "{label}: {answer}");
+
+        let (output, text) = doctor(&idp, &[("M4_OAUTH2_TOKEN", &bad)], &[]);
+        assert_eq!(output.status.code(), Some(1), "{label}: {text}");
+        assert_lines(
+            &text,
+            &[
+                &format!("✗ {message}\n      fix: m4-auth rejects it (invalid_claims): "),
+                &format!("✗ m4-auth rejects this token (invalid_claims): {message}"),
+            ],
+        );
+        let sub_passes = if refusal == VerifyError::SenderConstrained {
+            "✓ sub alice"
+        } else {
+            "✓ sub "
+        };
+        assert_eq!(
+            text.contains(sub_passes),
+            refusal == VerifyError::SenderConstrained,
+            "{label}: {text}"
+        );
+        let controls = |t: &str| t.chars().any(|c| c.is_control() && c != '\n');
+        assert!(!controls(&text), "{label}: {text:?}");
+
+        let (output, json) = doctor(&idp, &[("M4_OAUTH2_TOKEN", &bad)], &["--json"]);
+        assert_eq!(output.status.code(), Some(1), "{label}: {json}");
+        assert!(!controls(&json), "{label}: {json:?}");
+        let report: Value = serde_json::from_str(&json).unwrap();
+        let failed: Vec<&Value> = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["status"] == "fail")
+            .collect();
+        assert_eq!(failed.len(), 2, "{label}: {json}");
+        assert_eq!(failed[0]["title"], message.as_str(), "{label}: {json}");
+    }
+}
+
 #[test]
 fn an_invalid_configuration_lists_every_problem_and_skips_the_rest() {
     let idp = healthy();

@@ -26,4 +26,5 @@ pub use resolver::KeyResolver;
 pub use verifier::{
     DEFAULT_ALGORITHMS, DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_SIZE, MAX_LEEWAY_SECS,
     MAX_MAX_TOKEN_SIZE, MIN_MAX_TOKEN_SIZE, VerifiedToken, Verifier, VerifierOptions,
+    check_subject, check_unbound,
 };

@@ -562,6 +562,71 @@ fn date_claim(
         .transpose()
 }
 
+/// Checks the value of a `sub` claim as [`Verifier::verify`] does (it calls this function),
+/// for tools that explain a token claim by claim and must agree with the verifier.
+///
+/// `sub` becomes the rate-limit key and names the user in logs, so it must be non-empty, hold
+/// no control character ([`char::is_control`]: a forged or split log line, a terminal escape)
+/// and not be only whitespace ([`str::trim`]: distinct tokens sharing one identity). Control
+/// characters are checked first, so `"\n"` is named as U+000A. The errors never echo the
+/// value. Whether `sub` is present and a string is the caller's to check
+/// ([`Error::MissingClaim`], [`Error::ClaimType`]).
+///
+/// ```
+/// use m4_jwt_verify::{Error, check_subject};
+///
+/// assert_eq!(check_subject("user-42"), Ok(()));
+/// assert_eq!(check_subject("line\u{2028}separator"), Ok(()));
+/// assert_eq!(check_subject(""), Err(Error::EmptySubject));
+/// assert_eq!(check_subject(" \u{3000}"), Err(Error::BlankSubject));
+/// let err = check_subject("eve\u{1b}[31m").unwrap_err();
+/// assert_eq!(err, Error::SubjectControlCharacter { found: '\u{1b}' });
+/// assert_eq!(err.code(), "invalid_claims");
+/// ```
+///
+/// # Errors
+/// [`Error::EmptySubject`], [`Error::SubjectControlCharacter`] naming the first control
+/// character, or [`Error::BlankSubject`].
+pub fn check_subject(sub: &str) -> Result<(), Error> {
+    if sub.is_empty() {
+        return Err(Error::EmptySubject);
+    }
+    if let Some(found) = sub.chars().find(|c| c.is_control()) {
+        return Err(Error::SubjectControlCharacter { found });
+    }
+    if sub.trim().is_empty() {
+        return Err(Error::BlankSubject);
+    }
+    Ok(())
+}
+
+/// Checks that a token is not sender-constrained, as [`Verifier::verify`] does (it calls this
+/// function), for tools that explain a token claim by claim and must agree with the verifier.
+///
+/// `cnf` is the token's `cnf` (confirmation, RFC 7800) claim, `None` when the token has none.
+/// A token bound to a key, by DPoP (`cnf.jkt`, RFC 9449) or mutual TLS (`cnf.x5t#S256`,
+/// RFC 8705), is only valid with a proof of possession of that key, which m4-auth cannot
+/// check: any `cnf`, whatever its value (`null` and `{}` included), is refused.
+///
+/// ```
+/// use m4_jwt_verify::{Error, check_unbound};
+/// use serde_json::json;
+///
+/// let claims = json!({"sub": "user-42", "cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}});
+/// assert_eq!(check_unbound(claims.get("cnf")), Err(Error::SenderConstrained));
+/// assert_eq!(check_unbound(Some(&serde_json::Value::Null)), Err(Error::SenderConstrained));
+/// assert_eq!(check_unbound(None), Ok(()));
+/// ```
+///
+/// # Errors
+/// [`Error::SenderConstrained`] when `cnf` is present.
+pub fn check_unbound(cnf: Option<&Value>) -> Result<(), Error> {
+    match cnf {
+        None => Ok(()),
+        Some(_) => Err(Error::SenderConstrained),
+    }
+}
+
 const SCOPE_TYPE: &str = "a space-separated string or an array of strings";
 
 fn add_scopes(
@@ -959,23 +1024,14 @@ impl Verifier {
         // needs its binding checked by the resource server, which m4-auth cannot do; accepting
         // it as a bearer token would let a stolen bound token work here. Any value counts as
         // present (`null`, `{}`, an unknown method): fail closed, one rule to explain.
-        if claims.cnf.is_some() {
-            return Err(Error::SenderConstrained);
-        }
+        check_unbound(claims.cnf.as_ref())?;
 
         let sub = match claims.sub {
             None => return Err(Error::MissingClaim { name: "sub" }),
-            Some(Value::String(s)) if s.is_empty() => return Err(Error::EmptySubject),
-            // `sub` becomes the rate-limit key and is written in logs and `whoami`: no control
-            // character (a forged log line), and not only whitespace (one identity shared by
-            // distinct tokens). Control characters first: "\n" alone is named as U+000A.
+            // `sub` becomes the rate-limit key and is written in logs and `whoami`: see
+            // `check_subject`, which `m4-auth doctor` calls too.
             Some(Value::String(s)) => {
-                if let Some(found) = s.chars().find(|c| c.is_control()) {
-                    return Err(Error::SubjectControlCharacter { found });
-                }
-                if s.trim().is_empty() {
-                    return Err(Error::BlankSubject);
-                }
+                check_subject(&s)?;
                 s
             }
             Some(_) => {

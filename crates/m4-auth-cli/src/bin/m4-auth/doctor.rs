@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use m4_auth::jwks::Error as JwksError;
+use m4_auth::jwt::{Error as JwtError, check_subject, check_unbound};
 use m4_auth::{AuthError, Authenticator, RateLimitBackendInfo};
 use m4_auth_config::{AuthConfig, ConfigError, Loaded, vars};
 use serde_json::Value;
@@ -451,16 +452,37 @@ pub(crate) fn token_claim_checks(view: &TokenView, config: &AuthConfig, now: i64
             why,
             "have the provider write sub as a JSON string naming the user",
         ),
-        Ok(Some(sub)) if !sub.is_empty() => pass(format!("sub {sub}")),
-        Ok(Some(_)) => fail(
-            "Token claim \"sub\" is empty",
-            "rate limiting and auditing need a subject: request a user token",
-        ),
+        // The verifier's own rule (empty, blank, control characters) and message: the value is
+        // shown only once it passed, so a title never holds a control character of it.
+        Ok(Some(sub)) => match check_subject(sub) {
+            Ok(()) => pass(format!("sub {sub}")),
+            Err(JwtError::EmptySubject) => fail(
+                JwtError::EmptySubject.to_string(),
+                "rate limiting and auditing need a subject: request a user token",
+            ),
+            Err(refusal) => fail(
+                refusal.to_string(),
+                format!(
+                    "m4-auth rejects it ({}): sub is the rate-limit key and names the user in logs; check which attribute the provider maps to sub (a stable user id, not an empty or free-text field)",
+                    refusal.code()
+                ),
+            ),
+        },
         Ok(None) => fail(
             "the token has no sub claim",
             "rate limiting and auditing need a subject: request a user token",
         ),
     });
+    // Shown only when it fails, as the verifier refuses any `cnf` (its own rule and message).
+    if let Err(refusal) = check_unbound(view.claims.get("cnf")) {
+        checks.push(fail(
+            refusal.to_string(),
+            format!(
+                "m4-auth rejects it ({}): a DPoP- or certificate-bound token is only valid with a proof of possession m4-auth does not check; have the client request a plain bearer token for this API (no DPoP, no certificate binding)",
+                refusal.code()
+            ),
+        ));
+    }
     checks
 }
 
@@ -596,7 +618,7 @@ fn diagnose(loaded: Result<Loaded, ConfigError>, now: i64) -> Report {
 pub(crate) fn run(args: &DoctorArgs) -> Result<ExitCode, Failure> {
     let report = diagnose(AuthConfig::from_env(), now_unix());
     let text = if args.json {
-        format!("{}\n", report.json())
+        format!("{}\n", report.json_text())
     } else {
         report.text(Style::stdout())
     };
@@ -786,6 +808,73 @@ mod tests {
         };
         assert!(fix(json!({"exp": "1795000000"})).contains("NumericDate"));
         assert!(fix(json!({"aud": ["m4-api", 5]})).contains("invalid_claims"));
+    }
+
+    /// A sub the verifier refuses (blank, a control character) and a token bound to a key
+    /// (`cnf`) fail doctor's own check with the verifier's message and a fix: never ✓.
+    #[test]
+    fn subject_and_key_binding_are_checked_by_the_verifiers_rules() {
+        use m4_auth::jwt::Error as VerifyError;
+
+        let header = json!({"alg": "RS256", "kid": "k1"});
+        let mut shown = String::new();
+        for (label, changes, refusal) in [
+            (
+                "blank sub",
+                json!({"sub": "  \u{3000}"}),
+                VerifyError::BlankSubject,
+            ),
+            (
+                "sub with an escape sequence",
+                json!({"sub": "eve\u{1b}[31m"}),
+                VerifyError::SubjectControlCharacter { found: '\u{1b}' },
+            ),
+            (
+                "cnf.jkt (DPoP-bound)",
+                json!({"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}),
+                VerifyError::SenderConstrained,
+            ),
+        ] {
+            let mut claims = good_claims();
+            for (k, v) in changes.as_object().unwrap() {
+                claims[k] = v.clone();
+            }
+            let checks = token_claim_checks(&view(&header, &claims), &config(), NOW);
+            let sub_passed = checks
+                .iter()
+                .any(|c| c.status == Status::Pass && c.title.starts_with("sub "));
+            assert_eq!(
+                sub_passed,
+                refusal == VerifyError::SenderConstrained,
+                "{label}: {:?}",
+                verdicts(&checks)
+            );
+            let failed: Vec<&Check> = checks.iter().filter(|c| c.status == Status::Fail).collect();
+            assert_eq!(failed.len(), 1, "{label}: {:?}", verdicts(&checks));
+            assert_eq!(failed[0].title, refusal.to_string(), "{label}");
+            assert!(
+                failed[0]
+                    .fix
+                    .as_deref()
+                    .is_some_and(|f| f.starts_with("m4-auth rejects it (invalid_claims): ")),
+                "{label}: {:?}",
+                failed[0].fix
+            );
+            // No raw control character of the sub in any title, detail or fix, JSON included.
+            for c in &checks {
+                let mut text = c.title.clone();
+                text.push_str(c.fix.as_deref().unwrap_or_default());
+                c.details.iter().for_each(|d| text.push_str(d));
+                assert!(
+                    c.status == Status::Info || !text.contains('\u{1b}'),
+                    "{label}: {text:?}"
+                );
+            }
+            let mut report = Report::default();
+            report.push(failed[0].clone());
+            shown.push_str(&format!("{label}:\n{}\n", report.text(Style::plain())));
+        }
+        insta::assert_snapshot!(shown);
     }
 
     #[test]

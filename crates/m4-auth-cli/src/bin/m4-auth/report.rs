@@ -139,6 +139,27 @@ impl Report {
     pub(crate) fn json(&self) -> Value {
         serde_json::json!({ "ok": !self.failed(), "checks": self.checks })
     }
+
+    /// [`Report::json`] as text safe to print on a terminal: serde_json escapes only the C0
+    /// control characters, so DEL, the C1 controls (U+0085, the CSI U+009B...) and the
+    /// bidirectional-text controls a token's claims may hold are written as `\uXXXX` escapes,
+    /// which any JSON parser decodes back to the same characters.
+    pub(crate) fn json_text(&self) -> String {
+        let json = self.json().to_string();
+        if !json.chars().any(unsafe_char) {
+            return json;
+        }
+        let mut out = String::with_capacity(json.len() + 16);
+        for c in json.chars() {
+            if unsafe_char(c) {
+                // serde_json's output holds them only inside strings.
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
 }
 
 /// `text` safe to print on a terminal: titles and details quote untrusted text (a token's
@@ -146,10 +167,6 @@ impl Report {
 /// returns, line feeds) and bidirectional-text controls are shown escaped, never interpreted,
 /// and cannot forge or hide a report line.
 fn inert(text: &str) -> Cow<'_, str> {
-    let unsafe_char = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
     if !text.chars().any(unsafe_char) {
         return Cow::Borrowed(text);
     }
@@ -162,6 +179,12 @@ fn inert(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// A control character or a bidirectional-text control: never printed as is.
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 fn heading(section: &str) -> String {
@@ -227,6 +250,22 @@ mod tests {
             "Token (M4_OAUTH2_TOKEN)\n  \u{2713} sub eve\\u{1b}[1K\\rroot\n      kid k\\u{1b}]0;t\\u{7}\n      fix: set X=a\\n  \u{2713} forged \\u{202e}txt\n\nAll checks passed (0 warning(s)).\n"
         );
         assert_eq!(inert("plain text, é ✓"), "plain text, é ✓");
+    }
+
+    #[test]
+    fn the_json_text_escapes_what_serde_json_leaves_raw() {
+        let title = "claims  {\"sub\":\"eve\u{9b}31m\u{85}\u{7f}\u{202e}x\u{1b}\"}";
+        let mut report = Report::default();
+        report.push(Check::new("token", Status::Info, title));
+        let text = report.json_text();
+        assert!(!text.chars().any(unsafe_char), "{text:?}");
+        assert!(
+            text.contains(r#"eve\u009b31m\u0085\u007f\u202ex\u001b"#),
+            "{text}"
+        );
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed, report.json());
+        assert_eq!(sample().json_text(), sample().json().to_string());
     }
 
     #[test]
