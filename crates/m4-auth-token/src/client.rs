@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{EndpointKind, Error};
 use crate::options::{OFFLINE_ACCESS, TokenOptions};
+use crate::store::CredentialsFile;
 
 const CLIENT_CREDENTIALS: &str = "client_credentials";
 const REFRESH_TOKEN: &str = "refresh_token";
@@ -287,11 +288,18 @@ impl TokenClient {
     /// Starts a device login (RFC 8628 §3.1): asks for the required scopes plus
     /// `offline_access` and the audience.
     ///
+    /// The credentials file it will be stored in is checked first, before any request: a file
+    /// there that is not a login this program wrote is refused as
+    /// [`CredentialsFile::save`](crate::CredentialsFile::save) would refuse it, so the user is
+    /// not asked to approve a login that could not be kept.
+    ///
     /// # Errors
+    /// The credentials file's refusals ([`Error::CredentialsFileNotALogin`], ...);
     /// [`Error::EndpointMissing`] when the provider has no device authorization endpoint;
     /// the request's errors otherwise.
     pub fn start_device_login(&self) -> Result<DeviceAuthorization, Error> {
         let client_id = self.require_client_id()?;
+        CredentialsFile::new(self.options.credentials_file.clone()).check_replaceable()?;
         let endpoints = self.endpoints()?;
         let Some(url) = endpoints.device_authorization else {
             return Err(Error::device_endpoint_missing(endpoints.source));

@@ -327,11 +327,12 @@ pub enum Error {
         detail: String,
     },
     /// The file at the credentials path is not a login this program wrote (not JSON, not a
-    /// JSON object, no format `"version"`): it is neither used nor removed by logout.
+    /// JSON object, no format `"version"`): it is not used, nor overwritten by `save` (so
+    /// `m4-auth login`), nor removed by logout.
     #[error(
-        "the credentials file {} is not a login this program wrote ({detail}), so it is neither \
-         used nor removed; check that M4_OAUTH2_CREDENTIALS_FILE names the file `m4-auth login` \
-         writes, or remove it yourself if it is yours and run `m4-auth login`",
+        "the credentials file {} is not a login this program wrote ({detail}), so it is not \
+         used, overwritten or removed; check that M4_OAUTH2_CREDENTIALS_FILE names the file \
+         `m4-auth login` writes, or remove it yourself if it is yours and run `m4-auth login`",
         path.display()
     )]
     CredentialsFileNotALogin {

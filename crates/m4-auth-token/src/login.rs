@@ -6,8 +6,8 @@ use std::time::Duration;
 use crate::client::{
     DeviceAuthorization, MAX_DEVICE_LIFETIME, MIN_POLL_INTERVAL, Poll, TokenClient,
 };
-use crate::error::{Error, FileProblem};
-use crate::store::{CredentialsFile, StoredLogin};
+use crate::error::Error;
+use crate::store::{CredentialsFile, StoredLogin, replaceable};
 
 /// RFC 8628 §3.5: each `slow_down` adds 5 seconds to the polling interval.
 pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
@@ -115,24 +115,12 @@ pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
     };
     let (login, unread) = match file.load() {
         Ok(login) => (login, None),
-        // Too-open permissions: the token may be exposed; removing it is the right move, and
-        // the user must revoke it at the provider, which this program did not read it to do.
-        // A symbolic link is removed, not what it points to; a file in a directory others may
-        // write to is this program's file in the wrong place, and forgetting it is safe.
-        Err(
-            e @ (Error::CredentialsFileInsecure { .. }
-            | Error::CredentialsFileCorrupt { .. }
-            | Error::CredentialsFileUnsafe {
-                problem:
-                    FileProblem::Symlink { .. }
-                    | FileProblem::DirectoryWritable { .. }
-                    | FileProblem::DirectoryNotOwned { .. },
-                ..
-            }),
-        ) => (None, Some(e)),
-        // Not a regular file, too large to be a login, another user's, replaced while checked
-        // (twice), or content that is not a login (not a JSON object with a "version"): not
-        // something this program wrote, so it is left alone and the error says what to do.
+        // A login this program wrote, unreadable as it is (too open, damaged), or its path in
+        // the wrong place (a link, a directory others may write to): forgotten without being
+        // read, the note says what is left to do. Anything else is not something this program
+        // wrote (not a regular file, too large, another user's, content that is not a login):
+        // left alone, and the error says what to do. `save` decides with the same rule.
+        Err(e) if replaceable(&e) => (None, Some(e)),
         Err(e) => return Err(e),
     };
     let (revoked, revocation_note) = match &login {

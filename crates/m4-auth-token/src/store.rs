@@ -267,14 +267,26 @@ impl CredentialsFile {
 
     /// Writes `login` atomically, owner-only (see the module docs).
     ///
+    /// A file already at the path is replaced only when it is a login this program wrote
+    /// (damaged, of another format version or readable by others included), decided as
+    /// [`logout`](crate::logout) decides what it may remove: anything else may be a file of
+    /// the user's that `M4_OAUTH2_CREDENTIALS_FILE` names by mistake, and is left as it is.
+    ///
     /// # Errors
-    /// [`Error::CredentialsFileIo`] when the directory or file cannot be written.
+    /// [`Error::CredentialsFileIo`] when the directory or file cannot be written (or the file
+    /// there cannot be read); [`Error::CredentialsFileUnsafe`] for a directory others may
+    /// write to, a symbolic link or anything but a regular file, and for a file there that is
+    /// too large to be a login or belongs to another user; [`Error::CredentialsFileNotALogin`]
+    /// when the file there is not a login this program wrote.
     pub fn save(&self, login: &StoredLogin) -> Result<(), Error> {
         let dir = self.dir();
         create_private_dir(&dir).map_err(|e| self.io("write", &e))?;
         self.check_directory(&dir)?;
         match fs::symlink_metadata(&self.path) {
-            Ok(existing) => self.check_kind(&existing)?,
+            Ok(existing) => {
+                self.check_kind(&existing)?;
+                self.check_replaceable()?;
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(self.io("write", &e)),
         }
@@ -306,6 +318,18 @@ impl CredentialsFile {
             return Err(self.io("write", &e));
         }
         Ok(())
+    }
+
+    /// Refuses when the file at the path is there and is not a login this program wrote (see
+    /// [`replaceable`]), with the error [`CredentialsFile::load`] gives for it; `Ok` when
+    /// there is no file, or one this program may replace or remove. `save` and `logout`
+    /// decide with it, and a device login checks it before it starts.
+    pub(crate) fn check_replaceable(&self) -> Result<(), Error> {
+        match self.load() {
+            Ok(_) => Ok(()),
+            Err(e) if replaceable(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Holds the login for one refresh across processes: an exclusive lock on a sibling file
@@ -584,6 +608,29 @@ impl LoginLock {
     pub fn warning(&self) -> Option<&str> {
         self.warning.as_deref()
     }
+}
+
+/// Whether `error`, from [`CredentialsFile::load`], still leaves the file one this program
+/// may replace (`save`) or remove (`logout`): a login it wrote that is readable by others or
+/// damaged (a member missing, another format version), or a path it never reads through (a
+/// symbolic link, which is replaced or removed and never its target; a file in a directory
+/// others may write to or that belongs to another user, which is this program's file in the
+/// wrong place). Everything else is not a login this program wrote, or cannot be told to be
+/// one, and is left in place: not a regular file, larger than a login can be, another user's,
+/// replaced while it was checked (twice), unreadable, or content that is not a login (not
+/// JSON, not a JSON object, no `"version"`).
+pub(crate) fn replaceable(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::CredentialsFileInsecure { .. }
+            | Error::CredentialsFileCorrupt { .. }
+            | Error::CredentialsFileUnsafe {
+                problem: FileProblem::Symlink { .. }
+                    | FileProblem::DirectoryWritable { .. }
+                    | FileProblem::DirectoryNotOwned { .. },
+                ..
+            }
+    )
 }
 
 /// Whether an error creating or opening the lock file (or its directory) means "this user

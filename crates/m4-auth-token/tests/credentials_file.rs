@@ -380,3 +380,73 @@ fn logout_without_a_login_creates_nothing() {
     assert!(!outcome.removed, "{outcome:?}");
     assert!(!path.parent().unwrap().exists());
 }
+
+/// `save` (so `m4-auth login`) never writes over a file at the credentials path that is not a
+/// login this program wrote: not JSON, not a JSON object, an object without `"version"`, or
+/// larger than a login can be. It refuses with the very error logout gives for that file and
+/// leaves it as it was; and a device login is refused before any request, so the user is not
+/// asked to approve a login that could not be kept. A login of its own that is damaged, of
+/// another format version or readable by others is replaced.
+#[cfg(unix)]
+#[test]
+fn save_never_overwrites_a_file_that_is_not_a_login() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let idp = Provider::start(json!({}));
+    let path = idp.credentials_path();
+    let file = CredentialsFile::new(&path);
+    file.save(&login("rt-1")).unwrap();
+    let big = " ".repeat(70_000);
+    for (content, found) in [
+        ("my notes, not JSON", "it is not JSON"),
+        ("[1, 2]", "it is not a JSON object"),
+        (r#"{"name": "my-project"}"#, "it has no \"version\" number"),
+        (big.as_str(), "70000 bytes"),
+    ] {
+        fs::write(&path, content).unwrap();
+        let by_logout = logout(&TokenClient::new(idp.options())).unwrap_err();
+        let err = refused(
+            file.save(&login("rt-2")),
+            &[&path.display().to_string(), found],
+        );
+        assert_eq!(
+            (err.code(), err.to_string()),
+            (by_logout.code(), by_logout.to_string()),
+            "save and logout refuse alike"
+        );
+        assert_eq!(fs::read_to_string(&path).unwrap(), content, "left in place");
+        let err = TokenClient::new(idp.options())
+            .start_device_login()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            by_logout.to_string(),
+            "a login that could not be kept is not started"
+        );
+        assert!(idp.posts("/device").is_empty(), "no request was sent");
+        assert_eq!(fs::read_to_string(&path).unwrap(), content, "left in place");
+    }
+
+    // Its own login, damaged, of another version or too open: replaced by the new one.
+    for (content, mode) in [
+        (
+            r#"{"version": 1, "issuer": "https://idp.example.com/"}"#,
+            0o600,
+        ),
+        (r#"{"version": 2, "anything": true}"#, 0o600),
+        (
+            r#"{"version": 1, "issuer": "https://idp.example.com/", "client_id": "m4-cli", "refresh_token": "rt-old"}"#,
+            0o644,
+        ),
+    ] {
+        fs::write(&path, content).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        file.save(&login("rt-3")).unwrap();
+        let read = file.load().unwrap().unwrap();
+        assert_eq!(read.refresh_token.expose_secret(), "rt-3", "{content}");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
