@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::client::{
     DeviceAuthorization, MAX_DEVICE_LIFETIME, MIN_POLL_INTERVAL, Poll, TokenClient,
 };
-use crate::error::Error;
+use crate::error::{Error, FileProblem};
 use crate::store::{CredentialsFile, StoredLogin, replaceable};
 
 /// RFC 8628 §3.5: each `slow_down` adds 5 seconds to the polling interval.
@@ -124,15 +124,7 @@ pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
         Err(e) => return Err(e),
     };
     let (revoked, revocation_note) = match &login {
-        None => (
-            false,
-            unread.map(|e| {
-                format!(
-                    "not revoked: {e}; the login it held may have been exposed, so revoke it at \
-                     the provider (sign out of the application's sessions there)"
-                )
-            }),
-        ),
+        None => (false, unread.as_ref().map(unread_note)),
         Some(login) if login.issuer != client.options.issuer => (
             false,
             Some(format!(
@@ -159,4 +151,56 @@ pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
         revoked,
         revocation_note,
     })
+}
+
+/// What a login left unrevoked stays, unless the user ends it at the provider.
+const STILL_VALID: &str = "a login it held stays valid at the provider until it expires or you \
+                           sign out of the application's sessions there";
+
+/// [`logout`]'s note for a file it removed without reading a login from it (`error`, from
+/// [`CredentialsFile::load`], is one [`replaceable`] accepts): what it was and what is left to
+/// do. Not the error's own text, whose fix is wrong once logout has removed the file ("run
+/// `m4-auth logout` and `m4-auth login`", "run `chmod 600`"); and only a file others could read
+/// "may have been exposed".
+pub(crate) fn unread_note(error: &Error) -> String {
+    match error {
+        Error::CredentialsFileInsecure { mode, .. } => format!(
+            "not revoked: the credentials file could be read by other users (mode {mode:03o}), \
+             so it was removed without being read; the login it held may have been exposed, so \
+             revoke it at the provider (sign out of the application's sessions there)"
+        ),
+        Error::CredentialsFileCorrupt { detail, .. } => format!(
+            "not revoked: the credentials file was unusable ({detail}), so it was removed without \
+             a refresh token being read from it; {STILL_VALID}"
+        ),
+        Error::CredentialsFileUnsafe {
+            problem: FileProblem::Symlink { target },
+            ..
+        } => format!(
+            "not revoked: the credentials path was a symbolic link (to \"{target}\"), which is \
+             never followed, so the link was removed and its target left as it is, unread"
+        ),
+        Error::CredentialsFileUnsafe {
+            problem: FileProblem::DirectoryWritable { dir, mode },
+            ..
+        } => format!(
+            "not revoked: its directory {} may be written by group or others (mode {mode:03o}), \
+             so the file, which they could have replaced, was removed without being read; {STILL_VALID}; \
+             run `chmod go-w {}` before the next `m4-auth login`",
+            dir.display(),
+            dir.display()
+        ),
+        Error::CredentialsFileUnsafe {
+            problem: FileProblem::DirectoryNotOwned { dir, owner, uid },
+            ..
+        } => format!(
+            "not revoked: its directory {} belongs to uid {owner}, not to this user (uid {uid}) \
+             or root, so the file, which they could have replaced, was removed without being \
+             read; {STILL_VALID}; keep the next login in a directory of your own (set \
+             M4_OAUTH2_CREDENTIALS_FILE)",
+            dir.display()
+        ),
+        // Not reached: logout returns every other error instead of removing the file.
+        other => format!("not revoked: {other}"),
+    }
 }

@@ -380,3 +380,64 @@ fn every_warning() {
     }
     insta::assert_snapshot!(text);
 }
+
+/// Every note `logout` gives for a file it removed without reading a login from it, one per
+/// error [`replaceable`](crate::store::replaceable) accepts: none tells the user to run
+/// `m4-auth logout` (they just did) or to `chmod` the removed file, and only the file others
+/// could read says the login may have been exposed.
+#[test]
+fn every_logout_note_for_an_unread_file() {
+    let dir = PathBuf::from("/home/me/.config/m4-auth");
+    let path = || dir.join("credentials.json");
+    let unsafe_file = |problem| Error::CredentialsFileUnsafe {
+        path: path(),
+        problem,
+    };
+    let errors = [
+        Error::CredentialsFileInsecure {
+            path: path(),
+            mode: 0o644,
+        },
+        Error::CredentialsFileCorrupt {
+            path: path(),
+            detail: "it has no \"refresh_token\" string".into(),
+        },
+        Error::CredentialsFileCorrupt {
+            path: path(),
+            detail: "it is format version 2, this program reads version 1".into(),
+        },
+        unsafe_file(FileProblem::Symlink {
+            target: "/home/me/shared/credentials.json".into(),
+        }),
+        unsafe_file(FileProblem::DirectoryWritable {
+            dir: dir.clone(),
+            mode: 0o777,
+        }),
+        unsafe_file(FileProblem::DirectoryNotOwned {
+            dir: dir.clone(),
+            owner: 1001,
+            uid: 1000,
+        }),
+    ];
+    let mut text = String::new();
+    for error in &errors {
+        assert!(crate::store::replaceable(error), "{error}");
+        let note = crate::login::unread_note(error);
+        assert!(
+            !note.contains("m4-auth logout") && !note.contains("chmod 600"),
+            "{note}"
+        );
+        assert_eq!(
+            note.contains("exposed"),
+            matches!(error, Error::CredentialsFileInsecure { .. }),
+            "{note}"
+        );
+        assert!(!note.contains('\n') && !note.ends_with('.'), "{note}");
+        let name = match error {
+            Error::CredentialsFileUnsafe { problem, .. } => file_problem_label(problem),
+            other => label(other),
+        };
+        text.push_str(&format!("{name}\n  {note}\n"));
+    }
+    insta::assert_snapshot!(text);
+}

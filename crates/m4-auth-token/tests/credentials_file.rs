@@ -343,6 +343,29 @@ fn logout_leaves_a_file_that_is_not_a_login_and_says_so() {
     let outcome = logout(&TokenClient::new(idp.options())).unwrap();
     assert!(outcome.removed, "{outcome:?}");
     assert!(!path.exists());
+    // The note, shown by logout itself: a damaged owner-only file was not exposed, and
+    // "run `m4-auth logout`" is what the user just did.
+    let note = outcome.revocation_note.unwrap();
+    assert!(note.starts_with("not revoked: "), "{note}");
+    assert!(
+        note.contains("it has no \"refresh_token\" string"),
+        "{note}"
+    );
+    assert!(!note.contains("exposed"), "{note}");
+    assert!(!note.contains("m4-auth logout"), "{note}");
+
+    // A login others could read: removed, and the note says it may have been exposed and
+    // to revoke it; not to `chmod` a file that is gone.
+    CredentialsFile::new(&path).save(&login("rt-1")).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    let outcome = logout(&TokenClient::new(idp.options())).unwrap();
+    assert!(outcome.removed && !outcome.revoked, "{outcome:?}");
+    assert!(!path.exists());
+    let note = outcome.revocation_note.unwrap();
+    assert!(note.contains("mode 644"), "{note}");
+    assert!(note.contains("may have been exposed"), "{note}");
+    assert!(!note.contains("chmod"), "{note}");
 }
 
 /// Logout holds the refresh lock from reading the login to removing it: a refresh running in
