@@ -71,12 +71,15 @@ fn percent_decoded_eq(raw: &str, expected: &str) -> bool {
 
 /// Refuses a form-encoded body (where RFC 6750 §2.2 would carry a token): MCP bodies are JSON.
 pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
+    const FORM: &[u8] = b"application/x-www-form-urlencoded";
     let form = headers.get_all(header::CONTENT_TYPE).iter().any(|v| {
-        v.as_bytes()
-            .split(|b| *b == b';')
-            .next()
-            .map(<[u8]>::trim_ascii)
-            .is_some_and(|t| t.eq_ignore_ascii_case(b"application/x-www-form-urlencoded"))
+        let v = v.as_bytes();
+        // Shorter than the form type cannot be it (`application/json` is the common case).
+        v.len() >= FORM.len()
+            && v.split(|b| *b == b';')
+                .next()
+                .map(<[u8]>::trim_ascii)
+                .is_some_and(|t| t.eq_ignore_ascii_case(FORM))
     });
     if form {
         return Err(Rejection::FormBody);
@@ -213,13 +216,13 @@ pub(crate) const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
 /// is refused. Absent headers are accepted: clients of 2025-11-25 and earlier send none.
 pub(crate) fn check_headers(headers: &HeaderMap, message: &Message<'_>) -> Result<(), Rejection> {
     if let Some(value) = single_header(headers, &MCP_METHOD, "Mcp-Method")? {
-        let value = value.trim_matches([' ', '\t']);
+        let value = value.trim_ascii();
         if Some(value) != message.method.as_deref() {
             return Err(mismatch("Mcp-Method", value, message.method.as_deref()));
         }
     }
     if let Some(value) = single_header(headers, &MCP_NAME, "Mcp-Name")? {
-        let value = value.trim_matches([' ', '\t']);
+        let value = value.trim_ascii();
         let decoded = decode_sentinel(value)
             .ok_or_else(|| mismatch("Mcp-Name", value, message.name.as_deref()))?;
         if Some(decoded.as_ref()) != message.name.as_deref() {

@@ -261,6 +261,11 @@ where
                 joined.extend_from_slice(&data);
             }
         }
+        // A body that knows it has ended (a `Full`, or hyper's with its `Content-Length`
+        // read) is not polled once more just to hear so.
+        if body.is_end_stream() {
+            break;
+        }
     }
     Ok(first.unwrap_or_else(|| Bytes::from(joined)))
 }

@@ -19,6 +19,7 @@ const EXPOSE: HeaderValue = HeaderValue::from_static("WWW-Authenticate");
 /// The answer for a token the facade refused: its status, its challenge (with every scope the
 /// operation needs), `Retry-After` when rate limited, and
 /// `{"error", "error_description", "code"}`.
+#[cold]
 pub(crate) fn auth_error(
     shared: &Shared,
     err: &AuthError,
@@ -49,6 +50,7 @@ pub(crate) fn auth_error(
 }
 
 /// The answer for a request the gate refuses on its own account.
+#[cold]
 pub(crate) fn rejection(
     shared: &Shared,
     rejection: &Rejection,
@@ -77,6 +79,7 @@ pub(crate) fn rejection(
 }
 
 /// A blocking task that could not finish (it panicked, or the runtime is shutting down).
+#[cold]
 pub(crate) fn internal(what: &str) -> Response<Full<Bytes>> {
     tracing::error!("m4-auth-http: {what}");
     json_response(
