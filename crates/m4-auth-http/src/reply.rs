@@ -43,10 +43,22 @@ pub(crate) fn auth_error(
     if let Some(challenge) = err.www_authenticate_for(&shared.resource, scopes) {
         insert(headers, header::WWW_AUTHENTICATE, &challenge);
     }
-    if let Some(secs) = err.retry_after() {
+    if let Some(secs) = err.retry_after().or_else(|| keys_retry_after(shared, status)) {
         insert(headers, header::RETRY_AFTER, &secs.to_string());
     }
     response
+}
+
+/// For a 503 (signing keys unavailable): the JWKS refresh cooldown in whole seconds, rounded
+/// up, at least 1. The key set is fetched again at most once per cooldown, so by then the
+/// next attempt has been made and a retry can succeed (RFC 9110 §10.2.3).
+fn keys_retry_after(shared: &Shared, status: u16) -> Option<u64> {
+    if status != 503 {
+        return None;
+    }
+    let cooldown = shared.auth.config().jwks_refresh_cooldown();
+    let secs = cooldown.as_secs() + u64::from(cooldown.subsec_nanos() > 0);
+    Some(secs.max(1))
 }
 
 /// The answer for a request the gate refuses on its own account.
