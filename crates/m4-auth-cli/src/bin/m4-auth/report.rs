@@ -217,13 +217,13 @@ mod tests {
 
     #[test]
     fn the_json_text_escapes_what_serde_json_leaves_raw() {
-        let title = "claims  {\"sub\":\"eve\u{9b}31m\u{85}\u{7f}\u{202e}x\u{1b}\"}";
+        let title = "claims  {\"sub\":\"eve\u{9b}31m\u{85}\u{7f}\u{202e}x\u{1b}\u{200b}\u{2028}\"}";
         let mut report = Report::default();
         report.push(Check::new("token", Status::Info, title));
         let text = report.json_text();
         assert!(!text.chars().any(unsafe_char), "{text:?}");
         assert!(
-            text.contains(r#"eve\u009b31m\u0085\u007f\u202ex\u001b"#),
+            text.contains(r#"eve\u009b31m\u0085\u007f\u202ex\u001b\u200b\u2028"#),
             "{text}"
         );
         let parsed: Value = serde_json::from_str(&text).unwrap();
