@@ -91,6 +91,44 @@ fn single_token_exit_codes_and_json() {
     }
 }
 
+/// A `sub` with invisible or bidirectional-text characters (U+202E RIGHT-TO-LEFT OVERRIDE,
+/// U+200B ZERO WIDTH SPACE, U+2066 LEFT-TO-RIGHT ISOLATE) is odd but not forged, so the token
+/// verifies; what verify prints can neither reorder nor hide text on a terminal: `--json`
+/// writes those characters as `\uXXXX` escapes, which parse back to the same `sub`, and the
+/// human line shows them escaped (doctor's rule, one shared function).
+#[test]
+fn invisible_and_bidi_characters_in_sub_are_escaped_on_output() {
+    let home = tempfile::tempdir().unwrap();
+    let issuer = DevIssuer::start(DevIssuerOptions::default()).unwrap();
+    let sub = "admin\u{202e}txt.exe\u{200b}\u{2066}x";
+    let good = token(&issuer, sub);
+
+    let output = run(verify(
+        home.path(),
+        &issuer,
+        &[],
+        &["--token", &good, "--json"],
+    ));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let line = stdout(&output);
+    assert!(
+        line.contains(r"admin\u202etxt.exe\u200b\u2066x"),
+        "{line:?}"
+    );
+    assert!(
+        !line.contains(['\u{202e}', '\u{200b}', '\u{2066}']),
+        "{line:?}"
+    );
+    assert_eq!(json_line(line.trim_end())["sub"], sub);
+
+    let output = run(verify(home.path(), &issuer, &[], &["--token", &good]));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "\u{2713} accepted: sub admin\\u{202e}txt.exe\\u{200b}\\u{2066}x, scopes read:mimic-data\n"
+    );
+}
+
 #[test]
 fn the_token_comes_from_m4_oauth2_token_when_not_given() {
     let home = tempfile::tempdir().unwrap();

@@ -62,7 +62,8 @@ pub const DEFAULT_DEVICE_SUBJECT: &str = "dev-user";
 pub const DEFAULT_MAX_DEVICE_LOGINS: usize = 1000;
 
 /// The default [`DevIssuerOptions::max_refresh_tokens`] (each refresh rotates, so a login holds
-/// one refresh token per refresh until they expire).
+/// one refresh token per refresh until they expire, or until the oldest are forgotten at the
+/// limit).
 pub const DEFAULT_MAX_REFRESH_TOKENS: usize = 10_000;
 
 /// How many distinct paths that are not the issuer's own [`DevIssuer::served`] counts one by
@@ -312,8 +313,11 @@ pub struct DevIssuerOptions {
     pub max_device_logins: usize,
     /// The most refresh tokens held at once (live, rotated away, revoked, until they expire).
     /// When it is reached, expired ones and those of revoked logins are forgotten; if that
-    /// frees nothing, a grant that would issue one is refused with `temporarily_unavailable`
-    /// (HTTP 503) and spends nothing. Default [`DEFAULT_MAX_REFRESH_TOKENS`].
+    /// frees nothing, the token rotated away longest ago (its reuse then reads as an unknown
+    /// token instead of revoking its login). So a refresh is never refused for the limit; when
+    /// every token held is the current one of a live login, a grant that would add a login is
+    /// refused with `temporarily_unavailable` (HTTP 503) and spends nothing.
+    /// Default [`DEFAULT_MAX_REFRESH_TOKENS`].
     pub max_refresh_tokens: usize,
 }
 

@@ -114,8 +114,10 @@ struct RefreshRecord {
     scopes: Vec<String>,
     audience: Vec<String>,
     expires_ms: i64,
-    /// Already exchanged (rotated away): presenting it again is a reuse.
-    used: bool,
+    /// Set once exchanged (rotated away), to the rank of that rotation among all (1 for the
+    /// issuer's first): presenting it again is a reuse. At the limit, the lowest rank is
+    /// forgotten first.
+    rotated: Option<u64>,
 }
 
 /// Grants in flight. Refresh tokens and device codes are keys here and nowhere else; the
@@ -127,6 +129,8 @@ pub(crate) struct State {
     refresh: HashMap<String, RefreshRecord>,
     revoked_families: HashMap<u64, bool>,
     next_family: u64,
+    /// Refreshes served so far: the rank of the next rotation is one more.
+    rotations: u64,
     grants: HashMap<String, u64>,
 }
 
@@ -478,8 +482,14 @@ fn room_for_device_login(settings: &Settings, state: &mut State, now: i64) -> Ou
 }
 
 /// Makes room for one more refresh token: at the limit, expired ones and those of revoked
-/// logins (which can never be used again) are forgotten; refused when that frees nothing.
-/// Rotated-away tokens of live logins are kept: presenting one again must revoke its login.
+/// logins (which can never be used again) are forgotten; if that frees nothing, the token
+/// rotated away longest ago (of a live login) is forgotten; refused only when every token held
+/// is the current one of a live login.
+///
+/// Forgetting rotated-away tokens costs reuse detection for them (presented again, a forgotten
+/// one is only an unknown token, it no longer revokes its login), but only for the oldest, and
+/// only at the limit; keeping them all made one long session with short access tokens fill the
+/// issuer, after which every refresh, the live login's included, was refused until a restart.
 fn room_for_refresh_token(settings: &Settings, state: &mut State, now: i64) -> Outcome<()> {
     let max = settings.max_refresh_tokens;
     if state.refresh.len() < max {
@@ -497,6 +507,16 @@ fn room_for_refresh_token(settings: &Settings, state: &mut State, now: i64) -> O
                 .copied()
                 .unwrap_or(false)
     });
+    if refresh.len() >= max {
+        let oldest = refresh
+            .iter()
+            .filter_map(|(token, record)| record.rotated.map(|rank| (rank, token)))
+            .min()
+            .map(|(_, token)| token.clone());
+        if let Some(token) = oldest {
+            refresh.remove(&token);
+        }
+    }
     // A revocation mark outlives no token of its login: nothing is left to refuse.
     let families: std::collections::HashSet<u64> =
         refresh.values().map(|record| record.family).collect();
@@ -505,7 +525,7 @@ fn room_for_refresh_token(settings: &Settings, state: &mut State, now: i64) -> O
         return Ok(());
     }
     Err(OAuthError::temporarily_unavailable(format!(
-        "the dev issuer already holds {max} refresh tokens, its limit (max_refresh_tokens), and none has expired or belongs to a revoked login: revoke the logins no longer needed (POST /revoke), or restart the dev issuer"
+        "the dev issuer already holds {max} refresh tokens, its limit (max_refresh_tokens), each the current token of a live login: revoke the logins no longer needed (POST /revoke), or restart the dev issuer"
     )))
 }
 
@@ -533,7 +553,7 @@ fn new_refresh_token(
             scopes: scopes.to_vec(),
             audience: audience.to_vec(),
             expires_ms,
-            used: false,
+            rotated: None,
         },
     );
     Ok(token)
@@ -711,7 +731,7 @@ fn refresh(shared: &Shared, client: &DevClient, form: &Form) -> Outcome<Value> {
     let mut state = lock(shared);
     let Some(record) = state.refresh.get(presented) else {
         return Err(OAuthError::invalid_grant(
-            "unknown refresh token (revoked, or never issued by this issuer)",
+            "unknown refresh token (never issued by this issuer, or forgotten after it was revoked, expired or rotated away): log in again",
         ));
     };
     if record.client_id != client.id {
@@ -719,7 +739,7 @@ fn refresh(shared: &Shared, client: &DevClient, form: &Form) -> Outcome<Value> {
             "this refresh token was issued to another client",
         ));
     }
-    let (family, used, expires_ms) = (record.family, record.used, record.expires_ms);
+    let (family, used, expires_ms) = (record.family, record.rotated.is_some(), record.expires_ms);
     let (granted, original_audience, sub) = (
         record.scopes.clone(),
         record.audience.clone(),
@@ -786,10 +806,20 @@ fn refresh(shared: &Shared, client: &DevClient, form: &Form) -> Outcome<Value> {
             asked
         }
     };
-    // Room for the rotated token first: a refusal spends nothing, the client retries later.
-    room_for_refresh_token(&shared.settings, &mut state, now)?;
+    // The presented token is rotated away before room is made, so at the limit it may be the
+    // one forgotten (when no older rotated-away token is left): a refresh replaces a token, it
+    // never adds a live one, and is never refused for the limit. Should room still be lacking,
+    // the refusal spends nothing: the presented token stays usable.
+    state.rotations = state.rotations.saturating_add(1);
+    let rank = state.rotations;
     if let Some(record) = state.refresh.get_mut(presented) {
-        record.used = true;
+        record.rotated = Some(rank);
+    }
+    if let Err(refused) = room_for_refresh_token(&shared.settings, &mut state, now) {
+        if let Some(record) = state.refresh.get_mut(presented) {
+            record.rotated = None;
+        }
+        return Err(refused);
     }
     // The rotated refresh token carries the grant as it was (RFC 6749 §6: its scope is that
     // of the one presented); only this access token is narrowed.

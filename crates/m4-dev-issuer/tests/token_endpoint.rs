@@ -1166,34 +1166,33 @@ fn device_logins_are_bounded() {
     );
 }
 
-/// Each refresh rotates, so a loop of refreshes adds a refresh token per request: past
-/// `max_refresh_tokens` held, a grant that would issue one is refused (503
-/// `temporarily_unavailable`) and spends nothing; expired tokens and revoked logins are
-/// forgotten to make room.
+/// Past `max_refresh_tokens` held, the current token of a live login is never forgotten: a
+/// grant that would add a login (the device-code exchange) is refused (503
+/// `temporarily_unavailable`) and spends nothing, while a refresh, which replaces a token, goes
+/// on (the token it rotates away is then the one forgotten). Expired tokens and revoked logins
+/// are forgotten to make room.
 #[test]
 fn refresh_tokens_are_bounded() {
     let f = start_with(|o| {
         o.max_refresh_tokens = 3;
         o.device_interval = Duration::ZERO;
     });
-    let rt = logged_in(&f);
-    let rt = refresh(&f, &rt, &[]).body["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let rt = refresh(&f, &rt, &[]).body["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = logged_in(&f);
+    let _second = logged_in(&f);
+    let mut rt = logged_in(&f);
     assert_eq!(f.issuer.refresh_tokens_held(), 3);
-    for _ in 0..50 {
+    for _ in 0..5 {
+        let answer = refresh(&f, &rt, &[]);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(f.issuer.refresh_tokens_held(), 3);
+        // No older rotated-away token was left to forget: the one just presented went.
         check_error(
             &refresh(&f, &rt, &[]),
-            503,
-            "temporarily_unavailable",
-            "3 refresh tokens",
+            400,
+            "invalid_grant",
+            "unknown refresh token",
         );
-        assert_eq!(f.issuer.refresh_tokens_held(), 3);
+        rt = answer.body["refresh_token"].as_str().unwrap().to_owned();
     }
     // A device login approved meanwhile cannot be exchanged yet, and is not spent by trying.
     let device = device_start(&f, &[("client_id", CLI)]);
@@ -1201,35 +1200,76 @@ fn refresh_tokens_are_bounded() {
         .approve_device(device["user_code"].as_str().unwrap())
         .unwrap();
     let code = device["device_code"].as_str().unwrap();
-    check_error(
-        &poll(&f, code),
-        503,
-        "temporarily_unavailable",
-        "3 refresh tokens",
-    );
-    // Revoking the first login makes its three tokens forgettable: the exchange now succeeds.
-    assert!(f.issuer.revoke_refresh_token(&rt));
+    for _ in 0..50 {
+        check_error(
+            &poll(&f, code),
+            503,
+            "temporarily_unavailable",
+            "3 refresh tokens, its limit (max_refresh_tokens), each the current token of a live login",
+        );
+        assert_eq!(f.issuer.refresh_tokens_held(), 3);
+    }
+    // Revoking the first login makes its token forgettable: the exchange now succeeds.
+    assert!(f.issuer.revoke_refresh_token(&first));
     let answer = poll(&f, code);
     assert_eq!(answer.status, 200, "{answer:?}");
-    assert_eq!(f.issuer.refresh_tokens_held(), 1);
-    check_error(&refresh(&f, &rt, &[]), 400, "invalid_grant", "revoked");
-    // Refreshing never went through the refused attempts: the presented token still works.
-    let second = answer.body["refresh_token"].as_str().unwrap().to_owned();
-    let second = refresh(&f, &second, &[]).body["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let second = refresh(&f, &second, &[]).body["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     assert_eq!(f.issuer.refresh_tokens_held(), 3);
-    // Expired tokens are forgotten too (the live one among them: it has expired as well).
+    check_error(&refresh(&f, &first, &[]), 400, "invalid_grant", "revoked");
+    // The live logins were never touched.
+    let fourth = answer.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(refresh(&f, &fourth, &[]).status, 200);
+    let answer = refresh(&f, &rt, &[]);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let rt = answer.body["refresh_token"].as_str().unwrap().to_owned();
+    // Expired tokens are forgotten too (the live ones among them: they have expired as well).
     f.clock.advance(Duration::from_secs(30 * 24 * 3600));
-    check_error(&refresh(&f, &second, &[]), 400, "invalid_grant", "expired");
+    check_error(&refresh(&f, &rt, &[]), 400, "invalid_grant", "expired");
     let rt = logged_in(&f);
     assert_eq!(f.issuer.refresh_tokens_held(), 1);
     assert_eq!(refresh(&f, &rt, &[]).status, 200);
+}
+
+/// One long session (short access tokens, many refreshes) of one live login never reaches
+/// `max_refresh_tokens`: at the limit the oldest rotated-away tokens are forgotten, so every
+/// refresh keeps working however many there were. A forgotten token presented again is only
+/// unknown (`invalid_grant`), it no longer revokes the login; a rotated-away token still held
+/// does (reuse detection is kept for the most recent ones).
+#[test]
+fn a_long_session_forgets_its_oldest_rotated_away_tokens() {
+    let f = start_with(|o| {
+        o.max_refresh_tokens = 3;
+        o.device_interval = Duration::ZERO;
+    });
+    let first = logged_in(&f);
+    let mut rt = first.clone();
+    let mut recent = Vec::new();
+    for i in 0..50 {
+        let answer = refresh(&f, &rt, &[]);
+        assert_eq!(answer.status, 200, "refresh {i}: {answer:?}");
+        recent.push(rt);
+        rt = answer.body["refresh_token"].as_str().unwrap().to_owned();
+        assert!(f.issuer.refresh_tokens_held() <= 3, "refresh {i}");
+    }
+    assert_eq!(f.issuer.refresh_tokens_held(), 3);
+    // The first token was forgotten long ago: unknown, and the login lives on.
+    check_error(
+        &refresh(&f, &first, &[]),
+        400,
+        "invalid_grant",
+        "unknown refresh token",
+    );
+    let answer = refresh(&f, &rt, &[]);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    recent.push(rt);
+    let rt = answer.body["refresh_token"].as_str().unwrap().to_owned();
+    // The token rotated away just now is still held: presenting it again is a reuse.
+    check_error(
+        &refresh(&f, recent.last().unwrap(), &[]),
+        400,
+        "invalid_grant",
+        "already used",
+    );
+    check_error(&refresh(&f, &rt, &[]), 400, "invalid_grant", "revoked");
 }
 
 /// RFC 6749 §3.3: `scope` is a list of non-empty scope tokens. A value of spaces only
@@ -1356,12 +1396,17 @@ fn a_resource_must_be_an_absolute_uri_without_fragment() {
 fn audience_scope_and_limit_refusals_are_worded() {
     let f = start_with(|o| {
         o.device_interval = Duration::ZERO;
-        o.max_device_logins = 2;
+        o.max_device_logins = 3;
         o.max_refresh_tokens = 2;
     });
     let (a, b) = ("https://a.example/mcp", "https://b.example/mcp");
     let two = logged_in_with(&f, &[("resource", a), ("resource", b)]);
     let default = logged_in(&f);
+    // A third login, approved: its exchange would hold a third refresh token.
+    let third = device_start(&f, &[("client_id", CLI)]);
+    f.issuer
+        .approve_device(third["user_code"].as_str().unwrap())
+        .unwrap();
     let svc = |pairs: &[(&str, &str)]| {
         let mut all = vec![("grant_type", "client_credentials")];
         all.extend_from_slice(pairs);
@@ -1394,7 +1439,10 @@ fn audience_scope_and_limit_refusals_are_worded() {
             svc(&[("resource", "https://a.example/a b")]),
         ),
         ("scope of spaces only", svc(&[("scope", "  ")])),
-        ("too many refresh tokens", refresh(&f, &default, &[])),
+        (
+            "too many refresh tokens",
+            poll(&f, third["device_code"].as_str().unwrap()),
+        ),
         (
             "too many device logins",
             post_form(

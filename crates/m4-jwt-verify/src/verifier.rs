@@ -4,7 +4,10 @@
 //! size; exactly three unpadded base64url segments; header is a valid UTF-8 JSON object with
 //! unique names; `alg` in the allowlist; no `crit`; no `b64`; no `cty` (so no nested JWT);
 //! `typ` absent or an access token type; `kid` present; key resolved and compatible with `alg`; signature; then the claims
-//! (only now is the payload parsed): `exp`, `nbf`, `iat`, `iss`, `aud`, no `cnf`, `sub` (printable, not blank), scopes.
+//! (only now is the payload parsed): `exp`, `nbf`, `iat`, `iss`, `aud`, no `cnf`,
+//! `sub` (not empty, no control character ([`char::is_control`]), not only whitespace: see
+//! [`check_subject`]; invisible and bidirectional-text characters such as U+200B or U+202E
+//! are not refused, so whatever prints a `sub` must escape them), scopes.
 //!
 //! Keys are only ever taken from the [`KeyResolver`]: the `jku`, `x5u`, `jwk` and `x5c` header
 //! parameters are ignored and never fetched.

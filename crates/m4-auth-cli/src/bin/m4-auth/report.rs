@@ -1,11 +1,9 @@
 //! A list of checks with ✓/✗ verdicts and fixes, printed as text or JSON (`doctor`).
 
-use std::borrow::Cow;
-
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::output::Style;
+use crate::output::{Style, inert, json_text};
 
 /// A check's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -140,51 +138,15 @@ impl Report {
         serde_json::json!({ "ok": !self.failed(), "checks": self.checks })
     }
 
-    /// [`Report::json`] as text safe to print on a terminal: serde_json escapes only the C0
-    /// control characters, so DEL, the C1 controls (U+0085, the CSI U+009B...) and the
-    /// bidirectional-text controls a token's claims may hold are written as `\uXXXX` escapes,
-    /// which any JSON parser decodes back to the same characters.
+    /// [`Report::json`] as text safe to print on a terminal: titles and details quote untrusted
+    /// text (a token's `kid`, `iss` and `sub`, a JWKS's kids), and serde_json escapes only the
+    /// C0 control characters, so DEL, the C1 controls (U+0085, the CSI U+009B...), the line and
+    /// paragraph separators and the invisible and bidirectional-text characters a token's
+    /// claims may hold are written as `\uXXXX` escapes ([`json_text`], the rule `m4-auth verify
+    /// --json` follows too), which any JSON parser decodes back to the same characters.
     pub(crate) fn json_text(&self) -> String {
-        let json = self.json().to_string();
-        if !json.chars().any(unsafe_char) {
-            return json;
-        }
-        let mut out = String::with_capacity(json.len() + 16);
-        for c in json.chars() {
-            if unsafe_char(c) {
-                // serde_json's output holds them only inside strings.
-                out.push_str(&format!("\\u{:04x}", u32::from(c)));
-            } else {
-                out.push(c);
-            }
-        }
-        out
+        json_text(self.json().to_string())
     }
-}
-
-/// `text` safe to print on a terminal: titles and details quote untrusted text (a token's
-/// `kid`, `iss` and `sub`, a JWKS's kids), so control characters (escape sequences, carriage
-/// returns, line feeds) and bidirectional-text controls are shown escaped, never interpreted,
-/// and cannot forge or hide a report line.
-fn inert(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(unsafe_char) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if unsafe_char(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// A control character or a bidirectional-text control: never printed as is.
-fn unsafe_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 fn heading(section: &str) -> String {
@@ -202,6 +164,7 @@ fn heading(section: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::unsafe_char;
 
     fn sample() -> Report {
         let mut report = Report::default();
@@ -254,13 +217,13 @@ mod tests {
 
     #[test]
     fn the_json_text_escapes_what_serde_json_leaves_raw() {
-        let title = "claims  {\"sub\":\"eve\u{9b}31m\u{85}\u{7f}\u{202e}x\u{1b}\"}";
+        let title = "claims  {\"sub\":\"eve\u{9b}31m\u{85}\u{7f}\u{202e}x\u{1b}\u{200b}\u{2028}\"}";
         let mut report = Report::default();
         report.push(Check::new("token", Status::Info, title));
         let text = report.json_text();
         assert!(!text.chars().any(unsafe_char), "{text:?}");
         assert!(
-            text.contains(r#"eve\u009b31m\u0085\u007f\u202ex\u001b"#),
+            text.contains(r#"eve\u009b31m\u0085\u007f\u202ex\u001b\u200b\u2028"#),
             "{text}"
         );
         let parsed: Value = serde_json::from_str(&text).unwrap();

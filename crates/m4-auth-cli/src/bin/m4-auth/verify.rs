@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use m4_auth::{AuthConfig, AuthError, Authenticator, Principal};
 
-use crate::output::Style;
+use crate::output::{Style, inert};
 use crate::verify_protocol::{Verdict, stream};
 use crate::{Failure, VerifyArgs};
 
@@ -80,21 +80,24 @@ pub(crate) fn fix_for(code: &str) -> &'static str {
     }
 }
 
-/// One line for a person.
+/// One line for a person. The `sub` and scopes are the token's: shown through [`inert`], as
+/// doctor shows them, so invisible and bidirectional-text characters are visible escapes.
 fn human(verdict: &Verdict, style: Style) -> String {
     match verdict {
         Verdict::Accepted { sub, scopes } => format!(
-            "{} accepted: sub {sub}, scopes {}",
+            "{} accepted: sub {}, scopes {}",
             style.good("✓"),
+            inert(sub),
             if scopes.is_empty() {
                 "(none)".to_owned()
             } else {
-                scopes.join(" ")
+                inert(&scopes.join(" ")).into_owned()
             }
         ),
         Verdict::Rejected { code, message } => format!(
-            "{} rejected ({code}): {message}\n  {} {}",
+            "{} rejected ({code}): {}\n  {} {}",
             style.bad("✗"),
+            inert(message),
             style.bold("fix:"),
             fix_for(code)
         ),

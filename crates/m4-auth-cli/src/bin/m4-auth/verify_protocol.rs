@@ -9,6 +9,8 @@ use std::io::{self, BufRead, Write};
 
 use serde::Serialize;
 
+use crate::output::json_text;
+
 /// The longest input line the stream judges, far above any acceptable token size. A longer
 /// line is read to its end and dropped without being held, and answered `token_too_large`
 /// here: it is never judged on a part, which could trim down to a valid token.
@@ -62,33 +64,11 @@ impl Verdict {
                 message,
             }),
         };
-        // Serialising strings and a slice of strings cannot fail.
-        escape_line_separators(&line.unwrap_or_default())
+        // Serialising strings and a slice of strings cannot fail. The `sub` and scopes are the
+        // token's, so what serde_json leaves raw and a terminal or a line reader would act on
+        // (line separators, invisible and bidirectional-text characters) is escaped too.
+        json_text(line.unwrap_or_default())
     }
-}
-
-/// Characters that serde_json leaves unescaped but some line-oriented readers break a line
-/// on: U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR (Python's `str.splitlines`,
-/// JavaScript before ES2019) and U+0085 NEXT LINE (`str.splitlines` too). The other breaks
-/// `str.splitlines` knows (`\n`, `\r`, `\v`, `\f`, `\x1c` to `\x1e`) are C0 control
-/// characters, which serde_json always escapes.
-const LINE_BREAKERS: [char; 3] = ['\u{2028}', '\u{2029}', '\u{85}'];
-
-/// `json` with each of [`LINE_BREAKERS`] written as a `\uXXXX` escape. serde_json's output
-/// holds them only inside strings, where the escape stands for the same character.
-fn escape_line_separators(json: &str) -> String {
-    if !json.contains(LINE_BREAKERS) {
-        return json.to_owned();
-    }
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        if LINE_BREAKERS.contains(&c) {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// One input line as read by [`read_line`].
@@ -233,7 +213,7 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["sub"], "a\u{2028}b\u{2029}c\u{85}d");
         assert_eq!(parsed["scopes"][0], "s\u{2029}");
-        assert!(!line.contains(LINE_BREAKERS));
+        assert!(!line.contains(['\u{2028}', '\u{2029}', '\u{85}']));
         let rejected = Verdict::Rejected {
             code: "unknown_kid".into(),
             message: "No signing key with kid \"\u{2028}\"".into(),
@@ -241,6 +221,35 @@ mod tests {
         assert_eq!(
             rejected.json(),
             r#"{"ok":false,"code":"unknown_kid","message":"No signing key with kid \"\u2028\""}"#
+        );
+    }
+
+    /// Bidirectional-text, zero-width and tag characters (doctor's rule, the shared
+    /// `output::json_text`): escaped, a character above U+FFFF as its UTF-16 surrogate pair,
+    /// and decoded back to the same `sub`.
+    #[test]
+    fn invisible_and_bidi_characters_are_escaped() {
+        let sub = "admin\u{202e}txt\u{200b}\u{2066}\u{feff}\u{e0041}";
+        let accepted = Verdict::Accepted {
+            sub: sub.into(),
+            scopes: vec!["read\u{200d}".into()],
+        };
+        let line = accepted.json();
+        assert_eq!(
+            line,
+            r#"{"ok":true,"sub":"admin\u202etxt\u200b\u2066\ufeff\udb40\udc41","scopes":["read\u200d"]}"#
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["sub"], sub);
+        assert_eq!(parsed["scopes"][0], "read\u{200d}");
+        assert!(line.is_ascii(), "{line:?}");
+        let plain = Verdict::Accepted {
+            sub: "alice é ✓ 日本".into(),
+            scopes: Vec::new(),
+        };
+        assert_eq!(
+            plain.json(),
+            r#"{"ok":true,"sub":"alice é ✓ 日本","scopes":[]}"#
         );
     }
 
