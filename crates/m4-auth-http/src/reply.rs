@@ -43,7 +43,10 @@ pub(crate) fn auth_error(
     if let Some(challenge) = err.www_authenticate_for(&shared.resource, scopes) {
         insert(headers, header::WWW_AUTHENTICATE, &challenge);
     }
-    if let Some(secs) = err.retry_after().or_else(|| keys_retry_after(shared, status)) {
+    if let Some(secs) = err
+        .retry_after()
+        .or_else(|| keys_retry_after(shared, status))
+    {
         insert(headers, header::RETRY_AFTER, &secs.to_string());
     }
     response

@@ -267,8 +267,9 @@ impl Enabled {
         }
         // The time and scope checks are the verifier's own, so a hit answers as a fresh
         // verification would now.
+        // The verifier's clock is this one (`verifier` below), read once per hit.
         self.verifier
-            .recheck(token)
+            .recheck_at(token, now_secs)
             .map_err(|err| Stale::Reject(self.token_error(err)))
     }
 

@@ -717,8 +717,19 @@ impl Verifier {
     /// [`Error::Expired`], [`Error::NotYetValid`], [`Error::IssuedInFuture`] (only if the
     /// clock went back) or [`Error::MissingScopes`].
     pub fn recheck(&self, token: &VerifiedToken) -> Result<(), Error> {
+        self.recheck_at(token, self.inner.clock.now_unix())
+    }
+
+    /// [`recheck`](Self::recheck) at `now_unix`, a reading of this verifier's clock the caller
+    /// already took (a cache that reads the clock once per hit). Given the same instant, the
+    /// two answer alike (`tests/valid.rs` checks both against a fresh verification).
+    ///
+    /// # Errors
+    ///
+    /// As [`recheck`](Self::recheck).
+    pub fn recheck_at(&self, token: &VerifiedToken, now_unix: u64) -> Result<(), Error> {
         let inner = &*self.inner;
-        let now = i128::from(inner.clock.now_unix());
+        let now = i128::from(now_unix);
         inner.check_exp(now, token.exp())?;
         inner.check_nbf(now, token.nbf())?;
         inner.check_iat(now, token.iat())?;

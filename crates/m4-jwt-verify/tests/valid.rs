@@ -279,6 +279,15 @@ fn recheck_agrees_at(
             "at NOW {:+}",
             i128::from(at) - i128::from(NOW)
         );
+        // Told the instant instead of reading the clock: the same verdict.
+        clock.set(verified_at);
+        let told = v.recheck_at(&verified, at).map_err(|e| e.code());
+        assert_eq!(
+            told,
+            fresh,
+            "recheck_at NOW {:+}",
+            i128::from(at) - i128::from(NOW)
+        );
     }
     (v, clock, token, verified)
 }
