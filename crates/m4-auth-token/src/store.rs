@@ -389,7 +389,9 @@ impl CredentialsFile {
     /// Opens the lock file without following a symbolic link, and without truncating it. std
     /// has no `O_NOFOLLOW`, so: a lock file that is there must be a regular file (checked with
     /// `symlink_metadata`) and the one opened must be the one checked (device and inode); it
-    /// is opened read-only (an exclusive lock needs no write access) and never written. One
+    /// is opened for reading and writing (no create, no truncate) and never written. Writing
+    /// is needed: on NFS, Linux emulates `flock` with a byte-range lock, and an exclusive one
+    /// needs a descriptor open for writing (NFSv4 answers `EBADF` to a read-only one). One
     /// that is not there is created with `create_new` (`O_CREAT | O_EXCL`), which fails on a
     /// link planted since the look instead of following it. Another process creating or
     /// removing it in between makes a second try. The outer error is a refusal; the
@@ -399,7 +401,8 @@ impl CredentialsFile {
             match fs::symlink_metadata(lock) {
                 Ok(checked) => {
                     self.check_lock_kind(lock, &checked)?;
-                    let file = match fs::File::open(lock) {
+                    let opened = fs::OpenOptions::new().read(true).write(true).open(lock);
+                    let file = match opened {
                         Ok(file) => file,
                         Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                         Err(e) => return Ok(Err(e)),
@@ -818,6 +821,38 @@ mod tests {
         );
         // And a writable directory is locked.
         assert!(file.lock().unwrap().is_held());
+    }
+
+    /// A lock file that is already there is opened for writing, as one that is created is: on
+    /// NFS, Linux emulates `flock` with a byte-range lock, and an exclusive one needs a
+    /// descriptor open for writing (NFSv4 answers `EBADF` otherwise), so a read-only open
+    /// locked out every refresh and logout after the first. It is still never truncated.
+    #[test]
+    fn an_existing_lock_file_is_opened_for_writing_and_never_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = CredentialsFile::new(dir.path().join("m4").join("credentials.json"));
+        let writable = |guard: &LoginLock| {
+            // A zero-byte write still asks the kernel, which refuses (`EBADF`) a descriptor
+            // not open for writing, and changes nothing.
+            let handle = guard.file.as_ref().expect("the lock is held");
+            (&*handle).write(&[]).map(|_| ())
+        };
+        let created = file.lock().unwrap();
+        writable(&created).unwrap();
+        drop(created);
+
+        fs::write(file.lock_path(), b"left by an older version").unwrap();
+        for _ in 0..2 {
+            let existing = file.lock().unwrap();
+            assert!(existing.is_held());
+            if let Err(e) = writable(&existing) {
+                panic!("the existing lock file is not open for writing: {e}");
+            }
+        }
+        assert_eq!(
+            fs::read(file.lock_path()).unwrap(),
+            b"left by an older version"
+        );
     }
 
     /// The file checked is swapped for a link to another owner-only file before the open:
