@@ -12,8 +12,8 @@ use crate::client::{FIXES, OTHER_FIX, fix_for};
 use crate::error::{EndpointKind, Error, FileProblem};
 use crate::store::{
     KIND_DEVICE, KIND_DIRECTORY, KIND_FIFO, KIND_SOCKET, KIND_SPECIAL, LOCK_REPLACED, NO_APPDATA,
-    NO_HOME, NO_VERSION, NO_XDG_CONFIG_HOME_OR_HOME, NOT_AN_OBJECT, NOT_JSON, lock_is_symlink,
-    lock_not_regular, login_too_large,
+    NO_HOME, NO_VERSION, NO_XDG_CONFIG_HOME_OR_HOME, NOT_AN_OBJECT, NOT_JSON, OTHER_MEMBERS,
+    lock_is_symlink, lock_not_regular, login_too_large,
 };
 
 /// How many variants [`Error`] has (checked against the labels the samples carry).
@@ -231,6 +231,10 @@ fn every_error() -> Vec<Error> {
             path: path(),
             detail: NO_VERSION,
         },
+        Error::CredentialsFileNotALogin {
+            path: path(),
+            detail: OTHER_MEMBERS,
+        },
         Error::LoginMismatch {
             path: path(),
             stored_issuer: "https://old.example.com/".into(),
@@ -382,7 +386,7 @@ fn every_warning() {
 }
 
 /// Every note `logout` gives for a file it removed without reading a login from it, one per
-/// error [`replaceable`](crate::store::replaceable) accepts: none tells the user to run
+/// error [`removable`](crate::store::removable) accepts: none tells the user to run
 /// `m4-auth logout` (they just did) or to `chmod` the removed file, and only the file others
 /// could read says the login may have been exposed.
 #[test]
@@ -421,7 +425,7 @@ fn every_logout_note_for_an_unread_file() {
     ];
     let mut text = String::new();
     for error in &errors {
-        assert!(crate::store::replaceable(error), "{error}");
+        assert!(crate::store::removable(error), "{error}");
         let note = crate::login::unread_note(error);
         assert!(
             !note.contains("m4-auth logout") && !note.contains("chmod 600"),

@@ -53,6 +53,12 @@ pub(crate) const KIND_SPECIAL: &str = "a special file";
 pub(crate) const NOT_JSON: &str = "it is not JSON";
 pub(crate) const NOT_AN_OBJECT: &str = "it is not a JSON object";
 pub(crate) const NO_VERSION: &str = "it has no \"version\" number";
+pub(crate) const OTHER_MEMBERS: &str =
+    "it has members other than \"version\", \"issuer\", \"client_id\" and \"refresh_token\"";
+
+/// The members of a login this program writes (format version 1); a JSON object with any
+/// other member is not one of its logins, of any version.
+const LOGIN_MEMBERS: [&str; 4] = ["version", "issuer", "client_id", "refresh_token"];
 
 /// Why there is no default credentials path: Windows, macOS, other Unix.
 pub(crate) const NO_APPDATA: &str = "%APPDATA% is not set";
@@ -173,8 +179,11 @@ impl CredentialsFile {
     /// [`Error::CredentialsFileInsecure`] when group or others may access it (Unix);
     /// [`Error::CredentialsFileIo`] when it cannot be read;
     /// [`Error::CredentialsFileNotALogin`] when it is not a login this program wrote (not a
-    /// JSON object with a `"version"`); [`Error::CredentialsFileCorrupt`] when it is one, but
-    /// damaged or of another format version.
+    /// JSON object with a numeric `"version"` and no members but `"version"`, `"issuer"`,
+    /// `"client_id"` and `"refresh_token"`), which is decided before its mode is: a file of
+    /// the user's named by mistake is reported as that, not as a login to `chmod`;
+    /// [`Error::CredentialsFileCorrupt`] when it is one, but damaged or of another format
+    /// version.
     pub fn load(&self) -> Result<Option<StoredLogin>, Error> {
         self.load_checked(|| {})
     }
@@ -188,24 +197,40 @@ impl CredentialsFile {
     /// `m4-auth config claude`). The second try runs every check again, so a replacement by
     /// something unsafe (a link, another user's file) is refused for what it is; replaced
     /// twice in a row, it is reported.
-    fn load_checked(&self, mut between: impl FnMut()) -> Result<Option<StoredLogin>, Error> {
-        match self.load_once(&mut between) {
+    fn load_checked(&self, between: impl FnMut()) -> Result<Option<StoredLogin>, Error> {
+        self.load_with(between, true)
+    }
+
+    /// [`CredentialsFile::load_checked`], with or without the directory checks (see
+    /// [`CredentialsFile::removable`], the only caller that skips them).
+    fn load_with(
+        &self,
+        mut between: impl FnMut(),
+        directory: bool,
+    ) -> Result<Option<StoredLogin>, Error> {
+        match self.load_once(&mut between, directory) {
             Err(Error::CredentialsFileUnsafe {
                 problem: FileProblem::Replaced,
                 ..
-            }) => self.load_once(&mut between),
+            }) => self.load_once(&mut between, directory),
             other => other,
         }
     }
 
-    /// One check, open and read of the file.
-    fn load_once(&self, between: &mut impl FnMut()) -> Result<Option<StoredLogin>, Error> {
+    /// One check, open and read of the file: what it is, its owner and size (and, with
+    /// `directory`, its directory) before the open and again on what was opened; then its
+    /// content, whether it is a login at all; then its mode; then the login's members.
+    fn load_once(
+        &self,
+        between: &mut impl FnMut(),
+        directory: bool,
+    ) -> Result<Option<StoredLogin>, Error> {
         let checked = match fs::symlink_metadata(&self.path) {
             Ok(metadata) => metadata,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.io("read", &e)),
         };
-        self.check_file(&checked)?;
+        self.check_file(&checked, directory)?;
         between();
         let file = match fs::File::open(&self.path) {
             Ok(file) => file,
@@ -217,8 +242,8 @@ impl CredentialsFile {
         if !same_file(&checked, &opened) {
             return Err(self.unsafe_file(FileProblem::Replaced));
         }
-        // The checks again on what was opened: its mode or size may have changed since.
-        self.check_file(&opened)?;
+        // The checks again on what was opened: its owner or size may have changed since.
+        self.check_file(&opened, directory)?;
         let mut text = Vec::new();
         file.take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut text)
@@ -237,10 +262,10 @@ impl CredentialsFile {
             path: self.path.clone(),
             detail,
         };
-        let value: Value = serde_json::from_slice(&text).map_err(|_| not_a_login(NOT_JSON))?;
-        if !value.is_object() {
-            return Err(not_a_login(NOT_AN_OBJECT));
-        }
+        let value = login_shaped(&text).map_err(not_a_login)?;
+        // Only a login's mode matters: the user's notes (mode 0644, named by mistake) are
+        // "not a login", not a login to `chmod`, and logout and save leave them alone.
+        self.check_mode(&opened)?;
         let string = |name: &str| {
             value
                 .get(name)
@@ -251,12 +276,13 @@ impl CredentialsFile {
         };
         match value.get("version").and_then(Value::as_u64) {
             Some(FORMAT_VERSION) => {}
-            Some(other) => {
+            // `login_shaped` saw a number there.
+            other => {
                 return Err(corrupt(&format!(
-                    "it is format version {other}, this program reads version {FORMAT_VERSION}"
+                    "it is format version {}, this program reads version {FORMAT_VERSION}",
+                    other.map_or_else(|| "?".to_owned(), |v| v.to_string())
                 )));
             }
-            None => return Err(not_a_login(NO_VERSION)),
         }
         Ok(Some(StoredLogin {
             issuer: string("issuer")?,
@@ -268,9 +294,10 @@ impl CredentialsFile {
     /// Writes `login` atomically, owner-only (see the module docs).
     ///
     /// A file already at the path is replaced only when it is a login this program wrote
-    /// (damaged, of another format version or readable by others included), decided as
-    /// [`logout`](crate::logout) decides what it may remove: anything else may be a file of
-    /// the user's that `M4_OAUTH2_CREDENTIALS_FILE` names by mistake, and is left as it is.
+    /// (damaged, of another format version or readable by others included; its content is
+    /// read to tell): anything else may be a file of the user's that
+    /// `M4_OAUTH2_CREDENTIALS_FILE` names by mistake, and is left as it is. A device login
+    /// checks the same before it starts ([`CredentialsFile::check_saveable`]).
     ///
     /// # Errors
     /// [`Error::CredentialsFileIo`] when the directory or file cannot be written (or the file
@@ -281,15 +308,7 @@ impl CredentialsFile {
     pub fn save(&self, login: &StoredLogin) -> Result<(), Error> {
         let dir = self.dir();
         create_private_dir(&dir).map_err(|e| self.io("write", &e))?;
-        self.check_directory(&dir)?;
-        match fs::symlink_metadata(&self.path) {
-            Ok(existing) => {
-                self.check_kind(&existing)?;
-                self.check_replaceable()?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(self.io("write", &e)),
-        }
+        self.check_saveable()?;
         let body = json!({
             "version": FORMAT_VERSION,
             "issuer": login.issuer,
@@ -320,14 +339,59 @@ impl CredentialsFile {
         Ok(())
     }
 
-    /// Refuses when the file at the path is there and is not a login this program wrote (see
-    /// [`replaceable`]), with the error [`CredentialsFile::load`] gives for it; `Ok` when
-    /// there is no file, or one this program may replace or remove. `save` and `logout`
-    /// decide with it, and a device login checks it before it starts.
-    pub(crate) fn check_replaceable(&self) -> Result<(), Error> {
+    /// Whether [`CredentialsFile::save`] may write a login here, checked by `save` itself and
+    /// by a device login before it starts (so the user is not asked to approve a login that
+    /// cannot be stored), in `save`'s order: the directory (when it exists; `save` creates a
+    /// missing one `0700`) must not be writable by group or others nor belong to another
+    /// user; a file at the path must be a regular file, never a symbolic link; and it must be
+    /// a login this program wrote (damaged, of another format version or readable by others
+    /// included), read to tell. Anything else is refused with the error
+    /// [`CredentialsFile::load`] gives for it.
+    pub(crate) fn check_saveable(&self) -> Result<(), Error> {
+        let dir = self.dir();
+        match fs::metadata(&dir) {
+            // Nothing can be there yet.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            _ => self.check_directory(&dir)?,
+        }
+        match fs::symlink_metadata(&self.path) {
+            Ok(existing) => self.check_kind(&existing)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(self.io("write", &e)),
+        }
         match self.load() {
-            Ok(_) => Ok(()),
-            Err(e) if replaceable(&e) => Ok(()),
+            Ok(_)
+            | Err(Error::CredentialsFileInsecure { .. } | Error::CredentialsFileCorrupt { .. }) => {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What [`logout`](crate::logout) does with a file [`CredentialsFile::load`] refused with
+    /// `error`: `Ok(error)` when it removes the file without using a login from it (see
+    /// [`removable`]), `Err` with the refusal when it leaves it in place. For a directory
+    /// others may write to or that belongs to another user, `load` stops before opening the
+    /// file; it is then opened and read anyway (with every other check, the same-file one
+    /// included) to tell whether it is a login at all: the user's own file there is never
+    /// removed.
+    pub(crate) fn removable(&self, error: Error) -> Result<Error, Error> {
+        if !removable(&error) {
+            return Err(error);
+        }
+        if !matches!(
+            error,
+            Error::CredentialsFileUnsafe {
+                problem: FileProblem::DirectoryWritable { .. }
+                    | FileProblem::DirectoryNotOwned { .. },
+                ..
+            }
+        ) {
+            return Ok(error);
+        }
+        match self.load_with(|| {}, false) {
+            Ok(_) => Ok(error),
+            Err(e) if removable(&e) => Ok(error),
             Err(e) => Err(e),
         }
     }
@@ -482,11 +546,13 @@ impl CredentialsFile {
     }
 
     /// The checks on the file's own metadata (from `symlink_metadata` before opening, from
-    /// the open file after): what it is, its owner, its size, then its directory and its mode.
-    /// The file's own problems come first: logout removes a file refused only for its
-    /// directory or mode (a login others may have replaced), and must never remove one that
-    /// is not a login it could have written (another user's, or too big).
-    fn check_file(&self, metadata: &fs::Metadata) -> Result<(), Error> {
+    /// the open file after): what it is, its owner, its size, then (with `directory`) its
+    /// directory. The file's own problems come first: logout removes a file refused only for
+    /// its directory or mode once its content shows it is a login (one others may have
+    /// replaced or read), and must never remove one that is not a login it could have written
+    /// (another user's, or too big). The mode is checked after the content
+    /// ([`CredentialsFile::check_mode`]).
+    fn check_file(&self, metadata: &fs::Metadata, directory: bool) -> Result<(), Error> {
         self.check_kind(metadata)?;
         #[cfg(unix)]
         {
@@ -506,9 +572,16 @@ impl CredentialsFile {
                 limit: MAX_FILE_BYTES,
             }));
         }
-        self.check_directory(&self.dir())?;
-        // Group or others may access it (Unix); Windows files inherit the per-user ACL of
-        // `%APPDATA%`, which is not checked.
+        if directory {
+            self.check_directory(&self.dir())?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a file group or others may access (Unix); Windows files inherit the per-user
+    /// ACL of `%APPDATA%`, which is not checked.
+    #[cfg_attr(not(unix), allow(clippy::unused_self, clippy::unnecessary_wraps))]
+    fn check_mode(&self, metadata: &fs::Metadata) -> Result<(), Error> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
@@ -520,6 +593,8 @@ impl CredentialsFile {
                 });
             }
         }
+        #[cfg(not(unix))]
+        let _ = metadata;
         Ok(())
     }
 
@@ -613,16 +688,20 @@ impl LoginLock {
     }
 }
 
-/// Whether `error`, from [`CredentialsFile::load`], still leaves the file one this program
-/// may replace (`save`) or remove (`logout`): a login it wrote that is readable by others or
-/// damaged (a member missing, another format version), or a path it never reads through (a
-/// symbolic link, which is replaced or removed and never its target; a file in a directory
-/// others may write to or that belongs to another user, which is this program's file in the
-/// wrong place). Everything else is not a login this program wrote, or cannot be told to be
-/// one, and is left in place: not a regular file, larger than a login can be, another user's,
-/// replaced while it was checked (twice), unreadable, or content that is not a login (not
-/// JSON, not a JSON object, no `"version"`).
-pub(crate) fn replaceable(error: &Error) -> bool {
+/// Whether `error`, from [`CredentialsFile::load`], is one for which `logout` removes the file
+/// without using a login from it: a login this program wrote that is readable by others or
+/// damaged (a member missing, another format version); a symbolic link, which is removed and
+/// never its target; a file in a directory others may write to or that belongs to another
+/// user, once [`CredentialsFile::removable`] has read it and found a login. `load` decides
+/// the content before the mode, so a file refused for its mode is a login. Everything else is
+/// not a login this program wrote, or cannot be told to be one, and is left in place: not a
+/// regular file, larger than a login can be, another user's, replaced while it was checked
+/// (twice), unreadable, or content that is not a login (not JSON, not a JSON object, no
+/// `"version"` number, members a login does not have).
+///
+/// `save` replaces less: never a link, nor anything in such a directory
+/// ([`CredentialsFile::check_saveable`]).
+pub(crate) fn removable(error: &Error) -> bool {
     matches!(
         error,
         Error::CredentialsFileInsecure { .. }
@@ -634,6 +713,26 @@ pub(crate) fn replaceable(error: &Error) -> bool {
                 ..
             }
     )
+}
+
+/// Whether `text` is shaped like a login this program wrote, of any format version: a JSON
+/// object with a numeric `"version"` and no member but [`LOGIN_MEMBERS`]. The error says what
+/// it is instead, never its content.
+fn login_shaped(text: &[u8]) -> Result<Value, &'static str> {
+    let value: Value = serde_json::from_slice(text).map_err(|_| NOT_JSON)?;
+    let Some(members) = value.as_object() else {
+        return Err(NOT_AN_OBJECT);
+    };
+    if members.get("version").and_then(Value::as_u64).is_none() {
+        return Err(NO_VERSION);
+    }
+    if members
+        .keys()
+        .any(|name| !LOGIN_MEMBERS.contains(&name.as_str()))
+    {
+        return Err(OTHER_MEMBERS);
+    }
+    Ok(value)
 }
 
 /// Whether an error creating or opening the lock file (or its directory) means "this user
