@@ -19,6 +19,10 @@ pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// tests a function that advances their clock. The code's lifetime is measured on the
 /// client's clock.
 ///
+/// The login is saved under the refresh lock ([`CredentialsFile::lock`]), taken only once the
+/// provider has answered, so a refresh of the previous login in another process cannot
+/// overwrite it.
+///
 /// # Errors
 /// [`Error::LoginDenied`] (`access_denied`), [`Error::LoginExpiredBeforeApproval`]
 /// (`expired_token`, or the lifetime passed), [`Error::NoRefreshToken`], the request's and
@@ -55,7 +59,14 @@ pub fn finish_login(
                     options.client_id.clone().unwrap_or_default(),
                     refresh_token,
                 );
-                CredentialsFile::new(options.credentials_file.clone()).save(&login)?;
+                let file = CredentialsFile::new(options.credentials_file.clone());
+                // The refresh lock around the save, as a refresh and logout take it: a refresh
+                // of the previous login in another process finishes first, and cannot save
+                // that login's rotated token over this one afterwards (the user switched
+                // accounts; M4 would go on acting as the old one). Not held (this user may not
+                // write the lock file), the save goes on, as a refresh does.
+                let _lock = file.lock()?;
+                file.save(&login)?;
                 return Ok(login);
             }
         }

@@ -11,9 +11,12 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::Provider;
+use common::{Provider, token_answer};
 use m4_auth_config::Secret;
-use m4_auth_token::{CredentialsFile, Error, StoredLogin, TokenClient, logout};
+use m4_auth_token::{
+    CredentialsFile, Error, StoredLogin, TokenClient, finish_login, logout,
+    testing_device_authorization,
+};
 use serde_json::json;
 
 fn login(refresh: &str) -> StoredLogin {
@@ -424,6 +427,46 @@ fn logout_waits_for_a_refresh_holding_the_lock() {
         assert!(outcome.removed, "{outcome:?}");
     });
     assert!(!path.exists(), "the login the refresh saved is removed too");
+}
+
+/// `finish_login` saves the new login under the refresh lock, as a refresh and logout do: a
+/// refresh of the previous login running in another process (here: the lock held, then the
+/// old login's rotated token saved) finishes first, and its save cannot overwrite the login
+/// just approved (the user switched accounts; M4 would go on acting as the old one).
+#[cfg(unix)]
+#[test]
+fn a_login_waits_for_a_refresh_holding_the_lock() {
+    let idp = Provider::start(json!({}));
+    idp.on_post("/token", token_answer("eyJ.new.sig", 3600, Some("rt-new")));
+    let path = idp.credentials_path();
+    let file = CredentialsFile::new(&path);
+    file.save(&login("rt-old")).unwrap();
+    let client = TokenClient::new(idp.options());
+    let device = testing_device_authorization(
+        "ABCD-EFGH",
+        "https://idp.example.com/activate",
+        None,
+        std::time::Duration::from_secs(600),
+    );
+    let refreshing = file.lock().unwrap();
+    std::thread::scope(|s| {
+        let out = s.spawn(|| finish_login(&client, &device, |_| {}));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let waited = !out.is_finished();
+        // The refresh of the old login saves its rotated token, then lets go.
+        file.save(&login("rt-old-rotated")).unwrap();
+        drop(refreshing);
+        let stored = out.join().unwrap().unwrap();
+        assert!(waited, "finish_login did not wait for the lock");
+        assert_eq!(stored.refresh_token.expose_secret(), "rt-new");
+    });
+    assert_eq!(idp.posts("/token").len(), 1);
+    let kept = file.load().unwrap().unwrap();
+    assert_eq!(
+        kept.refresh_token.expose_secret(),
+        "rt-new",
+        "the login just approved is the one kept"
+    );
 }
 
 /// Logout with no stored login creates nothing (no directory, no lock file).
