@@ -11,9 +11,9 @@ use std::time::Duration;
 use crate::client::{FIXES, OTHER_FIX, fix_for};
 use crate::error::{EndpointKind, Error, FileProblem};
 use crate::store::{
-    KIND_DEVICE, KIND_DIRECTORY, KIND_FIFO, KIND_SOCKET, KIND_SPECIAL, LOCK_REPLACED, NO_APPDATA,
-    NO_HOME, NO_VERSION, NO_XDG_CONFIG_HOME_OR_HOME, NOT_AN_OBJECT, NOT_JSON, OTHER_MEMBERS,
-    lock_is_symlink, lock_not_regular, login_too_large,
+    KIND_DEVICE, KIND_DIRECTORY, KIND_FIFO, KIND_SOCKET, KIND_SPECIAL, LOCK_REPLACED, LockBlocked,
+    NO_APPDATA, NO_HOME, NO_VERSION, NO_XDG_CONFIG_HOME_OR_HOME, NOT_AN_OBJECT, NOT_JSON,
+    OTHER_MEMBERS, lock_is_symlink, lock_not_regular, login_too_large,
 };
 
 /// How many variants [`Error`] has (checked against the labels the samples carry).
@@ -366,14 +366,29 @@ fn every_warning() {
         action: "write",
         detail: "Permission denied (os error 13)".into(),
     };
-    let warnings = [
+    let unlocked = |detail, cause| {
         crate::store::lock_unavailable(
             &dir.join("credentials.json"),
             &dir.join(".credentials.json.lock"),
-            "Read-only file system (os error 30)",
-        ),
-        crate::source::rotated_not_saved(&unsaved),
+            detail,
+            cause,
+        )
+    };
+    let denied = "Permission denied (os error 13)";
+    // Every cause, by a match without a wildcard arm: a new one cannot be forgotten here.
+    let causes = [
+        LockBlocked::Directory,
+        LockBlocked::LockFile,
+        LockBlocked::ReadOnly,
     ];
+    let mut warnings: Vec<String> = causes
+        .into_iter()
+        .map(|cause| match cause {
+            LockBlocked::Directory | LockBlocked::LockFile => unlocked(denied, cause),
+            LockBlocked::ReadOnly => unlocked("Read-only file system (os error 30)", cause),
+        })
+        .collect();
+    warnings.push(crate::source::rotated_not_saved(&unsaved));
     let mut text = String::new();
     for warning in warnings {
         assert!(

@@ -404,9 +404,10 @@ impl CredentialsFile {
     ///
     /// A lock file that is a symbolic link or not a regular file is refused, never followed
     /// (see [`FileProblem::LockFile`]). Where the lock file cannot be created or opened
-    /// because this user may not write to the directory or it is read-only (a root-provisioned
-    /// login of a service account, a read-only mount), the refresh goes ahead without the
-    /// lock, with a warning, rather than locking the user out: the returned guard then says
+    /// because this user may not write to the directory or to the lock file that is there, or
+    /// the file system is read-only (a root-provisioned login of a service account, a
+    /// read-only mount), the refresh goes ahead without the lock, with a warning worded by
+    /// the case, rather than locking the user out: the returned guard then says
     /// [`LoginLock::is_held`] `false`.
     ///
     /// # Errors
@@ -417,12 +418,12 @@ impl CredentialsFile {
         let dir = self.dir();
         let lock = self.lock_path();
         if let Err(e) = create_private_dir(&dir) {
-            return self.unheld(&lock, &e);
+            return self.unheld(&lock, &e, LockStep::Create);
         }
         self.check_directory(&dir)?;
         let file = match self.open_lock(&lock)? {
             Ok(file) => file,
-            Err(e) => return self.unheld(&lock, &e),
+            Err((step, e)) => return self.unheld(&lock, &e, step),
         };
         file.lock().map_err(|e| self.io("lock", &e))?;
         Ok(LoginLock {
@@ -431,13 +432,21 @@ impl CredentialsFile {
         })
     }
 
-    /// The lock could not be created or opened: go on without it when the reason is that this
-    /// user may not write there ([`cannot_lock_here`]), otherwise the error.
-    fn unheld(&self, lock: &Path, error: &io::Error) -> Result<LoginLock, Error> {
+    /// The lock could not be created or opened (at `step`): go on without it when the reason
+    /// is that this user may not write there ([`cannot_lock_here`]), otherwise the error.
+    fn unheld(&self, lock: &Path, error: &io::Error, step: LockStep) -> Result<LoginLock, Error> {
         if !cannot_lock_here(error) {
             return Err(self.io("lock", error));
         }
-        let warning = lock_unavailable(&self.path, lock, &shown(&error.to_string()));
+        let cause = if error.kind() == io::ErrorKind::ReadOnlyFilesystem {
+            LockBlocked::ReadOnly
+        } else {
+            match step {
+                LockStep::Create => LockBlocked::Directory,
+                LockStep::Open => LockBlocked::LockFile,
+            }
+        };
+        let warning = lock_unavailable(&self.path, lock, &shown(&error.to_string()), cause);
         tracing::warn!(code = "credentials_file_error", "{warning}");
         Ok(LoginLock {
             file: None,
@@ -459,8 +468,8 @@ impl CredentialsFile {
     /// that is not there is created with `create_new` (`O_CREAT | O_EXCL`), which fails on a
     /// link planted since the look instead of following it. Another process creating or
     /// removing it in between makes a second try. The outer error is a refusal; the
-    /// inner one what the system said when creating or opening it.
-    fn open_lock(&self, lock: &Path) -> Result<io::Result<fs::File>, Error> {
+    /// inner one what the system said when creating or opening it, and which of the two.
+    fn open_lock(&self, lock: &Path) -> Result<Result<fs::File, (LockStep, io::Error)>, Error> {
         for _ in 0..2 {
             match fs::symlink_metadata(lock) {
                 Ok(checked) => {
@@ -469,7 +478,7 @@ impl CredentialsFile {
                     let file = match opened {
                         Ok(file) => file,
                         Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                        Err(e) => return Ok(Err(e)),
+                        Err(e) => return Ok(Err((LockStep::Open, e))),
                     };
                     let opened = file.metadata().map_err(|e| self.io("lock", &e))?;
                     if !same_file(&checked, &opened) {
@@ -488,10 +497,10 @@ impl CredentialsFile {
                     match options.open(lock) {
                         Ok(file) => return Ok(Ok(file)),
                         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                        Err(e) => return Ok(Err(e)),
+                        Err(e) => return Ok(Err((LockStep::Create, e))),
                     }
                 }
-                Err(e) => return Ok(Err(e)),
+                Err(e) => return Ok(Err((LockStep::Create, e))),
             }
         }
         Err(self.lock_unsafe(lock, LOCK_REPLACED.to_owned()))
@@ -745,17 +754,66 @@ pub(crate) fn cannot_lock_here(error: &io::Error) -> bool {
     )
 }
 
-/// The warning when a refresh goes ahead without the cross-process lock.
-pub(crate) fn lock_unavailable(path: &Path, lock: &Path, detail: &str) -> String {
+/// Which step of taking the lock failed: creating the directory or the lock file, or opening
+/// the lock file that is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LockStep {
+    Create,
+    Open,
+}
+
+/// Why the lock cannot be taken, for [`lock_unavailable`]'s words and fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LockBlocked {
+    /// The lock file (or the directory) cannot be created: the directory is not writable.
+    Directory,
+    /// The lock file is there but this user may not open it for writing.
+    LockFile,
+    /// The file system is read-only (`EROFS`), whichever step it was.
+    ReadOnly,
+}
+
+/// The warning when a refresh goes ahead without the cross-process lock, worded by `cause`.
+pub(crate) fn lock_unavailable(
+    path: &Path,
+    lock: &Path,
+    detail: &str,
+    cause: LockBlocked,
+) -> String {
+    const ELSEWHERE: &str = "set M4_OAUTH2_CREDENTIALS_FILE to a file in a directory of your \
+                             own and run `m4-auth login`";
+    let lock = lock.display();
+    let (why, fix) = match cause {
+        LockBlocked::Directory => (
+            format!(
+                "its lock file {lock} cannot be created ({detail}), as this user may not write \
+                 to its directory"
+            ),
+            format!("make the directory writable by this user, or {ELSEWHERE}"),
+        ),
+        LockBlocked::LockFile => (
+            format!(
+                "its lock file {lock} is there but cannot be opened for writing ({detail}), as \
+                 this user may not write to it"
+            ),
+            format!(
+                "make the lock file writable by this user or remove it (the next refresh \
+                 creates it again), or {ELSEWHERE}"
+            ),
+        ),
+        LockBlocked::ReadOnly => (
+            format!(
+                "its lock file {lock} cannot be created or opened for writing ({detail}), as \
+                 the file system is read-only"
+            ),
+            format!("remount the file system writable, or {ELSEWHERE}"),
+        ),
+    };
     format!(
-        "refreshing the stored login in {} without the cross-process lock: its lock file {} \
-         cannot be created or opened ({detail}), as this user may not write to its directory; \
-         two processes refreshing it at once could present the same refresh token, which a \
-         provider that detects reuse answers by revoking the login: make the directory writable \
-         by this user, or set M4_OAUTH2_CREDENTIALS_FILE to a file in a directory of your own \
-         and run `m4-auth login`",
-        path.display(),
-        lock.display()
+        "refreshing the stored login in {} without the cross-process lock: {why}; two \
+         processes refreshing it at once could present the same refresh token, which a \
+         provider that detects reuse answers by revoking the login: {fix}",
+        path.display()
     )
 }
 
@@ -890,8 +948,18 @@ mod tests {
         ];
         for error in &unlocked {
             assert!(cannot_lock_here(error), "{error}");
-            let guard = file.unheld(&lock, error).unwrap();
-            assert!(!guard.is_held(), "{error}");
+            for step in [LockStep::Create, LockStep::Open] {
+                let guard = file.unheld(&lock, error, step).unwrap();
+                assert!(!guard.is_held(), "{error}");
+                // Worded by the case: a read-only file system, else the step that failed.
+                let warning = guard.warning().unwrap();
+                let expected = match (error.kind(), step) {
+                    (io::ErrorKind::ReadOnlyFilesystem, _) => "the file system is read-only",
+                    (_, LockStep::Create) => "may not write to its directory",
+                    (_, LockStep::Open) => "may not write to it;",
+                };
+                assert!(warning.contains(expected), "{step:?}: {warning}");
+            }
         }
         let refused = [
             io::Error::from_raw_os_error(20), // ENOTDIR: a path through a regular file
@@ -902,7 +970,7 @@ mod tests {
         ];
         for error in &refused {
             assert!(!cannot_lock_here(error), "{error}");
-            let err = file.unheld(&lock, error).unwrap_err();
+            let err = file.unheld(&lock, error, LockStep::Open).unwrap_err();
             assert!(
                 matches!(err, Error::CredentialsFileIo { action: "lock", .. }),
                 "{err}"

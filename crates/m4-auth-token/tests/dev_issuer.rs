@@ -388,3 +388,37 @@ fn a_login_in_a_directory_this_user_cannot_write_is_refreshed_without_the_lock()
     );
     assert!(!logins.join(".credentials.json.lock").exists());
 }
+
+/// A lock file that is there but that this user may not open for writing (mode 0400), in a
+/// directory this user may write: the refresh goes on without the lock, and the warning names
+/// what is wrong, the lock file, with its fix; not the directory, which is fine. As root the
+/// test runs again as uid 65534 ([`run_as_nobody`]).
+#[cfg(unix)]
+#[test]
+fn a_lock_file_this_user_may_not_write_is_named_in_the_warning() {
+    use std::os::unix::fs::PermissionsExt as _;
+    if std::env::var_os(AS_NOBODY).is_some() {
+        assert_eq!(effective_uid(), Some(NOBODY), "the copy runs as uid 65534");
+    } else if effective_uid() == Some(0) {
+        run_as_nobody("a_lock_file_this_user_may_not_write_is_named_in_the_warning");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = CredentialsFile::new(dir.path().join("credentials.json"));
+    let lock = dir.path().join(".credentials.json.lock");
+    std::fs::write(&lock, b"").unwrap();
+    std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o400)).unwrap();
+
+    let guard = file.lock().unwrap();
+    assert!(!guard.is_held());
+    let warning = guard.warning().unwrap();
+    for part in [
+        "without the cross-process lock",
+        &lock.display().to_string(),
+        "cannot be opened for writing",
+        "make the lock file writable by this user",
+    ] {
+        assert!(warning.contains(part), "{part:?} not in: {warning}");
+    }
+    assert!(!warning.contains("its directory"), "{warning}");
+}
