@@ -687,11 +687,38 @@ pub struct LoginLock {
 impl LoginLock {
     /// Whether the lock is held: `false` when this user may not create or open the lock file
     /// (see [`CredentialsFile::lock`]), and the refresh goes on without it.
+    ///
+    /// ```
+    /// use m4_auth_token::CredentialsFile;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("m4-doc-held-{}", std::process::id()));
+    /// let file = CredentialsFile::new(dir.join("credentials.json"));
+    /// let lock = file.lock()?; // a directory of this user's: the lock is taken
+    /// assert!(lock.is_held());
+    /// drop(lock); // released
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), m4_auth_token::Error>(())
+    /// ```
     pub fn is_held(&self) -> bool {
         self.file.is_some()
     }
 
     /// Why it is not held, with the fix (also logged as a warning); `None` when it is.
+    ///
+    /// ```
+    /// use m4_auth_token::CredentialsFile;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("m4-doc-warning-{}", std::process::id()));
+    /// let file = CredentialsFile::new(dir.join("credentials.json"));
+    /// let lock = file.lock()?;
+    /// if let Some(warning) = lock.warning() {
+    ///     eprintln!("warning: {warning}"); // what a program without `tracing` shows
+    /// }
+    /// assert_eq!(lock.warning(), None, "held, so nothing to say");
+    /// # drop(lock);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), m4_auth_token::Error>(())
+    /// ```
     pub fn warning(&self) -> Option<&str> {
         self.warning.as_deref()
     }
