@@ -114,22 +114,22 @@ fn token_uses_the_stored_login_and_saves_a_rotated_refresh_token() {
 /// root-provisioned service account): `m4-auth token` still prints a token, and says on stderr
 /// that it refreshed without the lock and that the rotated refresh token could not be saved
 /// (lost when the process ends), with the fix. Root may write to a 0500 directory, so as root
-/// this test has nothing to show (m4-auth-token's tests cover the logic as any user).
+/// (CI) the home is given to uid 65534 and `m4-auth` runs as that user (std's
+/// `CommandExt::uid`/`gid`, which also drop root's supplementary groups); the test never
+/// passes without running.
 #[cfg(unix)]
 #[test]
 fn token_in_a_directory_it_cannot_write_still_works_and_warns_of_the_unsaved_rotation() {
+    use std::os::unix::process::CommandExt as _;
+    const NOBODY: u32 = 65534;
     let uid = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             let ids = status.lines().find_map(|line| line.strip_prefix("Uid:"))?;
             ids.split_whitespace().nth(1)?.parse::<u32>().ok()
         });
-    if uid.is_none_or(|uid| uid == 0) {
-        eprintln!(
-            "skipped: running as root (or without /proc), which may write to a 0500 directory"
-        );
-        return;
-    }
+    // Without /proc the user is unknown: the test runs as it is, and fails as root.
+    let as_root = uid == Some(0);
     let idp = Provider::start();
     idp.store_login("rt-1");
     idp.on_post(
@@ -137,9 +137,24 @@ fn token_in_a_directory_it_cannot_write_still_works_and_warns_of_the_unsaved_rot
         "refresh_token=rt-1",
         token_answer("eyJ.login.sig", 3600, Some("rt-2")),
     );
+    if as_root {
+        // The credentials file must be the user's own, and HOME theirs to enter.
+        let home = idp.home.path();
+        let config = home.join(".config");
+        for path in [home, &config, &config.join("m4-auth"), &idp.credentials()] {
+            std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY)).unwrap();
+        }
+    }
     let dir = idp.credentials().parent().unwrap().to_path_buf();
     set_mode(&dir, 0o500);
-    let output = idp.m4_auth(&["token"], &[]);
+    let mut command = m4_auth(idp.home.path(), &["token"]);
+    command
+        .env("M4_OAUTH2_ISSUER_URL", idp.idp.uri())
+        .env("M4_OAUTH2_AUDIENCE", "m4-api");
+    if as_root {
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    let output = run(command);
     set_mode(&dir, 0o700);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(stdout(&output), "eyJ.login.sig\n");

@@ -288,10 +288,11 @@ impl TokenClient {
     /// Starts a device login (RFC 8628 §3.1): asks for the required scopes plus
     /// `offline_access` and the audience.
     ///
-    /// The credentials file it will be stored in is checked first, before any request: a file
-    /// there that is not a login this program wrote is refused as
-    /// [`CredentialsFile::save`](crate::CredentialsFile::save) would refuse it, so the user is
-    /// not asked to approve a login that could not be kept.
+    /// The credentials file it will be stored in is checked first, before any request, by the
+    /// very checks [`CredentialsFile::save`](crate::CredentialsFile::save) makes (a directory
+    /// group or others may write to or of another user, a symbolic link or anything but a
+    /// regular file, a file that is not a login this program wrote), so the user is not asked
+    /// to approve a login that could not be kept.
     ///
     /// # Errors
     /// The credentials file's refusals ([`Error::CredentialsFileNotALogin`], ...);
@@ -299,7 +300,7 @@ impl TokenClient {
     /// the request's errors otherwise.
     pub fn start_device_login(&self) -> Result<DeviceAuthorization, Error> {
         let client_id = self.require_client_id()?;
-        CredentialsFile::new(self.options.credentials_file.clone()).check_replaceable()?;
+        CredentialsFile::new(self.options.credentials_file.clone()).check_saveable()?;
         let endpoints = self.endpoints()?;
         let Some(url) = endpoints.device_authorization else {
             return Err(Error::device_endpoint_missing(endpoints.source));

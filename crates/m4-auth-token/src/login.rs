@@ -7,7 +7,7 @@ use crate::client::{
     DeviceAuthorization, MAX_DEVICE_LIFETIME, MIN_POLL_INTERVAL, Poll, TokenClient,
 };
 use crate::error::{Error, FileProblem};
-use crate::store::{CredentialsFile, StoredLogin, replaceable};
+use crate::store::{CredentialsFile, StoredLogin};
 
 /// RFC 8628 §3.5: each `slow_down` adds 5 seconds to the polling interval.
 pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
@@ -18,6 +18,10 @@ pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// `sleep` is called with each wait before a poll; production passes `std::thread::sleep`,
 /// tests a function that advances their clock. The code's lifetime is measured on the
 /// client's clock.
+///
+/// The login is saved under the refresh lock ([`CredentialsFile::lock`]), taken only once the
+/// provider has answered, so a refresh of the previous login in another process cannot
+/// overwrite it.
 ///
 /// # Errors
 /// [`Error::LoginDenied`] (`access_denied`), [`Error::LoginExpiredBeforeApproval`]
@@ -55,7 +59,14 @@ pub fn finish_login(
                     options.client_id.clone().unwrap_or_default(),
                     refresh_token,
                 );
-                CredentialsFile::new(options.credentials_file.clone()).save(&login)?;
+                let file = CredentialsFile::new(options.credentials_file.clone());
+                // The refresh lock around the save, as a refresh and logout take it: a refresh
+                // of the previous login in another process finishes first, and cannot save
+                // that login's rotated token over this one afterwards (the user switched
+                // accounts; M4 would go on acting as the old one). Not held (this user may not
+                // write the lock file), the save goes on, as a refresh does.
+                let _lock = file.lock()?;
+                file.save(&login)?;
                 return Ok(login);
             }
         }
@@ -115,13 +126,12 @@ pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
     };
     let (login, unread) = match file.load() {
         Ok(login) => (login, None),
-        // A login this program wrote, unreadable as it is (too open, damaged), or its path in
-        // the wrong place (a link, a directory others may write to): forgotten without being
-        // read, the note says what is left to do. Anything else is not something this program
-        // wrote (not a regular file, too large, another user's, content that is not a login):
-        // left alone, and the error says what to do. `save` decides with the same rule.
-        Err(e) if replaceable(&e) => (None, Some(e)),
-        Err(e) => return Err(e),
+        // A login this program wrote, unusable as it is (too open, damaged), or in the wrong
+        // place (a link, a directory others may write to): forgotten without its token being
+        // used, the note says what is left to do. Anything else is not something this program
+        // wrote (not a regular file, too large, another user's, content that is not a login,
+        // read even in such a directory to tell): left alone, and the error says what to do.
+        Err(e) => (None, Some(file.removable(e)?)),
     };
     let (revoked, revocation_note) = match &login {
         None => (false, unread.as_ref().map(unread_note)),
@@ -157,8 +167,8 @@ pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
 const STILL_VALID: &str = "a login it held stays valid at the provider until it expires or you \
                            sign out of the application's sessions there";
 
-/// [`logout`]'s note for a file it removed without reading a login from it (`error`, from
-/// [`CredentialsFile::load`], is one [`replaceable`] accepts): what it was and what is left to
+/// [`logout`]'s note for a file it removed without using a login from it (`error`, from
+/// [`CredentialsFile::load`], is one [`CredentialsFile::removable`] accepts): what it was and what is left to
 /// do. Not the error's own text, whose fix is wrong once logout has removed the file ("run
 /// `m4-auth logout` and `m4-auth login`", "run `chmod 600`"); and only a file others could read
 /// "may have been exposed".
@@ -166,7 +176,8 @@ pub(crate) fn unread_note(error: &Error) -> String {
     match error {
         Error::CredentialsFileInsecure { mode, .. } => format!(
             "not revoked: the credentials file could be read by other users (mode {mode:03o}), \
-             so it was removed without being read; the login it held may have been exposed, so \
+             so it was removed without its refresh token being used; the login it held may have \
+             been exposed, so \
              revoke it at the provider (sign out of the application's sessions there)"
         ),
         Error::CredentialsFileCorrupt { detail, .. } => format!(
@@ -185,7 +196,8 @@ pub(crate) fn unread_note(error: &Error) -> String {
             ..
         } => format!(
             "not revoked: its directory {} may be written by group or others (mode {mode:03o}), \
-             so the file, which they could have replaced, was removed without being read; {STILL_VALID}; \
+             so the file, which they could have replaced, was removed without its refresh token \
+             being used; {STILL_VALID}; \
              run `chmod go-w {}` before the next `m4-auth login`",
             dir.display(),
             dir.display()
@@ -195,8 +207,8 @@ pub(crate) fn unread_note(error: &Error) -> String {
             ..
         } => format!(
             "not revoked: its directory {} belongs to uid {owner}, not to this user (uid {uid}) \
-             or root, so the file, which they could have replaced, was removed without being \
-             read; {STILL_VALID}; keep the next login in a directory of your own (set \
+             or root, so the file, which they could have replaced, was removed without its \
+             refresh token being used; {STILL_VALID}; keep the next login in a directory of your own (set \
              M4_OAUTH2_CREDENTIALS_FILE)",
             dir.display()
         ),

@@ -16,10 +16,34 @@ use crate::store::default_credentials_path;
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
 /// The shortest HTTP timeout [`TokenOptions::http_timeout`] accepts: 1 ms (the same bound
-/// as m4-jwks' `JwksCache`).
+/// as m4-jwks' `JwksCache`). Shorter is refused at the first request, before anything is
+/// sent, never made 1 ms silently.
+///
+/// ```
+/// use std::time::Duration;
+/// use m4_auth_token::{MIN_HTTP_TIMEOUT, TokenClient, TokenOptions};
+///
+/// assert_eq!(MIN_HTTP_TIMEOUT, Duration::from_millis(1));
+/// let options = TokenOptions::new("https://idp.example.com/", "/nowhere/credentials.json")
+///     .http_timeout(MIN_HTTP_TIMEOUT / 2);
+/// let err = TokenClient::new(options).endpoints().unwrap_err();
+/// assert_eq!(err.code(), "token_options_invalid");
+/// ```
 pub const MIN_HTTP_TIMEOUT: Duration = Duration::from_millis(1);
 /// The longest HTTP timeout [`TokenOptions::http_timeout`] accepts: 1 hour (the same bound
-/// as m4-jwks' `JwksCache`).
+/// as m4-jwks' `JwksCache`). Longer is refused at the first request, before anything is
+/// sent, never made 1 hour silently.
+///
+/// ```
+/// use std::time::Duration;
+/// use m4_auth_token::{MAX_HTTP_TIMEOUT, TokenClient, TokenOptions};
+///
+/// assert_eq!(MAX_HTTP_TIMEOUT, Duration::from_secs(3600));
+/// let options = TokenOptions::new("https://idp.example.com/", "/nowhere/credentials.json")
+///     .http_timeout(MAX_HTTP_TIMEOUT + Duration::from_millis(1));
+/// let err = TokenClient::new(options).endpoints().unwrap_err();
+/// assert_eq!(err.code(), "token_options_invalid");
+/// ```
 pub const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// How to reach the provider and what to ask it for.

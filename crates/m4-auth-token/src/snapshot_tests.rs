@@ -11,9 +11,9 @@ use std::time::Duration;
 use crate::client::{FIXES, OTHER_FIX, fix_for};
 use crate::error::{EndpointKind, Error, FileProblem};
 use crate::store::{
-    KIND_DEVICE, KIND_DIRECTORY, KIND_FIFO, KIND_SOCKET, KIND_SPECIAL, LOCK_REPLACED, NO_APPDATA,
-    NO_HOME, NO_VERSION, NO_XDG_CONFIG_HOME_OR_HOME, NOT_AN_OBJECT, NOT_JSON, lock_is_symlink,
-    lock_not_regular, login_too_large,
+    KIND_DEVICE, KIND_DIRECTORY, KIND_FIFO, KIND_SOCKET, KIND_SPECIAL, LOCK_REPLACED, LockBlocked,
+    NO_APPDATA, NO_HOME, NO_VERSION, NO_XDG_CONFIG_HOME_OR_HOME, NOT_AN_OBJECT, NOT_JSON,
+    OTHER_MEMBERS, lock_is_symlink, lock_not_regular, login_too_large,
 };
 
 /// How many variants [`Error`] has (checked against the labels the samples carry).
@@ -231,6 +231,10 @@ fn every_error() -> Vec<Error> {
             path: path(),
             detail: NO_VERSION,
         },
+        Error::CredentialsFileNotALogin {
+            path: path(),
+            detail: OTHER_MEMBERS,
+        },
         Error::LoginMismatch {
             path: path(),
             stored_issuer: "https://old.example.com/".into(),
@@ -362,14 +366,29 @@ fn every_warning() {
         action: "write",
         detail: "Permission denied (os error 13)".into(),
     };
-    let warnings = [
+    let unlocked = |detail, cause| {
         crate::store::lock_unavailable(
             &dir.join("credentials.json"),
             &dir.join(".credentials.json.lock"),
-            "Read-only file system (os error 30)",
-        ),
-        crate::source::rotated_not_saved(&unsaved),
+            detail,
+            cause,
+        )
+    };
+    let denied = "Permission denied (os error 13)";
+    // Every cause, by a match without a wildcard arm: a new one cannot be forgotten here.
+    let causes = [
+        LockBlocked::Directory,
+        LockBlocked::LockFile,
+        LockBlocked::ReadOnly,
     ];
+    let mut warnings: Vec<String> = causes
+        .into_iter()
+        .map(|cause| match cause {
+            LockBlocked::Directory | LockBlocked::LockFile => unlocked(denied, cause),
+            LockBlocked::ReadOnly => unlocked("Read-only file system (os error 30)", cause),
+        })
+        .collect();
+    warnings.push(crate::source::rotated_not_saved(&unsaved));
     let mut text = String::new();
     for warning in warnings {
         assert!(
@@ -382,7 +401,7 @@ fn every_warning() {
 }
 
 /// Every note `logout` gives for a file it removed without reading a login from it, one per
-/// error [`replaceable`](crate::store::replaceable) accepts: none tells the user to run
+/// error [`removable`](crate::store::removable) accepts: none tells the user to run
 /// `m4-auth logout` (they just did) or to `chmod` the removed file, and only the file others
 /// could read says the login may have been exposed.
 #[test]
@@ -421,7 +440,7 @@ fn every_logout_note_for_an_unread_file() {
     ];
     let mut text = String::new();
     for error in &errors {
-        assert!(crate::store::replaceable(error), "{error}");
+        assert!(crate::store::removable(error), "{error}");
         let note = crate::login::unread_note(error);
         assert!(
             !note.contains("m4-auth logout") && !note.contains("chmod 600"),

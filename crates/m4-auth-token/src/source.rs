@@ -203,6 +203,21 @@ impl TokenSource {
     /// right: it ran without the cross-process lock, or the rotated refresh token could not be
     /// saved (each says what to do). They are also logged with `tracing`; a program that
     /// installs no subscriber (`m4-auth token`) shows them from here.
+    ///
+    /// ```
+    /// use m4_auth_config::Secret;
+    /// use m4_auth_token::{TokenOptions, TokenSource};
+    ///
+    /// let options = TokenOptions::new("https://idp.example.com/", "/nowhere/credentials.json")
+    ///     .client_id("m4-service")
+    ///     .client_secret(Secret::new("s3cret"));
+    /// let source = TokenSource::client_credentials(options);
+    /// // After `source.access_token()`, as `m4-auth token` does:
+    /// for warning in source.renewal_warnings() {
+    ///     eprintln!("m4-auth: warning: {warning}");
+    /// }
+    /// assert!(source.renewal_warnings().is_empty(), "no renewal yet");
+    /// ```
     pub fn renewal_warnings(&self) -> Vec<String> {
         self.state.lock().warnings.clone()
     }

@@ -53,6 +53,12 @@ pub(crate) const KIND_SPECIAL: &str = "a special file";
 pub(crate) const NOT_JSON: &str = "it is not JSON";
 pub(crate) const NOT_AN_OBJECT: &str = "it is not a JSON object";
 pub(crate) const NO_VERSION: &str = "it has no \"version\" number";
+pub(crate) const OTHER_MEMBERS: &str =
+    "it has members other than \"version\", \"issuer\", \"client_id\" and \"refresh_token\"";
+
+/// The members of a login this program writes (format version 1); a JSON object with any
+/// other member is not one of its logins, of any version.
+const LOGIN_MEMBERS: [&str; 4] = ["version", "issuer", "client_id", "refresh_token"];
 
 /// Why there is no default credentials path: Windows, macOS, other Unix.
 pub(crate) const NO_APPDATA: &str = "%APPDATA% is not set";
@@ -173,8 +179,11 @@ impl CredentialsFile {
     /// [`Error::CredentialsFileInsecure`] when group or others may access it (Unix);
     /// [`Error::CredentialsFileIo`] when it cannot be read;
     /// [`Error::CredentialsFileNotALogin`] when it is not a login this program wrote (not a
-    /// JSON object with a `"version"`); [`Error::CredentialsFileCorrupt`] when it is one, but
-    /// damaged or of another format version.
+    /// JSON object with a numeric `"version"` and no members but `"version"`, `"issuer"`,
+    /// `"client_id"` and `"refresh_token"`), which is decided before its mode is: a file of
+    /// the user's named by mistake is reported as that, not as a login to `chmod`;
+    /// [`Error::CredentialsFileCorrupt`] when it is one, but damaged or of another format
+    /// version.
     pub fn load(&self) -> Result<Option<StoredLogin>, Error> {
         self.load_checked(|| {})
     }
@@ -188,24 +197,40 @@ impl CredentialsFile {
     /// `m4-auth config claude`). The second try runs every check again, so a replacement by
     /// something unsafe (a link, another user's file) is refused for what it is; replaced
     /// twice in a row, it is reported.
-    fn load_checked(&self, mut between: impl FnMut()) -> Result<Option<StoredLogin>, Error> {
-        match self.load_once(&mut between) {
+    fn load_checked(&self, between: impl FnMut()) -> Result<Option<StoredLogin>, Error> {
+        self.load_with(between, true)
+    }
+
+    /// [`CredentialsFile::load_checked`], with or without the directory checks (see
+    /// [`CredentialsFile::removable`], the only caller that skips them).
+    fn load_with(
+        &self,
+        mut between: impl FnMut(),
+        directory: bool,
+    ) -> Result<Option<StoredLogin>, Error> {
+        match self.load_once(&mut between, directory) {
             Err(Error::CredentialsFileUnsafe {
                 problem: FileProblem::Replaced,
                 ..
-            }) => self.load_once(&mut between),
+            }) => self.load_once(&mut between, directory),
             other => other,
         }
     }
 
-    /// One check, open and read of the file.
-    fn load_once(&self, between: &mut impl FnMut()) -> Result<Option<StoredLogin>, Error> {
+    /// One check, open and read of the file: what it is, its owner and size (and, with
+    /// `directory`, its directory) before the open and again on what was opened; then its
+    /// content, whether it is a login at all; then its mode; then the login's members.
+    fn load_once(
+        &self,
+        between: &mut impl FnMut(),
+        directory: bool,
+    ) -> Result<Option<StoredLogin>, Error> {
         let checked = match fs::symlink_metadata(&self.path) {
             Ok(metadata) => metadata,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.io("read", &e)),
         };
-        self.check_file(&checked)?;
+        self.check_file(&checked, directory)?;
         between();
         let file = match fs::File::open(&self.path) {
             Ok(file) => file,
@@ -217,8 +242,8 @@ impl CredentialsFile {
         if !same_file(&checked, &opened) {
             return Err(self.unsafe_file(FileProblem::Replaced));
         }
-        // The checks again on what was opened: its mode or size may have changed since.
-        self.check_file(&opened)?;
+        // The checks again on what was opened: its owner or size may have changed since.
+        self.check_file(&opened, directory)?;
         let mut text = Vec::new();
         file.take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut text)
@@ -237,10 +262,10 @@ impl CredentialsFile {
             path: self.path.clone(),
             detail,
         };
-        let value: Value = serde_json::from_slice(&text).map_err(|_| not_a_login(NOT_JSON))?;
-        if !value.is_object() {
-            return Err(not_a_login(NOT_AN_OBJECT));
-        }
+        let value = login_shaped(&text).map_err(not_a_login)?;
+        // Only a login's mode matters: the user's notes (mode 0644, named by mistake) are
+        // "not a login", not a login to `chmod`, and logout and save leave them alone.
+        self.check_mode(&opened)?;
         let string = |name: &str| {
             value
                 .get(name)
@@ -251,12 +276,13 @@ impl CredentialsFile {
         };
         match value.get("version").and_then(Value::as_u64) {
             Some(FORMAT_VERSION) => {}
-            Some(other) => {
+            // `login_shaped` saw a number there.
+            other => {
                 return Err(corrupt(&format!(
-                    "it is format version {other}, this program reads version {FORMAT_VERSION}"
+                    "it is format version {}, this program reads version {FORMAT_VERSION}",
+                    other.map_or_else(|| "?".to_owned(), |v| v.to_string())
                 )));
             }
-            None => return Err(not_a_login(NO_VERSION)),
         }
         Ok(Some(StoredLogin {
             issuer: string("issuer")?,
@@ -268,9 +294,10 @@ impl CredentialsFile {
     /// Writes `login` atomically, owner-only (see the module docs).
     ///
     /// A file already at the path is replaced only when it is a login this program wrote
-    /// (damaged, of another format version or readable by others included), decided as
-    /// [`logout`](crate::logout) decides what it may remove: anything else may be a file of
-    /// the user's that `M4_OAUTH2_CREDENTIALS_FILE` names by mistake, and is left as it is.
+    /// (damaged, of another format version or readable by others included; its content is
+    /// read to tell): anything else may be a file of the user's that
+    /// `M4_OAUTH2_CREDENTIALS_FILE` names by mistake, and is left as it is. A device login
+    /// checks the same before it starts ([`CredentialsFile::check_saveable`]).
     ///
     /// # Errors
     /// [`Error::CredentialsFileIo`] when the directory or file cannot be written (or the file
@@ -281,15 +308,7 @@ impl CredentialsFile {
     pub fn save(&self, login: &StoredLogin) -> Result<(), Error> {
         let dir = self.dir();
         create_private_dir(&dir).map_err(|e| self.io("write", &e))?;
-        self.check_directory(&dir)?;
-        match fs::symlink_metadata(&self.path) {
-            Ok(existing) => {
-                self.check_kind(&existing)?;
-                self.check_replaceable()?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(self.io("write", &e)),
-        }
+        self.check_saveable()?;
         let body = json!({
             "version": FORMAT_VERSION,
             "issuer": login.issuer,
@@ -320,14 +339,59 @@ impl CredentialsFile {
         Ok(())
     }
 
-    /// Refuses when the file at the path is there and is not a login this program wrote (see
-    /// [`replaceable`]), with the error [`CredentialsFile::load`] gives for it; `Ok` when
-    /// there is no file, or one this program may replace or remove. `save` and `logout`
-    /// decide with it, and a device login checks it before it starts.
-    pub(crate) fn check_replaceable(&self) -> Result<(), Error> {
+    /// Whether [`CredentialsFile::save`] may write a login here, checked by `save` itself and
+    /// by a device login before it starts (so the user is not asked to approve a login that
+    /// cannot be stored), in `save`'s order: the directory (when it exists; `save` creates a
+    /// missing one `0700`) must not be writable by group or others nor belong to another
+    /// user; a file at the path must be a regular file, never a symbolic link; and it must be
+    /// a login this program wrote (damaged, of another format version or readable by others
+    /// included), read to tell. Anything else is refused with the error
+    /// [`CredentialsFile::load`] gives for it.
+    pub(crate) fn check_saveable(&self) -> Result<(), Error> {
+        let dir = self.dir();
+        match fs::metadata(&dir) {
+            // Nothing can be there yet.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            _ => self.check_directory(&dir)?,
+        }
+        match fs::symlink_metadata(&self.path) {
+            Ok(existing) => self.check_kind(&existing)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(self.io("write", &e)),
+        }
         match self.load() {
-            Ok(_) => Ok(()),
-            Err(e) if replaceable(&e) => Ok(()),
+            Ok(_)
+            | Err(Error::CredentialsFileInsecure { .. } | Error::CredentialsFileCorrupt { .. }) => {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What [`logout`](crate::logout) does with a file [`CredentialsFile::load`] refused with
+    /// `error`: `Ok(error)` when it removes the file without using a login from it (see
+    /// [`removable`]), `Err` with the refusal when it leaves it in place. For a directory
+    /// others may write to or that belongs to another user, `load` stops before opening the
+    /// file; it is then opened and read anyway (with every other check, the same-file one
+    /// included) to tell whether it is a login at all: the user's own file there is never
+    /// removed.
+    pub(crate) fn removable(&self, error: Error) -> Result<Error, Error> {
+        if !removable(&error) {
+            return Err(error);
+        }
+        if !matches!(
+            error,
+            Error::CredentialsFileUnsafe {
+                problem: FileProblem::DirectoryWritable { .. }
+                    | FileProblem::DirectoryNotOwned { .. },
+                ..
+            }
+        ) {
+            return Ok(error);
+        }
+        match self.load_with(|| {}, false) {
+            Ok(_) => Ok(error),
+            Err(e) if removable(&e) => Ok(error),
             Err(e) => Err(e),
         }
     }
@@ -340,9 +404,10 @@ impl CredentialsFile {
     ///
     /// A lock file that is a symbolic link or not a regular file is refused, never followed
     /// (see [`FileProblem::LockFile`]). Where the lock file cannot be created or opened
-    /// because this user may not write to the directory or it is read-only (a root-provisioned
-    /// login of a service account, a read-only mount), the refresh goes ahead without the
-    /// lock, with a warning, rather than locking the user out: the returned guard then says
+    /// because this user may not write to the directory or to the lock file that is there, or
+    /// the file system is read-only (a root-provisioned login of a service account, a
+    /// read-only mount), the refresh goes ahead without the lock, with a warning worded by
+    /// the case, rather than locking the user out: the returned guard then says
     /// [`LoginLock::is_held`] `false`.
     ///
     /// # Errors
@@ -353,12 +418,12 @@ impl CredentialsFile {
         let dir = self.dir();
         let lock = self.lock_path();
         if let Err(e) = create_private_dir(&dir) {
-            return self.unheld(&lock, &e);
+            return self.unheld(&lock, &e, LockStep::Create);
         }
         self.check_directory(&dir)?;
         let file = match self.open_lock(&lock)? {
             Ok(file) => file,
-            Err(e) => return self.unheld(&lock, &e),
+            Err((step, e)) => return self.unheld(&lock, &e, step),
         };
         file.lock().map_err(|e| self.io("lock", &e))?;
         Ok(LoginLock {
@@ -367,13 +432,21 @@ impl CredentialsFile {
         })
     }
 
-    /// The lock could not be created or opened: go on without it when the reason is that this
-    /// user may not write there ([`cannot_lock_here`]), otherwise the error.
-    fn unheld(&self, lock: &Path, error: &io::Error) -> Result<LoginLock, Error> {
+    /// The lock could not be created or opened (at `step`): go on without it when the reason
+    /// is that this user may not write there ([`cannot_lock_here`]), otherwise the error.
+    fn unheld(&self, lock: &Path, error: &io::Error, step: LockStep) -> Result<LoginLock, Error> {
         if !cannot_lock_here(error) {
             return Err(self.io("lock", error));
         }
-        let warning = lock_unavailable(&self.path, lock, &shown(&error.to_string()));
+        let cause = if error.kind() == io::ErrorKind::ReadOnlyFilesystem {
+            LockBlocked::ReadOnly
+        } else {
+            match step {
+                LockStep::Create => LockBlocked::Directory,
+                LockStep::Open => LockBlocked::LockFile,
+            }
+        };
+        let warning = lock_unavailable(&self.path, lock, &shown(&error.to_string()), cause);
         tracing::warn!(code = "credentials_file_error", "{warning}");
         Ok(LoginLock {
             file: None,
@@ -389,20 +462,23 @@ impl CredentialsFile {
     /// Opens the lock file without following a symbolic link, and without truncating it. std
     /// has no `O_NOFOLLOW`, so: a lock file that is there must be a regular file (checked with
     /// `symlink_metadata`) and the one opened must be the one checked (device and inode); it
-    /// is opened read-only (an exclusive lock needs no write access) and never written. One
+    /// is opened for reading and writing (no create, no truncate) and never written. Writing
+    /// is needed: on NFS, Linux emulates `flock` with a byte-range lock, and an exclusive one
+    /// needs a descriptor open for writing (NFSv4 answers `EBADF` to a read-only one). One
     /// that is not there is created with `create_new` (`O_CREAT | O_EXCL`), which fails on a
     /// link planted since the look instead of following it. Another process creating or
     /// removing it in between makes a second try. The outer error is a refusal; the
-    /// inner one what the system said when creating or opening it.
-    fn open_lock(&self, lock: &Path) -> Result<io::Result<fs::File>, Error> {
+    /// inner one what the system said when creating or opening it, and which of the two.
+    fn open_lock(&self, lock: &Path) -> Result<Result<fs::File, (LockStep, io::Error)>, Error> {
         for _ in 0..2 {
             match fs::symlink_metadata(lock) {
                 Ok(checked) => {
                     self.check_lock_kind(lock, &checked)?;
-                    let file = match fs::File::open(lock) {
+                    let opened = fs::OpenOptions::new().read(true).write(true).open(lock);
+                    let file = match opened {
                         Ok(file) => file,
                         Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                        Err(e) => return Ok(Err(e)),
+                        Err(e) => return Ok(Err((LockStep::Open, e))),
                     };
                     let opened = file.metadata().map_err(|e| self.io("lock", &e))?;
                     if !same_file(&checked, &opened) {
@@ -421,10 +497,10 @@ impl CredentialsFile {
                     match options.open(lock) {
                         Ok(file) => return Ok(Ok(file)),
                         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                        Err(e) => return Ok(Err(e)),
+                        Err(e) => return Ok(Err((LockStep::Create, e))),
                     }
                 }
-                Err(e) => return Ok(Err(e)),
+                Err(e) => return Ok(Err((LockStep::Create, e))),
             }
         }
         Err(self.lock_unsafe(lock, LOCK_REPLACED.to_owned()))
@@ -479,11 +555,13 @@ impl CredentialsFile {
     }
 
     /// The checks on the file's own metadata (from `symlink_metadata` before opening, from
-    /// the open file after): what it is, its owner, its size, then its directory and its mode.
-    /// The file's own problems come first: logout removes a file refused only for its
-    /// directory or mode (a login others may have replaced), and must never remove one that
-    /// is not a login it could have written (another user's, or too big).
-    fn check_file(&self, metadata: &fs::Metadata) -> Result<(), Error> {
+    /// the open file after): what it is, its owner, its size, then (with `directory`) its
+    /// directory. The file's own problems come first: logout removes a file refused only for
+    /// its directory or mode once its content shows it is a login (one others may have
+    /// replaced or read), and must never remove one that is not a login it could have written
+    /// (another user's, or too big). The mode is checked after the content
+    /// ([`CredentialsFile::check_mode`]).
+    fn check_file(&self, metadata: &fs::Metadata, directory: bool) -> Result<(), Error> {
         self.check_kind(metadata)?;
         #[cfg(unix)]
         {
@@ -503,9 +581,16 @@ impl CredentialsFile {
                 limit: MAX_FILE_BYTES,
             }));
         }
-        self.check_directory(&self.dir())?;
-        // Group or others may access it (Unix); Windows files inherit the per-user ACL of
-        // `%APPDATA%`, which is not checked.
+        if directory {
+            self.check_directory(&self.dir())?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a file group or others may access (Unix); Windows files inherit the per-user
+    /// ACL of `%APPDATA%`, which is not checked.
+    #[cfg_attr(not(unix), allow(clippy::unused_self, clippy::unnecessary_wraps))]
+    fn check_mode(&self, metadata: &fs::Metadata) -> Result<(), Error> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
@@ -517,6 +602,8 @@ impl CredentialsFile {
                 });
             }
         }
+        #[cfg(not(unix))]
+        let _ = metadata;
         Ok(())
     }
 
@@ -600,26 +687,57 @@ pub struct LoginLock {
 impl LoginLock {
     /// Whether the lock is held: `false` when this user may not create or open the lock file
     /// (see [`CredentialsFile::lock`]), and the refresh goes on without it.
+    ///
+    /// ```
+    /// use m4_auth_token::CredentialsFile;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("m4-doc-held-{}", std::process::id()));
+    /// let file = CredentialsFile::new(dir.join("credentials.json"));
+    /// let lock = file.lock()?; // a directory of this user's: the lock is taken
+    /// assert!(lock.is_held());
+    /// drop(lock); // released
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), m4_auth_token::Error>(())
+    /// ```
     pub fn is_held(&self) -> bool {
         self.file.is_some()
     }
 
     /// Why it is not held, with the fix (also logged as a warning); `None` when it is.
+    ///
+    /// ```
+    /// use m4_auth_token::CredentialsFile;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("m4-doc-warning-{}", std::process::id()));
+    /// let file = CredentialsFile::new(dir.join("credentials.json"));
+    /// let lock = file.lock()?;
+    /// if let Some(warning) = lock.warning() {
+    ///     eprintln!("warning: {warning}"); // what a program without `tracing` shows
+    /// }
+    /// assert_eq!(lock.warning(), None, "held, so nothing to say");
+    /// # drop(lock);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), m4_auth_token::Error>(())
+    /// ```
     pub fn warning(&self) -> Option<&str> {
         self.warning.as_deref()
     }
 }
 
-/// Whether `error`, from [`CredentialsFile::load`], still leaves the file one this program
-/// may replace (`save`) or remove (`logout`): a login it wrote that is readable by others or
-/// damaged (a member missing, another format version), or a path it never reads through (a
-/// symbolic link, which is replaced or removed and never its target; a file in a directory
-/// others may write to or that belongs to another user, which is this program's file in the
-/// wrong place). Everything else is not a login this program wrote, or cannot be told to be
-/// one, and is left in place: not a regular file, larger than a login can be, another user's,
-/// replaced while it was checked (twice), unreadable, or content that is not a login (not
-/// JSON, not a JSON object, no `"version"`).
-pub(crate) fn replaceable(error: &Error) -> bool {
+/// Whether `error`, from [`CredentialsFile::load`], is one for which `logout` removes the file
+/// without using a login from it: a login this program wrote that is readable by others or
+/// damaged (a member missing, another format version); a symbolic link, which is removed and
+/// never its target; a file in a directory others may write to or that belongs to another
+/// user, once [`CredentialsFile::removable`] has read it and found a login. `load` decides
+/// the content before the mode, so a file refused for its mode is a login. Everything else is
+/// not a login this program wrote, or cannot be told to be one, and is left in place: not a
+/// regular file, larger than a login can be, another user's, replaced while it was checked
+/// (twice), unreadable, or content that is not a login (not JSON, not a JSON object, no
+/// `"version"` number, members a login does not have).
+///
+/// `save` replaces less: never a link, nor anything in such a directory
+/// ([`CredentialsFile::check_saveable`]).
+pub(crate) fn removable(error: &Error) -> bool {
     matches!(
         error,
         Error::CredentialsFileInsecure { .. }
@@ -633,6 +751,26 @@ pub(crate) fn replaceable(error: &Error) -> bool {
     )
 }
 
+/// Whether `text` is shaped like a login this program wrote, of any format version: a JSON
+/// object with a numeric `"version"` and no member but [`LOGIN_MEMBERS`]. The error says what
+/// it is instead, never its content.
+fn login_shaped(text: &[u8]) -> Result<Value, &'static str> {
+    let value: Value = serde_json::from_slice(text).map_err(|_| NOT_JSON)?;
+    let Some(members) = value.as_object() else {
+        return Err(NOT_AN_OBJECT);
+    };
+    if members.get("version").and_then(Value::as_u64).is_none() {
+        return Err(NO_VERSION);
+    }
+    if members
+        .keys()
+        .any(|name| !LOGIN_MEMBERS.contains(&name.as_str()))
+    {
+        return Err(OTHER_MEMBERS);
+    }
+    Ok(value)
+}
+
 /// Whether an error creating or opening the lock file (or its directory) means "this user
 /// may not write here": permission denied (`EACCES`, `EPERM`) or a read-only file system
 /// (`EROFS`). Anything else (a path through a regular file, a full disk, ...) is an error.
@@ -643,17 +781,66 @@ pub(crate) fn cannot_lock_here(error: &io::Error) -> bool {
     )
 }
 
-/// The warning when a refresh goes ahead without the cross-process lock.
-pub(crate) fn lock_unavailable(path: &Path, lock: &Path, detail: &str) -> String {
+/// Which step of taking the lock failed: creating the directory or the lock file, or opening
+/// the lock file that is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LockStep {
+    Create,
+    Open,
+}
+
+/// Why the lock cannot be taken, for [`lock_unavailable`]'s words and fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LockBlocked {
+    /// The lock file (or the directory) cannot be created: the directory is not writable.
+    Directory,
+    /// The lock file is there but this user may not open it for writing.
+    LockFile,
+    /// The file system is read-only (`EROFS`), whichever step it was.
+    ReadOnly,
+}
+
+/// The warning when a refresh goes ahead without the cross-process lock, worded by `cause`.
+pub(crate) fn lock_unavailable(
+    path: &Path,
+    lock: &Path,
+    detail: &str,
+    cause: LockBlocked,
+) -> String {
+    const ELSEWHERE: &str = "set M4_OAUTH2_CREDENTIALS_FILE to a file in a directory of your \
+                             own and run `m4-auth login`";
+    let lock = lock.display();
+    let (why, fix) = match cause {
+        LockBlocked::Directory => (
+            format!(
+                "its lock file {lock} cannot be created ({detail}), as this user may not write \
+                 to its directory"
+            ),
+            format!("make the directory writable by this user, or {ELSEWHERE}"),
+        ),
+        LockBlocked::LockFile => (
+            format!(
+                "its lock file {lock} is there but cannot be opened for writing ({detail}), as \
+                 this user may not write to it"
+            ),
+            format!(
+                "make the lock file writable by this user or remove it (the next refresh \
+                 creates it again), or {ELSEWHERE}"
+            ),
+        ),
+        LockBlocked::ReadOnly => (
+            format!(
+                "its lock file {lock} cannot be created or opened for writing ({detail}), as \
+                 the file system is read-only"
+            ),
+            format!("remount the file system writable, or {ELSEWHERE}"),
+        ),
+    };
     format!(
-        "refreshing the stored login in {} without the cross-process lock: its lock file {} \
-         cannot be created or opened ({detail}), as this user may not write to its directory; \
-         two processes refreshing it at once could present the same refresh token, which a \
-         provider that detects reuse answers by revoking the login: make the directory writable \
-         by this user, or set M4_OAUTH2_CREDENTIALS_FILE to a file in a directory of your own \
-         and run `m4-auth login`",
-        path.display(),
-        lock.display()
+        "refreshing the stored login in {} without the cross-process lock: {why}; two \
+         processes refreshing it at once could present the same refresh token, which a \
+         provider that detects reuse answers by revoking the login: {fix}",
+        path.display()
     )
 }
 
@@ -788,8 +975,18 @@ mod tests {
         ];
         for error in &unlocked {
             assert!(cannot_lock_here(error), "{error}");
-            let guard = file.unheld(&lock, error).unwrap();
-            assert!(!guard.is_held(), "{error}");
+            for step in [LockStep::Create, LockStep::Open] {
+                let guard = file.unheld(&lock, error, step).unwrap();
+                assert!(!guard.is_held(), "{error}");
+                // Worded by the case: a read-only file system, else the step that failed.
+                let warning = guard.warning().unwrap();
+                let expected = match (error.kind(), step) {
+                    (io::ErrorKind::ReadOnlyFilesystem, _) => "the file system is read-only",
+                    (_, LockStep::Create) => "may not write to its directory",
+                    (_, LockStep::Open) => "may not write to it;",
+                };
+                assert!(warning.contains(expected), "{step:?}: {warning}");
+            }
         }
         let refused = [
             io::Error::from_raw_os_error(20), // ENOTDIR: a path through a regular file
@@ -800,7 +997,7 @@ mod tests {
         ];
         for error in &refused {
             assert!(!cannot_lock_here(error), "{error}");
-            let err = file.unheld(&lock, error).unwrap_err();
+            let err = file.unheld(&lock, error, LockStep::Open).unwrap_err();
             assert!(
                 matches!(err, Error::CredentialsFileIo { action: "lock", .. }),
                 "{err}"
@@ -818,6 +1015,38 @@ mod tests {
         );
         // And a writable directory is locked.
         assert!(file.lock().unwrap().is_held());
+    }
+
+    /// A lock file that is already there is opened for writing, as one that is created is: on
+    /// NFS, Linux emulates `flock` with a byte-range lock, and an exclusive one needs a
+    /// descriptor open for writing (NFSv4 answers `EBADF` otherwise), so a read-only open
+    /// locked out every refresh and logout after the first. It is still never truncated.
+    #[test]
+    fn an_existing_lock_file_is_opened_for_writing_and_never_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = CredentialsFile::new(dir.path().join("m4").join("credentials.json"));
+        let writable = |guard: &LoginLock| {
+            // A zero-byte write still asks the kernel, which refuses (`EBADF`) a descriptor
+            // not open for writing, and changes nothing.
+            let handle = guard.file.as_ref().expect("the lock is held");
+            (&*handle).write(&[]).map(|_| ())
+        };
+        let created = file.lock().unwrap();
+        writable(&created).unwrap();
+        drop(created);
+
+        fs::write(file.lock_path(), b"left by an older version").unwrap();
+        for _ in 0..2 {
+            let existing = file.lock().unwrap();
+            assert!(existing.is_held());
+            if let Err(e) = writable(&existing) {
+                panic!("the existing lock file is not open for writing: {e}");
+            }
+        }
+        assert_eq!(
+            fs::read(file.lock_path()).unwrap(),
+            b"left by an older version"
+        );
     }
 
     /// The file checked is swapped for a link to another owner-only file before the open:

@@ -11,9 +11,12 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::Provider;
+use common::{Provider, token_answer};
 use m4_auth_config::Secret;
-use m4_auth_token::{CredentialsFile, Error, StoredLogin, TokenClient, logout};
+use m4_auth_token::{
+    CredentialsFile, Error, StoredLogin, TokenClient, finish_login, logout,
+    testing_device_authorization,
+};
 use serde_json::json;
 
 fn login(refresh: &str) -> StoredLogin {
@@ -309,15 +312,44 @@ fn logout_leaves_a_file_that_is_not_a_login_and_says_so() {
     let idp = Provider::start(json!({}));
     let path = idp.credentials_path();
     CredentialsFile::new(&path).save(&login("rt-1")).unwrap();
-    for (content, found) in [
-        ("my notes, not JSON", "it is not JSON"),
-        ("[1, 2]", "it is not a JSON object"),
-        (r#"{"name": "my-project"}"#, "it has no \"version\" number"),
+    let dir = path.parent().unwrap().to_path_buf();
+    use std::os::unix::fs::PermissionsExt as _;
+    for (content, mode, dir_mode, found) in [
+        ("my notes, not JSON", 0o600, 0o700, "it is not JSON"),
+        ("[1, 2]", 0o600, 0o700, "it is not a JSON object"),
+        (
+            r#"{"name": "my-project"}"#,
+            0o600,
+            0o700,
+            "it has no \"version\" number",
+        ),
+        // Readable by others (a notes file's usual mode), or in a directory others may write
+        // to: still read to tell what it is, and left alone.
+        ("my notes, not JSON", 0o644, 0o700, "it is not JSON"),
+        (r#"{"name": "my-project"}"#, 0o644, 0o700, "no \"version\""),
+        ("my notes, not JSON", 0o600, 0o777, "it is not JSON"),
+        ("my notes, not JSON", 0o644, 0o777, "it is not JSON"),
+        // A "version" number is not enough: a login has no other members.
+        (
+            r#"{"version": 2, "other": "my settings"}"#,
+            0o600,
+            0o700,
+            "it has members other than \"version\"",
+        ),
+        (
+            r#"{"version": 1, "issuer": "https://idp.example.com/", "client_id": "m4-cli", "refresh_token": "x", "notes": "mine"}"#,
+            0o644,
+            0o700,
+            "it has members other than \"version\"",
+        ),
     ] {
-        // Written over the login: still owner-only (0600).
         fs::write(&path, content).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(dir_mode)).unwrap();
+        let result = logout(&TokenClient::new(idp.options()));
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
         let err = refused(
-            logout(&TokenClient::new(idp.options())),
+            result,
             &[
                 &path.display().to_string(),
                 found,
@@ -325,8 +357,13 @@ fn logout_leaves_a_file_that_is_not_a_login_and_says_so() {
                 "remove it yourself if it is yours",
             ],
         );
-        assert_eq!(err.code(), "credentials_file_error");
+        assert_eq!(
+            err.code(),
+            "credentials_file_error",
+            "{content} {mode:o} {dir_mode:o}"
+        );
         assert_eq!(fs::read_to_string(&path).unwrap(), content, "left in place");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         // Nor used to obtain a token.
         let err = refused(
             m4_auth_token::TokenSource::detect(idp.options()),
@@ -357,7 +394,6 @@ fn logout_leaves_a_file_that_is_not_a_login_and_says_so() {
     // A login others could read: removed, and the note says it may have been exposed and
     // to revoke it; not to `chmod` a file that is gone.
     CredentialsFile::new(&path).save(&login("rt-1")).unwrap();
-    use std::os::unix::fs::PermissionsExt as _;
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
     let outcome = logout(&TokenClient::new(idp.options())).unwrap();
     assert!(outcome.removed && !outcome.revoked, "{outcome:?}");
@@ -393,6 +429,46 @@ fn logout_waits_for_a_refresh_holding_the_lock() {
     assert!(!path.exists(), "the login the refresh saved is removed too");
 }
 
+/// `finish_login` saves the new login under the refresh lock, as a refresh and logout do: a
+/// refresh of the previous login running in another process (here: the lock held, then the
+/// old login's rotated token saved) finishes first, and its save cannot overwrite the login
+/// just approved (the user switched accounts; M4 would go on acting as the old one).
+#[cfg(unix)]
+#[test]
+fn a_login_waits_for_a_refresh_holding_the_lock() {
+    let idp = Provider::start(json!({}));
+    idp.on_post("/token", token_answer("eyJ.new.sig", 3600, Some("rt-new")));
+    let path = idp.credentials_path();
+    let file = CredentialsFile::new(&path);
+    file.save(&login("rt-old")).unwrap();
+    let client = TokenClient::new(idp.options());
+    let device = testing_device_authorization(
+        "ABCD-EFGH",
+        "https://idp.example.com/activate",
+        None,
+        std::time::Duration::from_secs(600),
+    );
+    let refreshing = file.lock().unwrap();
+    std::thread::scope(|s| {
+        let out = s.spawn(|| finish_login(&client, &device, |_| {}));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let waited = !out.is_finished();
+        // The refresh of the old login saves its rotated token, then lets go.
+        file.save(&login("rt-old-rotated")).unwrap();
+        drop(refreshing);
+        let stored = out.join().unwrap().unwrap();
+        assert!(waited, "finish_login did not wait for the lock");
+        assert_eq!(stored.refresh_token.expose_secret(), "rt-new");
+    });
+    assert_eq!(idp.posts("/token").len(), 1);
+    let kept = file.load().unwrap().unwrap();
+    assert_eq!(
+        kept.refresh_token.expose_secret(),
+        "rt-new",
+        "the login just approved is the one kept"
+    );
+}
+
 /// Logout with no stored login creates nothing (no directory, no lock file).
 #[cfg(unix)]
 #[test]
@@ -420,13 +496,33 @@ fn save_never_overwrites_a_file_that_is_not_a_login() {
     let file = CredentialsFile::new(&path);
     file.save(&login("rt-1")).unwrap();
     let big = " ".repeat(70_000);
-    for (content, found) in [
-        ("my notes, not JSON", "it is not JSON"),
-        ("[1, 2]", "it is not a JSON object"),
-        (r#"{"name": "my-project"}"#, "it has no \"version\" number"),
-        (big.as_str(), "70000 bytes"),
+    for (content, mode, found) in [
+        ("my notes, not JSON", 0o600, "it is not JSON"),
+        ("[1, 2]", 0o600, "it is not a JSON object"),
+        (
+            r#"{"name": "my-project"}"#,
+            0o600,
+            "it has no \"version\" number",
+        ),
+        (big.as_str(), 0o600, "70000 bytes"),
+        // Readable by others (a notes file's usual mode): still read to tell what it is.
+        ("my notes, not JSON", 0o644, "it is not JSON"),
+        ("[1, 2]", 0o644, "it is not a JSON object"),
+        (r#"{"name": "my-project"}"#, 0o640, "no \"version\""),
+        // A "version" number is not enough: a login has no other members.
+        (
+            r#"{"version": 2, "other": "my settings"}"#,
+            0o600,
+            "it has members other than \"version\"",
+        ),
+        (
+            r#"{"version": 2, "other": "my settings"}"#,
+            0o644,
+            "it has members other than \"version\"",
+        ),
     ] {
         fs::write(&path, content).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
         let by_logout = logout(&TokenClient::new(idp.options())).unwrap_err();
         let err = refused(
             file.save(&login("rt-2")),
@@ -448,6 +544,11 @@ fn save_never_overwrites_a_file_that_is_not_a_login() {
         );
         assert!(idp.posts("/device").is_empty(), "no request was sent");
         assert_eq!(fs::read_to_string(&path).unwrap(), content, "left in place");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            mode,
+            "not even its mode changed"
+        );
     }
 
     // Its own login, damaged, of another version or too open: replaced by the new one.
@@ -456,7 +557,11 @@ fn save_never_overwrites_a_file_that_is_not_a_login() {
             r#"{"version": 1, "issuer": "https://idp.example.com/"}"#,
             0o600,
         ),
-        (r#"{"version": 2, "anything": true}"#, 0o600),
+        (
+            r#"{"version": 2, "issuer": "https://idp.example.com/"}"#,
+            0o600,
+        ),
+        (r#"{"version": 1, "refresh_token": "rt-old"}"#, 0o644),
         (
             r#"{"version": 1, "issuer": "https://idp.example.com/", "client_id": "m4-cli", "refresh_token": "rt-old"}"#,
             0o644,
@@ -472,4 +577,73 @@ fn save_never_overwrites_a_file_that_is_not_a_login() {
             0o600
         );
     }
+}
+
+/// A device login checks what `save` will check before any request, so the user is never
+/// asked to approve a login that cannot be stored: a symbolic link at the credentials path, a
+/// directory others may write to and (as root, who can make one) a directory of another user
+/// are refused at `start_device_login`, with the error `save` gives, and no device
+/// authorization request is sent.
+#[cfg(unix)]
+#[test]
+fn a_device_login_that_save_would_refuse_is_not_started() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let idp = Provider::start(json!({}));
+    let path = idp.credentials_path();
+    let file = CredentialsFile::new(&path);
+    file.save(&login("rt-1")).unwrap();
+    let dir = path.parent().unwrap().to_path_buf();
+    let real = dir.join("real.json");
+    fs::rename(&path, &real).unwrap();
+
+    let root = fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    });
+    // What is refused, named by a part of the refusal; another user's directory only where
+    // the tests can make one (as root, which is how CI runs them).
+    let mut cases = vec!["symbolic link", "chmod go-w"];
+    if root {
+        cases.push("uid 65534");
+    }
+    let mode = |mode| fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
+    for found in cases {
+        match found {
+            "symbolic link" => std::os::unix::fs::symlink(&real, &path).unwrap(),
+            "chmod go-w" => mode(0o777),
+            _ => std::os::unix::fs::chown(&dir, Some(65534), None).unwrap(),
+        }
+        let started = TokenClient::new(idp.options()).start_device_login();
+        let saved = file.save(&login("rt-2"));
+        match found {
+            "symbolic link" => fs::remove_file(&path).unwrap(),
+            "chmod go-w" => mode(0o700),
+            _ => std::os::unix::fs::chown(&dir, Some(0), None).unwrap(),
+        }
+        let err = refused(started, &[found]);
+        assert_eq!(err.code(), "credentials_file_unsafe", "{err}");
+        let by_save = saved.unwrap_err();
+        assert_eq!(err.to_string(), by_save.to_string(), "save refuses alike");
+        assert!(
+            idp.posts("/device").is_empty(),
+            "{found}: no device authorization request was sent"
+        );
+    }
+    assert_eq!(
+        CredentialsFile::new(&real)
+            .load()
+            .unwrap()
+            .unwrap()
+            .refresh_token
+            .expose_secret(),
+        "rt-1",
+        "the link's target is untouched"
+    );
+    // With none of that, the login starts (the provider here has no device answer mounted:
+    // the request is sent, which is what is checked).
+    let _ = TokenClient::new(idp.options()).start_device_login();
+    assert_eq!(idp.posts("/device").len(), 1);
 }

@@ -283,23 +283,55 @@ fn effective_uid() -> Option<u32> {
     ids.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Set in the copy of this test binary that [`run_as_nobody`] starts.
+#[cfg(unix)]
+const AS_NOBODY: &str = "M4_AUTH_TOKEN_TEST_AS_NOBODY";
+/// The user and group that copy runs as (`nobody` on Debian and most Linux systems).
+#[cfg(unix)]
+const NOBODY: u32 = 65534;
+
+/// Runs the test `name` of this binary again, alone, as uid and gid [`NOBODY`] (std's
+/// `CommandExt::uid`/`gid`, which as root also drops the supplementary groups), and fails
+/// unless it ran there and passed. For tests of what a user who may not write somewhere
+/// sees: root may write anywhere, and CI runs as root.
+#[cfg(unix)]
+fn run_as_nobody(name: &str) {
+    use std::os::unix::process::CommandExt as _;
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(AS_NOBODY, "1")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .expect("running this test binary as uid 65534");
+    let out = String::from_utf8_lossy(&output.stdout);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && out.contains("test result: ok. 1 passed"),
+        "{name} as uid {NOBODY}: {}\n{out}\n{err}",
+        output.status
+    );
+}
+
 /// A stored login in a directory this user may read but not write (mode 0500; in production
 /// a read-only mount or a root-provisioned service account's file): the lock file cannot be
 /// created, and the rotated token cannot be saved, yet the refresh works, again and again, from
-/// the token kept in memory; the user is not locked out. Root may write anywhere, so as root
-/// this test has nothing to show (the unit tests of store.rs cover the decision without
-/// permissions, and `a_rotated_token_that_cannot_be_saved_is_used_from_memory_not_the_stale_stored_one`
-/// the unsaved rotation).
+/// the token kept in memory; the user is not locked out. Root may write to a 0500 directory,
+/// so as root the test runs again as uid 65534 ([`run_as_nobody`]) and must pass there; it
+/// never passes without running.
 #[cfg(unix)]
 #[test]
 fn a_login_in_a_directory_this_user_cannot_write_is_refreshed_without_the_lock() {
     use std::os::unix::fs::PermissionsExt as _;
-    if effective_uid().is_none_or(|uid| uid == 0) {
-        eprintln!(
-            "skipped: running as root (or without /proc), which may write to a 0500 directory"
+    if std::env::var_os(AS_NOBODY).is_some() {
+        assert_eq!(effective_uid(), Some(NOBODY), "the copy runs as uid 65534");
+    } else if effective_uid() == Some(0) {
+        run_as_nobody(
+            "a_login_in_a_directory_this_user_cannot_write_is_refreshed_without_the_lock",
         );
         return;
     }
+    // (Without /proc the user is unknown: the test runs as it is, and fails as root.)
     let issuer = issuer(ClientAuthMethod::ALL.to_vec());
     let dir = tempfile::tempdir().unwrap();
     let logins = dir.path().join("provisioned");
@@ -319,6 +351,9 @@ fn a_login_in_a_directory_this_user_cannot_write_is_refreshed_without_the_lock()
     .unwrap();
     let file = CredentialsFile::new(&path);
     let stored = file.load().unwrap().unwrap();
+    // The login was saved under the lock, which left its lock file; a provisioned login
+    // comes without one.
+    std::fs::remove_file(logins.join(".credentials.json.lock")).unwrap();
     std::fs::set_permissions(&logins, std::fs::Permissions::from_mode(0o500)).unwrap();
 
     assert!(!file.lock().unwrap().is_held(), "no lock file can be made");
@@ -352,4 +387,38 @@ fn a_login_in_a_directory_this_user_cannot_write_is_refreshed_without_the_lock()
         "the file is unchanged"
     );
     assert!(!logins.join(".credentials.json.lock").exists());
+}
+
+/// A lock file that is there but that this user may not open for writing (mode 0400), in a
+/// directory this user may write: the refresh goes on without the lock, and the warning names
+/// what is wrong, the lock file, with its fix; not the directory, which is fine. As root the
+/// test runs again as uid 65534 ([`run_as_nobody`]).
+#[cfg(unix)]
+#[test]
+fn a_lock_file_this_user_may_not_write_is_named_in_the_warning() {
+    use std::os::unix::fs::PermissionsExt as _;
+    if std::env::var_os(AS_NOBODY).is_some() {
+        assert_eq!(effective_uid(), Some(NOBODY), "the copy runs as uid 65534");
+    } else if effective_uid() == Some(0) {
+        run_as_nobody("a_lock_file_this_user_may_not_write_is_named_in_the_warning");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = CredentialsFile::new(dir.path().join("credentials.json"));
+    let lock = dir.path().join(".credentials.json.lock");
+    std::fs::write(&lock, b"").unwrap();
+    std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o400)).unwrap();
+
+    let guard = file.lock().unwrap();
+    assert!(!guard.is_held());
+    let warning = guard.warning().unwrap();
+    for part in [
+        "without the cross-process lock",
+        &lock.display().to_string(),
+        "cannot be opened for writing",
+        "make the lock file writable by this user",
+    ] {
+        assert!(warning.contains(part), "{part:?} not in: {warning}");
+    }
+    assert!(!warning.contains("its directory"), "{warning}");
 }
