@@ -19,7 +19,7 @@ use m4_jwt_verify::{JwkSet, KeyResolver, Verifier, VerifierOptions};
 use m4_ratelimit::{MemoryLimiter, RateLimiter};
 
 use crate::backend::RateLimitBackendInfo;
-use crate::cache::{Entry, Key, TokenCache};
+use crate::cache::{Entry, Lookup, TokenCache};
 use crate::clock::Clock;
 use crate::error::{AuthError, printable};
 use crate::extract::{Candidate, candidate};
@@ -188,7 +188,9 @@ impl Enabled {
         if token.len() > self.verifier.max_token_size() {
             return self.verify_fresh(candidate, resolver);
         }
-        let key = Key::of(token);
+        let Some(key) = Lookup::of(token) else {
+            return self.verify_fresh(candidate, resolver);
+        };
         if let Some(entry) = cache.get(&key) {
             match self.check_cached(&entry, resolver) {
                 Ok(()) => {
@@ -209,7 +211,7 @@ impl Enabled {
         let generation = self.keys.generation();
         let principal = self.verify_fresh(candidate, resolver)?;
         cache.insert(
-            key,
+            &key,
             Entry {
                 principal: principal.clone(),
                 generation,

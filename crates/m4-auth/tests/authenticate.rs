@@ -286,7 +286,19 @@ fn a_cached_token_does_not_vouch_for_a_tampered_copy() {
     let forged_payload = sign("ec-p256", &other);
     let p = forged_payload.split('.').nth(1).unwrap();
     assert_eq!(verdict(&auth, &format!("{h}.{p}.{s}")), "invalid_signature");
+    // The cache is keyed by the signature's digest: the same signature under another header,
+    // or with a segment added, must not be served from the entry either.
+    // (A header of other bytes: `{"typ":"at+jwt"}` in front of the original one.)
+    let other_header = format!("eyJ0eXAiOiJhdCtqd3QifQ{h}");
+    assert_ne!(
+        verdict(&auth, &format!("{other_header}.{p}.{s}")),
+        "ok alice"
+    );
+    assert_ne!(verdict(&auth, &format!("{h}.{p}.{p}.{s}")), "ok alice");
+    let hits = auth.stats().token_cache.hits;
     assert_eq!(verdict(&auth, &token), "ok alice");
+    // The entry was neither replaced nor dropped by the forgeries: the genuine token hits.
+    assert_eq!(auth.stats().token_cache.hits, hits + 1);
 }
 
 #[test]
