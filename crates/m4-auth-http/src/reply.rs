@@ -52,16 +52,21 @@ pub(crate) fn auth_error(
     response
 }
 
+/// The longest `Retry-After` a 503 carries, whatever the cooldown: the answer does not say
+/// when the last fetch was tried, so a long cooldown may be almost over.
+const MAX_KEYS_RETRY_AFTER_SECS: u64 = 60;
+
 /// For a 503 (signing keys unavailable): the JWKS refresh cooldown in whole seconds, rounded
-/// up, at least 1. The key set is fetched again at most once per cooldown, so by then the
-/// next attempt has been made and a retry can succeed (RFC 9110 §10.2.3).
+/// up, from 1 to [`MAX_KEYS_RETRY_AFTER_SECS`]. The key set is fetched again at most once per
+/// cooldown, so by then the next attempt has been made and a retry can succeed (RFC 9110
+/// §10.2.3).
 fn keys_retry_after(shared: &Shared, status: u16) -> Option<u64> {
     if status != 503 {
         return None;
     }
     let cooldown = shared.auth.config().jwks_refresh_cooldown();
     let secs = cooldown.as_secs() + u64::from(cooldown.subsec_nanos() > 0);
-    Some(secs.max(1))
+    Some(secs.clamp(1, MAX_KEYS_RETRY_AFTER_SECS))
 }
 
 /// The answer for a request the gate refuses on its own account.

@@ -208,3 +208,32 @@ fn facade_errors_as_served_one_per_status() {
     let _ = writeln!(out, "--- internal\n{}", show(&reply::internal("test")));
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn a_503_retry_after_is_the_cooldown_from_one_second_to_one_minute() {
+    let jwks = AuthError::Jwks(m4_auth::jwks::Error::FetchInProgress {
+        source_url: "https://idp.example.com/jwks".to_owned(),
+        waited: std::time::Duration::from_secs(10),
+    });
+    let mut seen = Vec::new();
+    for cooldown in ["1", "30", "59", "61", "31536000"] {
+        let config = AuthConfig::from_vars([("M4_OAUTH2_JWKS_REFRESH_COOLDOWN", cooldown)])
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config;
+        let auth = Arc::new(Authenticator::new(config).unwrap_or_else(|e| panic!("{e}")));
+        let gate = McpAuth::builder(auth)
+            .resource_url("https://m4.example.org/mcp")
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let response = reply::auth_error(&gate.shared, &jwks, &[]);
+        assert_eq!(response.status().as_u16(), 503);
+        let retry_after = response.headers().get(http::header::RETRY_AFTER);
+        seen.push(retry_after.and_then(|v| v.to_str().ok()).map(str::to_owned));
+        // Only a 503 gets one of these: a 401 does not.
+        let expired = AuthError::Token(m4_auth::jwt::Error::Expired);
+        let response = reply::auth_error(&gate.shared, &expired, &[]);
+        assert!(response.headers().get(http::header::RETRY_AFTER).is_none());
+    }
+    let expected = ["1", "30", "59", "60", "60"].map(|s| Some(s.to_owned()));
+    assert_eq!(seen, expected);
+}

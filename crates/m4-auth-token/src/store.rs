@@ -297,7 +297,7 @@ impl CredentialsFile {
     /// (damaged, of another format version or readable by others included; its content is
     /// read to tell): anything else may be a file of the user's that
     /// `M4_OAUTH2_CREDENTIALS_FILE` names by mistake, and is left as it is. A device login
-    /// checks the same before it starts ([`CredentialsFile::check_saveable`]).
+    /// checks the same before it starts.
     ///
     /// # Errors
     /// [`Error::CredentialsFileIo`] when the directory or file cannot be written (or the file

@@ -1,7 +1,7 @@
 //! [`Authenticator`]: configuration in, one call per tool invocation.
 //!
 //! The path of one call (see `docs/architecture.md`): extract the token from the value given;
-//! look its SHA-256 digest up in the verified-token cache (a hit still re-checks the key set,
+//! look it up in the verified-token cache (by the SHA-256 digest of its signature) (a hit still re-checks the key set,
 //! `exp`, `nbf` and the scopes); otherwise verify it in full (m4-jwt-verify, with keys from
 //! m4-jwks) and cache the result; then charge one request to the token's `sub` in the rate
 //! limiter (m4-ratelimit). Every outcome is counted, and every failure is logged once.
@@ -198,11 +198,11 @@ impl Enabled {
                     return Ok(entry.principal);
                 }
                 Err(Stale::Reject(err)) => {
-                    cache.remove(&key);
+                    cache.remove(&key, &entry);
                     counters.cache_hit();
                     return Err(err);
                 }
-                Err(Stale::Reverify) => cache.remove(&key),
+                Err(Stale::Reverify) => cache.remove(&key, &entry),
             }
         }
         counters.cache_miss();
@@ -255,12 +255,15 @@ impl Enabled {
         // Ask the key set for the key, at most once per second per authenticator: asking is
         // what drives the JWKS cache's TTL refresh and max-stale expiry when only cached tokens
         // arrive, and once a second keeps the JWKS lock's cache line out of the hot path.
-        let now_secs = self.clock.now_unix();
+        let mut now_secs = self.clock.now_unix();
         if self.keys_asked_at.load(Ordering::Relaxed) != now_secs {
             self.keys_asked_at.store(now_secs, Ordering::Relaxed);
             if resolver.resolve(token.kid(), token.alg()).is_err() {
                 return Err(Stale::Reverify);
             }
+            // Asking may have fetched the key set (on the blocking path, up to the HTTP
+            // timeout): the time checks below are as of now, as a fresh verification's are.
+            now_secs = self.clock.now_unix();
         }
         // Any change of the served key set changes the generation (m4-jwks's contract).
         if self.keys.generation() != entry.generation {
@@ -268,8 +271,8 @@ impl Enabled {
             return Err(Stale::Reverify);
         }
         // The time and scope checks are the verifier's own, so a hit answers as a fresh
-        // verification would now.
-        // The verifier's clock is this one (`verifier` below), read once per hit.
+        // verification would now. The verifier's clock is this one (`enabled_parts`), read
+        // once per hit, twice in the hit of a second that asks the key set.
         self.verifier
             .recheck_at(token, now_secs)
             .map_err(|err| Stale::Reject(self.token_error(err)))
@@ -1123,6 +1126,91 @@ mod tests {
         );
         assert_eq!(peek_header("garbage"), (None, None));
         assert_eq!(peek_header(""), (None, None));
+    }
+
+    /// A hit that asks the key set for its key (on the blocking path that may fetch the set,
+    /// which can take seconds) checks the token's times as of after asking, as a fresh
+    /// verification, which reads its clock after the key lookup, would.
+    #[test]
+    fn a_hit_checks_the_time_after_asking_for_the_key() {
+        use std::sync::atomic::AtomicBool;
+
+        use m4_jwt_verify::{Algorithm, KeyLookupError, VerifyingKey};
+
+        /// The fixture keys, asked slowly once armed: each lookup moves the clock an hour.
+        struct Slow {
+            keys: JwkSet,
+            clock: crate::ManualClock,
+            armed: AtomicBool,
+        }
+        impl KeyResolver for Slow {
+            fn resolve(
+                &self,
+                kid: &str,
+                alg: Algorithm,
+            ) -> Result<Arc<VerifyingKey>, KeyLookupError> {
+                if self.armed.load(Ordering::Relaxed) {
+                    self.clock.advance(Duration::from_secs(3600));
+                }
+                self.keys.resolve(kid, alg)
+            }
+        }
+
+        let now: u64 = 1_700_000_000;
+        let clock = crate::ManualClock::new(now);
+        let config = AuthConfig::from_vars([
+            ("M4_OAUTH2_ENABLED", "true"),
+            ("M4_OAUTH2_ISSUER_URL", "https://idp.example.com/"),
+            ("M4_OAUTH2_AUDIENCE", "m4-api"),
+        ])
+        .map(|loaded| loaded.config)
+        .map_err(|e| e.to_string());
+        let keys = JwkSet::from_json(m4_auth_testkit::keys::jwks_json().as_bytes())
+            .map_err(|e| e.to_string());
+        let (Ok(config), Ok(keys)) = (config, keys) else {
+            panic!("fixture configuration and keys");
+        };
+        let Ok(auth) = Authenticator::builder(config)
+            .clock(clock.clone())
+            .pinned_keys(keys.clone())
+            .build()
+        else {
+            panic!("an authenticator");
+        };
+        let Mode::Enabled(enabled) = &auth.inner.mode else {
+            panic!("enabled");
+        };
+        let exp = now + 600;
+        let token = m4_auth_testkit::tokens::sign(
+            "rsa-2048",
+            &serde_json::json!({
+                "iss": "https://idp.example.com/", "aud": "m4-api", "sub": "alice",
+                "scope": "read:mimic-data",
+                "iat": now, "exp": exp,
+            }),
+        );
+        let resolver = Slow {
+            keys,
+            clock: clock.clone(),
+            armed: AtomicBool::new(false),
+        };
+        let header = format!("Bearer {token}");
+        let verify = || {
+            let Ok(candidate) = candidate(Some(&header)) else {
+                panic!("a bearer token");
+            };
+            enabled
+                .verify_with(candidate, &auth.inner.counters, &resolver)
+                .map(|p| p.sub().to_owned())
+                .map_err(|e| e.code())
+        };
+        assert_eq!(verify(), Ok("alice".to_owned()));
+        // A second later the token is fresh; the lookup a hit makes then ends an hour later,
+        // past `exp` and any leeway.
+        clock.advance(Duration::from_secs(1));
+        resolver.armed.store(true, Ordering::Relaxed);
+        assert_eq!(verify(), Err("token_expired"));
+        assert!(m4_jwt_verify::Clock::now_unix(&clock) > exp + 3000);
     }
 
     #[test]

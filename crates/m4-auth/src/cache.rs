@@ -180,10 +180,17 @@ impl TokenCache {
         }
     }
 
-    /// Removes the entry for `token`'s signature, if any.
-    pub(crate) fn remove(&self, token: &Lookup<'_>) {
+    /// Removes `entry`, found for `token` by [`get`](Self::get), unless another thread has
+    /// replaced it since (a fresh verification of the same token stays).
+    pub(crate) fn remove(&self, token: &Lookup<'_>, entry: &Entry) {
         if let Some(shard) = self.shard(&token.key) {
-            shard.lock().remove(&token.key);
+            let mut shard = shard.lock();
+            if shard
+                .peek(&token.key)
+                .is_some_and(|slot| slot.entry.principal.same(&entry.principal))
+            {
+                shard.remove(&token.key);
+            }
         }
     }
 
@@ -239,7 +246,13 @@ mod tests {
         cache.insert(&c, entry(3)); // evicts b
         assert!(cache.get(&b).is_none());
         assert!(cache.get(&a).is_some() && cache.get(&c).is_some());
-        cache.remove(&a);
+        // An entry replaced since it was read is not removed for the old one.
+        let (old, new) = (cache.get(&a).unwrap(), entry(4));
+        cache.insert(&a, new);
+        cache.remove(&a, &old);
+        assert_eq!(cache.get(&a).map(|e| e.generation), Some(4));
+        let current = cache.get(&a).unwrap();
+        cache.remove(&a, &current);
         assert!(cache.get(&a).is_none());
         assert_eq!(cache.len(), 1);
     }

@@ -62,6 +62,11 @@ impl Principal {
         }
     }
 
+    /// Whether `other` is this very principal (a clone of it), not merely an equal one.
+    pub(crate) fn same(&self, other: &Principal) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The verified token behind this principal; `None` when anonymous.
     ///
     /// ```

@@ -720,9 +720,11 @@ impl Verifier {
         self.recheck_at(token, self.inner.clock.now_unix())
     }
 
-    /// [`recheck`](Self::recheck) at `now_unix`, a reading of this verifier's clock the caller
-    /// already took (a cache that reads the clock once per hit). Given the same instant, the
-    /// two answer alike (`tests/valid.rs` checks both against a fresh verification).
+    /// [`recheck`](Self::recheck) at `now_unix`, which must be a reading of this verifier's
+    /// clock taken just before the call (a cache that reads the clock once per hit): the time
+    /// checks are as of that instant, so an older reading would let a token that has expired
+    /// since pass. Given the same instant, the two answer alike (`tests/valid.rs` checks both
+    /// against a fresh verification).
     ///
     /// # Errors
     ///
