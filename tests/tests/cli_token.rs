@@ -91,8 +91,9 @@ fn token_prints_exactly_one_line_from_the_client_credentials() {
     assert!(!stderr(&output).contains("s3cret-value"));
 }
 
-#[test]
-fn token_uses_the_stored_login_and_saves_a_rotated_refresh_token() {
+/// A provider with a stored login `rt-1` whose refresh answers `eyJ.login.sig` and rotates
+/// the refresh token to `rt-2`.
+fn rotating_login() -> Provider {
     let idp = Provider::start();
     idp.store_login("rt-1");
     idp.on_post(
@@ -100,6 +101,12 @@ fn token_uses_the_stored_login_and_saves_a_rotated_refresh_token() {
         "refresh_token=rt-1",
         token_answer("eyJ.login.sig", 3600, Some("rt-2")),
     );
+    idp
+}
+
+#[test]
+fn token_uses_the_stored_login_and_saves_a_rotated_refresh_token() {
+    let idp = rotating_login();
     let output = idp.m4_auth(&["token"], &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(stdout(&output), "eyJ.login.sig\n");
@@ -130,13 +137,7 @@ fn token_in_a_directory_it_cannot_write_still_works_and_warns_of_the_unsaved_rot
         });
     // Without /proc the user is unknown: the test runs as it is, and fails as root.
     let as_root = uid == Some(0);
-    let idp = Provider::start();
-    idp.store_login("rt-1");
-    idp.on_post(
-        "/token",
-        "refresh_token=rt-1",
-        token_answer("eyJ.login.sig", 3600, Some("rt-2")),
-    );
+    let idp = rotating_login();
     if as_root {
         // The credentials file must be the user's own, and HOME theirs to enter.
         let home = idp.home.path();

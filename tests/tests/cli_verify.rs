@@ -34,18 +34,18 @@ fn json_line(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
 }
 
+/// `m4-auth verify --token TOKEN --json` against `issuer`.
+fn verify_json(home: &Path, issuer: &DevIssuer, token: &str) -> std::process::Output {
+    run(verify(home, issuer, &[], &["--token", token, "--json"]))
+}
+
 #[test]
 fn single_token_exit_codes_and_json() {
     let home = tempfile::tempdir().unwrap();
     let issuer = DevIssuer::start(DevIssuerOptions::default()).unwrap();
     let good = token(&issuer, "alice");
 
-    let output = run(verify(
-        home.path(),
-        &issuer,
-        &[],
-        &["--token", &good, "--json"],
-    ));
+    let output = verify_json(home.path(), &issuer, &good);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
         stdout(&output),
@@ -103,12 +103,7 @@ fn invisible_and_bidi_characters_in_sub_are_escaped_on_output() {
     let sub = "admin\u{202e}txt.exe\u{200b}\u{2066}x";
     let good = token(&issuer, sub);
 
-    let output = run(verify(
-        home.path(),
-        &issuer,
-        &[],
-        &["--token", &good, "--json"],
-    ));
+    let output = verify_json(home.path(), &issuer, &good);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let line = stdout(&output);
     assert!(

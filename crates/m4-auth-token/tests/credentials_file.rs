@@ -41,6 +41,28 @@ fn refused(result: Result<impl std::fmt::Debug, Error>, expected: &[&str]) -> Er
     err
 }
 
+/// The refresh token of the login stored at `path`.
+fn stored_refresh_token(path: &Path) -> String {
+    let login = CredentialsFile::new(path).load().unwrap().unwrap();
+    login.refresh_token.expose_secret().to_owned()
+}
+
+/// A provider, its credentials path, and the file there holding the login `rt-1`.
+fn provider_with_login() -> (Provider, PathBuf, CredentialsFile) {
+    let idp = Provider::start(json!({}));
+    let path = idp.credentials_path();
+    let file = CredentialsFile::new(&path);
+    file.save(&login("rt-1")).unwrap();
+    (idp, path, file)
+}
+
+/// `result` is the refusal of a symbolic link at `link` (to `target`), naming both.
+fn link_refused(result: Result<impl std::fmt::Debug, Error>, link: &Path, target: &Path) {
+    let (link, target) = (link.display().to_string(), target.display().to_string());
+    let err = refused(result, &[&link, "symbolic link", &target]);
+    assert_eq!(err.code(), "credentials_file_unsafe");
+}
+
 #[cfg(unix)]
 #[test]
 fn a_symbolic_link_is_refused_not_followed() {
@@ -52,26 +74,13 @@ fn a_symbolic_link_is_refused_not_followed() {
     std::os::unix::fs::symlink(&real, &path).unwrap();
 
     let file = CredentialsFile::new(&path);
-    let err = refused(
-        file.load(),
-        &[
-            &path.display().to_string(),
-            "symbolic link",
-            &real.display().to_string(),
-        ],
-    );
-    assert_eq!(err.code(), "credentials_file_unsafe");
+    link_refused(file.load(), &path, &real);
     // Saving over the link is refused too: it would silently replace the link.
     let err = refused(file.save(&login("rt-2")), &["symbolic link"]);
     assert_eq!(err.code(), "credentials_file_unsafe");
     assert!(fs::symlink_metadata(&path).unwrap().is_symlink());
     assert_eq!(
-        CredentialsFile::new(&real)
-            .load()
-            .unwrap()
-            .unwrap()
-            .refresh_token
-            .expose_secret(),
+        stored_refresh_token(&real),
         "rt-1",
         "the target is untouched"
     );
@@ -261,15 +270,7 @@ fn the_lock_file_is_never_followed_through_a_link_nor_truncated() {
 
     // A dangling link: following it would create `elsewhere`.
     std::os::unix::fs::symlink(&elsewhere, &lock).unwrap();
-    let err = refused(
-        file.lock(),
-        &[
-            &lock.display().to_string(),
-            "symbolic link",
-            &elsewhere.display().to_string(),
-        ],
-    );
-    assert_eq!(err.code(), "credentials_file_unsafe");
+    link_refused(file.lock(), &lock, &elsewhere);
     assert!(fs::symlink_metadata(&elsewhere).is_err(), "nothing created");
 
     // A link to an existing file: refused, and that file is not touched.
@@ -410,10 +411,7 @@ fn logout_leaves_a_file_that_is_not_a_login_and_says_so() {
 #[cfg(unix)]
 #[test]
 fn logout_waits_for_a_refresh_holding_the_lock() {
-    let idp = Provider::start(json!({}));
-    let path = idp.credentials_path();
-    let file = CredentialsFile::new(&path);
-    file.save(&login("rt-1")).unwrap();
+    let (idp, path, file) = provider_with_login();
     let refreshing = file.lock().unwrap();
     std::thread::scope(|s| {
         let out = s.spawn(|| logout(&TokenClient::new(idp.options())));
@@ -491,10 +489,7 @@ fn logout_without_a_login_creates_nothing() {
 fn save_never_overwrites_a_file_that_is_not_a_login() {
     use std::os::unix::fs::PermissionsExt as _;
 
-    let idp = Provider::start(json!({}));
-    let path = idp.credentials_path();
-    let file = CredentialsFile::new(&path);
-    file.save(&login("rt-1")).unwrap();
+    let (idp, path, file) = provider_with_login();
     let big = " ".repeat(70_000);
     for (content, mode, found) in [
         ("my notes, not JSON", 0o600, "it is not JSON"),
@@ -588,10 +583,7 @@ fn save_never_overwrites_a_file_that_is_not_a_login() {
 #[test]
 fn a_device_login_that_save_would_refuse_is_not_started() {
     use std::os::unix::fs::PermissionsExt as _;
-    let idp = Provider::start(json!({}));
-    let path = idp.credentials_path();
-    let file = CredentialsFile::new(&path);
-    file.save(&login("rt-1")).unwrap();
+    let (idp, path, file) = provider_with_login();
     let dir = path.parent().unwrap().to_path_buf();
     let real = dir.join("real.json");
     fs::rename(&path, &real).unwrap();
@@ -633,12 +625,7 @@ fn a_device_login_that_save_would_refuse_is_not_started() {
         );
     }
     assert_eq!(
-        CredentialsFile::new(&real)
-            .load()
-            .unwrap()
-            .unwrap()
-            .refresh_token
-            .expose_secret(),
+        stored_refresh_token(&real),
         "rt-1",
         "the link's target is untouched"
     );
