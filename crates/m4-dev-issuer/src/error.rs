@@ -20,6 +20,24 @@ pub enum Error {
         addr: SocketAddr,
     },
 
+    /// A limit of [`DevIssuerOptions`](crate::DevIssuerOptions) is below the smallest value
+    /// with which the issuer works.
+    #[error(
+        "DevIssuerOptions::{option} is {value}, but must be at least {minimum}: {why}; raise it (the default is {default})"
+    )]
+    LimitTooSmall {
+        /// The option's name (`max_device_logins`, `max_refresh_tokens`).
+        option: &'static str,
+        /// The value given.
+        value: usize,
+        /// The smallest value accepted.
+        minimum: usize,
+        /// The option's default.
+        default: usize,
+        /// What would not work below the minimum.
+        why: &'static str,
+    },
+
     /// The dev issuer could not listen on its address (port in use, permissions).
     #[error("could not listen on {addr}: pick another port, or 0 for any free one")]
     Bind {
@@ -134,6 +152,7 @@ mod tests {
     fn name(error: &Error) -> &'static str {
         m4_auth_testkit::variant_name!(error, Error {
             NonLoopbackBind { .. },
+            LimitTooSmall { .. },
             Bind { .. },
             KeyGeneration { .. },
             Random,
@@ -149,7 +168,7 @@ mod tests {
         })
     }
 
-    const VARIANTS: usize = 13;
+    const VARIANTS: usize = 14;
 
     fn samples() -> Vec<Error> {
         let addr: SocketAddr = "127.0.0.1:8414".parse().unwrap();
@@ -157,6 +176,13 @@ mod tests {
         vec![
             Error::NonLoopbackBind {
                 addr: "0.0.0.0:8414".parse().unwrap(),
+            },
+            Error::LimitTooSmall {
+                option: "max_refresh_tokens",
+                value: 1,
+                minimum: 2,
+                default: 10_000,
+                why: "with 1 the token a refresh rotates away is forgotten at once, so a stolen one presented again is never caught as a reuse",
             },
             Error::Bind {
                 addr,

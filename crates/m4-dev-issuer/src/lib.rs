@@ -66,6 +66,17 @@ pub const DEFAULT_MAX_DEVICE_LOGINS: usize = 1000;
 /// limit).
 pub const DEFAULT_MAX_REFRESH_TOKENS: usize = 10_000;
 
+/// The smallest [`DevIssuerOptions::max_device_logins`] [`DevIssuer::start`] accepts: with 0,
+/// every device login would be refused.
+pub const MIN_DEVICE_LOGINS: usize = 1;
+
+/// The smallest [`DevIssuerOptions::max_refresh_tokens`] [`DevIssuer::start`] accepts: with 0,
+/// every device-code exchange would be refused; with 1, a login and its refreshes work, but
+/// the token a refresh rotates away would be forgotten at once (the new one takes its only
+/// slot), so presenting it again would never be caught as a reuse. With 2, a login's most
+/// recently rotated-away token is kept, and its reuse revokes the login.
+pub const MIN_REFRESH_TOKENS: usize = 2;
+
 /// How many distinct paths that are not the issuer's own [`DevIssuer::served`] counts one by
 /// one; requests for further unknown paths are counted together under [`OTHER_PATHS`], so a
 /// loop of requests for ever new paths cannot grow the counts without bound.
@@ -309,7 +320,8 @@ pub struct DevIssuerOptions {
     /// The most device logins held at once (pending, decided or exchanged, until they expire).
     /// When it is reached, expired ones are forgotten; if none has expired, a new
     /// `POST /device_authorization` is refused with `temporarily_unavailable` (HTTP 503).
-    /// Default [`DEFAULT_MAX_DEVICE_LOGINS`].
+    /// Default [`DEFAULT_MAX_DEVICE_LOGINS`]; at least [`MIN_DEVICE_LOGINS`] (1), else
+    /// [`DevIssuer::start`] refuses with [`Error::LimitTooSmall`].
     pub max_device_logins: usize,
     /// The most refresh tokens held at once (live, rotated away, revoked, until they expire).
     /// When it is reached, expired ones and those of revoked logins are forgotten; if that
@@ -317,7 +329,8 @@ pub struct DevIssuerOptions {
     /// token instead of revoking its login). So a refresh is never refused for the limit; when
     /// every token held is the current one of a live login, a grant that would add a login is
     /// refused with `temporarily_unavailable` (HTTP 503) and spends nothing.
-    /// Default [`DEFAULT_MAX_REFRESH_TOKENS`].
+    /// Default [`DEFAULT_MAX_REFRESH_TOKENS`]; at least [`MIN_REFRESH_TOKENS`] (2, so reuse
+    /// detection works), else [`DevIssuer::start`] refuses with [`Error::LimitTooSmall`].
     pub max_refresh_tokens: usize,
 }
 
@@ -600,7 +613,8 @@ impl fmt::Debug for DevIssuer {
 impl DevIssuer {
     /// Generates keys, binds `options.host:options.port` and starts serving on a worker thread.
     ///
-    /// Refuses any address that is not loopback with [`Error::NonLoopbackBind`].
+    /// Refuses any address that is not loopback with [`Error::NonLoopbackBind`], and limits
+    /// below [`MIN_DEVICE_LOGINS`] or [`MIN_REFRESH_TOKENS`] with [`Error::LimitTooSmall`].
     ///
     /// ```
     /// use m4_dev_issuer::{DevIssuer, DevIssuerOptions};
@@ -616,6 +630,7 @@ impl DevIssuer {
         if !options.host.is_loopback() {
             return Err(Error::NonLoopbackBind { addr: requested });
         }
+        check_limits(&options)?;
         let current = KeySet::generate(1)?;
         let server = tiny_http::Server::http(requested).map_err(|source| Error::Bind {
             addr: requested,
@@ -923,6 +938,34 @@ impl DevIssuer {
         drop(server);
         wait_until_closed(self.addr);
     }
+}
+
+/// Refuses limits below [`MIN_DEVICE_LOGINS`] and [`MIN_REFRESH_TOKENS`], saying what would
+/// not work with the value given.
+fn check_limits(options: &DevIssuerOptions) -> Result<(), Error> {
+    if options.max_device_logins < MIN_DEVICE_LOGINS {
+        return Err(Error::LimitTooSmall {
+            option: "max_device_logins",
+            value: options.max_device_logins,
+            minimum: MIN_DEVICE_LOGINS,
+            default: DEFAULT_MAX_DEVICE_LOGINS,
+            why: "with 0 every device login is refused",
+        });
+    }
+    if options.max_refresh_tokens < MIN_REFRESH_TOKENS {
+        return Err(Error::LimitTooSmall {
+            option: "max_refresh_tokens",
+            value: options.max_refresh_tokens,
+            minimum: MIN_REFRESH_TOKENS,
+            default: DEFAULT_MAX_REFRESH_TOKENS,
+            why: if options.max_refresh_tokens == 0 {
+                "with 0 every device-code exchange is refused, so no login completes"
+            } else {
+                "with 1 the token a refresh rotates away is forgotten at once, so a stolen one presented again is never caught as a reuse"
+            },
+        });
+    }
+    Ok(())
 }
 
 /// Polls `addr` until connections are refused, for at most two seconds.

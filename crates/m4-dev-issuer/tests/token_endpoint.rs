@@ -1272,6 +1272,67 @@ fn a_long_session_forgets_its_oldest_rotated_away_tokens() {
     check_error(&refresh(&f, &rt, &[]), 400, "invalid_grant", "revoked");
 }
 
+/// Limits below the smallest that works are refused when the issuer starts, naming the
+/// option, the value and the minimum: `max_device_logins = 0` refuses every device login;
+/// `max_refresh_tokens = 0` refuses every device-code exchange, and with 1 the token a refresh
+/// rotates away is forgotten at once (its only slot goes to the new one), so presenting it
+/// again is never detected as a reuse. At the minimums (1 and 2) a login, a refresh and reuse
+/// detection all work.
+#[test]
+fn limits_below_the_working_minimum_are_refused_at_start() {
+    let refused = |options: DevIssuerOptions| match DevIssuer::start(options) {
+        Ok(issuer) => panic!("started with limits that cannot work: {issuer:?}"),
+        Err(error) => error.to_string(),
+    };
+    let mut shown = String::new();
+    for value in [0, 1] {
+        let message = refused(DevIssuerOptions {
+            max_refresh_tokens: value,
+            ..DevIssuerOptions::default()
+        });
+        assert!(
+            message.contains(&format!("max_refresh_tokens is {value}"))
+                && message.contains("at least 2"),
+            "{message}"
+        );
+        shown.push_str(&format!("{message}\n"));
+    }
+    let message = refused(DevIssuerOptions {
+        max_device_logins: 0,
+        ..DevIssuerOptions::default()
+    });
+    assert!(
+        message.contains("max_device_logins is 0") && message.contains("at least 1"),
+        "{message}"
+    );
+    shown.push_str(&format!("{message}\n"));
+    insta::assert_snapshot!(shown);
+    // At the minimums everything a login needs works, reuse detection included.
+    let f = start_with(|o| {
+        o.max_device_logins = 1;
+        o.max_refresh_tokens = 2;
+        o.device_interval = Duration::ZERO;
+    });
+    let mut rt = logged_in(&f);
+    let mut used = String::new();
+    for _ in 0..3 {
+        let answer = refresh(&f, &rt, &[]);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        used = std::mem::replace(
+            &mut rt,
+            answer.body["refresh_token"].as_str().unwrap().to_owned(),
+        );
+        assert_eq!(f.issuer.refresh_tokens_held(), 2);
+    }
+    check_error(
+        &refresh(&f, &used, &[]),
+        400,
+        "invalid_grant",
+        "already used",
+    );
+    check_error(&refresh(&f, &rt, &[]), 400, "invalid_grant", "revoked");
+}
+
 /// RFC 6749 §3.3: `scope` is a list of non-empty scope tokens. A value of spaces only
 /// (`scope=%20`) names none: it is refused as `invalid_scope`, not taken as "no scope" (which
 /// would grant a token without any scope, or, on a refresh, narrow the login to nothing).
