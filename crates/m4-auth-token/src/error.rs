@@ -315,9 +315,10 @@ pub enum Error {
         detail: String,
     },
     /// The credentials file is a login this program wrote, but damaged (a member missing) or
-    /// of another format version.
+    /// of another format version. `m4-auth login` alone fixes it: a save replaces a login this
+    /// program wrote, damaged ones included ([`CredentialsFile::save`](crate::CredentialsFile::save)).
     #[error(
-        "the credentials file {} is unusable ({detail}); run `m4-auth logout` and `m4-auth login`",
+        "the credentials file {} is unusable ({detail}); run `m4-auth login` (it replaces the damaged file)",
         path.display()
     )]
     CredentialsFileCorrupt {

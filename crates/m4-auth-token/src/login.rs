@@ -170,7 +170,7 @@ const STILL_VALID: &str = "a login it held stays valid at the provider until it 
 /// [`logout`]'s note for a file it removed without using a login from it (`error`, from
 /// [`CredentialsFile::load`], is one [`CredentialsFile::removable`] accepts): what it was and what is left to
 /// do. Not the error's own text, whose fix is wrong once logout has removed the file ("run
-/// `m4-auth logout` and `m4-auth login`", "run `chmod 600`"); and only a file others could read
+/// `m4-auth login` (it replaces the damaged file)", "run `chmod 600`"); and only a file others could read
 /// "may have been exposed".
 pub(crate) fn unread_note(error: &Error) -> String {
     match error {

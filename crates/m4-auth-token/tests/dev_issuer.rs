@@ -208,6 +208,37 @@ fn logout_of_a_too_open_file_removes_it_and_says_to_revoke_at_the_provider() {
     assert!(!path.exists());
 }
 
+/// A login of this program's that is damaged or of another format version is refused with
+/// the advice to run `m4-auth login` alone, and that advice works: the device login starts,
+/// and its save replaces the damaged file (no logout needed first).
+#[cfg(unix)]
+#[test]
+fn a_damaged_login_is_replaced_by_login_alone_as_its_message_says() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let issuer = issuer(ClientAuthMethod::ALL.to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.json");
+    let file = CredentialsFile::new(&path);
+    for damaged in [
+        r#"{"version": 2, "issuer": "https://idp.example.com/"}"#,
+        r#"{"version": 1, "issuer": "https://idp.example.com/", "client_id": "m4-dev-cli"}"#,
+    ] {
+        std::fs::write(&path, damaged).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let err = file.load().unwrap_err();
+        assert!(matches!(err, Error::CredentialsFileCorrupt { .. }), "{err}");
+        let message = err.to_string();
+        assert!(
+            message.ends_with("run `m4-auth login` (it replaces the damaged file)"),
+            "{message}"
+        );
+        assert!(!message.contains("logout"), "{message}");
+        login(&issuer, &dir, true).unwrap();
+        let stored = file.load().unwrap().unwrap();
+        assert_eq!(stored.issuer, issuer.issuer_url(), "{damaged}");
+    }
+}
+
 #[test]
 fn a_denied_login_stores_nothing() {
     let issuer = issuer(ClientAuthMethod::ALL.to_vec());
