@@ -19,7 +19,7 @@ pub use login::{LogoutOutcome, SLOW_DOWN_STEP, finish_login, logout};
 pub use options::{MAX_HTTP_TIMEOUT, MIN_HTTP_TIMEOUT, OFFLINE_ACCESS, TokenOptions};
 pub use source::{CredentialKind, TokenSource, renew_after};
 pub use store::{
-    CredentialsFile, LoginLock, MAX_FILE_BYTES, StoredLogin, default_credentials_path,
+    CredentialsFile, LockPurpose, LoginLock, MAX_FILE_BYTES, StoredLogin, default_credentials_path,
 };
 
 // Time is injected the way m4-jwks does it: one Clock trait in the tree.

@@ -7,7 +7,7 @@ use crate::client::{
     DeviceAuthorization, MAX_DEVICE_LIFETIME, MIN_POLL_INTERVAL, Poll, TokenClient,
 };
 use crate::error::{Error, FileProblem};
-use crate::store::{CredentialsFile, StoredLogin};
+use crate::store::{CredentialsFile, LockPurpose, StoredLogin};
 
 /// RFC 8628 §3.5: each `slow_down` adds 5 seconds to the polling interval.
 pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
@@ -65,7 +65,7 @@ pub fn finish_login(
                 // that login's rotated token over this one afterwards (the user switched
                 // accounts; M4 would go on acting as the old one). Not held (this user may not
                 // write the lock file), the save goes on, as a refresh does.
-                let _lock = file.lock()?;
+                let _lock = file.lock_for(LockPurpose::Login)?;
                 file.save(&login)?;
                 return Ok(login);
             }
@@ -119,7 +119,7 @@ pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
     // login again after it is removed. Where the lock is refused (a directory others may
     // write to, a lock file that is a link), every refresh is refused it too, so none can be
     // running: logout goes on and reports on the file itself.
-    let _lock = match file.lock() {
+    let _lock = match file.lock_for(LockPurpose::Logout) {
         Ok(lock) => Some(lock),
         Err(Error::CredentialsFileUnsafe { .. }) => None,
         Err(e) => return Err(e),

@@ -12,8 +12,8 @@ use crate::client::{FIXES, OTHER_FIX, fix_for};
 use crate::error::{EndpointKind, Error, FileProblem};
 use crate::store::{
     KIND_DEVICE, KIND_DIRECTORY, KIND_FIFO, KIND_SOCKET, KIND_SPECIAL, LOCK_REPLACED, LockBlocked,
-    NO_APPDATA, NO_HOME, NO_VERSION, NO_XDG_CONFIG_HOME_OR_HOME, NOT_AN_OBJECT, NOT_JSON,
-    OTHER_MEMBERS, lock_is_symlink, lock_not_regular, login_too_large,
+    LockPurpose, NO_APPDATA, NO_HOME, NO_VERSION, NO_XDG_CONFIG_HOME_OR_HOME, NOT_AN_OBJECT,
+    NOT_JSON, OTHER_MEMBERS, lock_is_symlink, lock_not_regular, login_too_large,
 };
 
 /// How many variants [`Error`] has (checked against the labels the samples carry).
@@ -356,8 +356,9 @@ fn every_file_problem() {
     insta::assert_snapshot!(text);
 }
 
-/// Every warning logged (never an error: the refresh goes on): a refresh without the
-/// cross-process lock, and a rotated refresh token that could not be saved.
+/// Every warning logged (never an error: the operation goes on): a refresh, login or logout
+/// without the cross-process lock, for each reason, and a rotated refresh token that could not
+/// be saved.
 #[test]
 fn every_warning() {
     let dir = PathBuf::from("/etc/m4-auth");
@@ -366,28 +367,42 @@ fn every_warning() {
         action: "write",
         detail: "Permission denied (os error 13)".into(),
     };
-    let unlocked = |detail, cause| {
+    let unlocked = |detail, cause, purpose| {
         crate::store::lock_unavailable(
             &dir.join("credentials.json"),
             &dir.join(".credentials.json.lock"),
             detail,
             cause,
+            purpose,
         )
     };
     let denied = "Permission denied (os error 13)";
-    // Every cause, by a match without a wildcard arm: a new one cannot be forgotten here.
+    // Every purpose and cause, by matches without a wildcard arm: a new one cannot be
+    // forgotten here.
+    let purposes = [
+        LockPurpose::Refresh,
+        LockPurpose::Login,
+        LockPurpose::Logout,
+    ];
     let causes = [
         LockBlocked::Directory,
         LockBlocked::LockFile,
         LockBlocked::ReadOnly,
     ];
-    let mut warnings: Vec<String> = causes
-        .into_iter()
-        .map(|cause| match cause {
-            LockBlocked::Directory | LockBlocked::LockFile => unlocked(denied, cause),
-            LockBlocked::ReadOnly => unlocked("Read-only file system (os error 30)", cause),
-        })
-        .collect();
+    let mut warnings = Vec::new();
+    for purpose in purposes {
+        match purpose {
+            LockPurpose::Refresh | LockPurpose::Login | LockPurpose::Logout => {}
+        }
+        for cause in causes {
+            warnings.push(match cause {
+                LockBlocked::Directory | LockBlocked::LockFile => unlocked(denied, cause, purpose),
+                LockBlocked::ReadOnly => {
+                    unlocked("Read-only file system (os error 30)", cause, purpose)
+                }
+            });
+        }
+    }
     warnings.push(crate::source::rotated_not_saved(&unsaved));
     let mut text = String::new();
     for warning in warnings {

@@ -410,20 +410,46 @@ impl CredentialsFile {
     /// the case, rather than locking the user out: the returned guard then says
     /// [`LoginLock::is_held`] `false`.
     ///
+    /// The warning says the lock was wanted for a refresh; a login or a logout, which take the
+    /// same lock, use [`CredentialsFile::lock_for`] so that it names them instead.
+    ///
     /// # Errors
     /// [`Error::CredentialsFileUnsafe`] for the lock file or directory refusals;
     /// [`Error::CredentialsFileIo`] when the lock file cannot be created or locked for another
     /// reason (its directory's path names a regular file, ...).
     pub fn lock(&self) -> Result<LoginLock, Error> {
+        self.lock_for(LockPurpose::Refresh)
+    }
+
+    /// [`CredentialsFile::lock`], taken for `purpose`: the same lock, and the same refusals;
+    /// only the warning when it cannot be taken differs, naming what goes on without it and
+    /// what could then go wrong ("saving the new login in ...", "logging out of the stored
+    /// login in ...").
+    ///
+    /// ```
+    /// use m4_auth_token::{CredentialsFile, LockPurpose};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("m4-doc-lock-for-{}", std::process::id()));
+    /// let file = CredentialsFile::new(dir.join("credentials.json"));
+    /// let lock = file.lock_for(LockPurpose::Logout)?;
+    /// assert!(lock.is_held());
+    /// # drop(lock);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), m4_auth_token::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`CredentialsFile::lock`].
+    pub fn lock_for(&self, purpose: LockPurpose) -> Result<LoginLock, Error> {
         let dir = self.dir();
         let lock = self.lock_path();
         if let Err(e) = create_private_dir(&dir) {
-            return self.unheld(&lock, &e, LockStep::Create);
+            return self.unheld(&lock, &e, LockStep::Create, purpose);
         }
         self.check_directory(&dir)?;
         let file = match self.open_lock(&lock)? {
             Ok(file) => file,
-            Err((step, e)) => return self.unheld(&lock, &e, step),
+            Err((step, e)) => return self.unheld(&lock, &e, step, purpose),
         };
         file.lock().map_err(|e| self.io("lock", &e))?;
         Ok(LoginLock {
@@ -434,7 +460,13 @@ impl CredentialsFile {
 
     /// The lock could not be created or opened (at `step`): go on without it when the reason
     /// is that this user may not write there ([`cannot_lock_here`]), otherwise the error.
-    fn unheld(&self, lock: &Path, error: &io::Error, step: LockStep) -> Result<LoginLock, Error> {
+    fn unheld(
+        &self,
+        lock: &Path,
+        error: &io::Error,
+        step: LockStep,
+        purpose: LockPurpose,
+    ) -> Result<LoginLock, Error> {
         if !cannot_lock_here(error) {
             return Err(self.io("lock", error));
         }
@@ -446,7 +478,8 @@ impl CredentialsFile {
                 LockStep::Open => LockBlocked::LockFile,
             }
         };
-        let warning = lock_unavailable(&self.path, lock, &shown(&error.to_string()), cause);
+        let warning =
+            lock_unavailable(&self.path, lock, &shown(&error.to_string()), cause, purpose);
         tracing::warn!(code = "credentials_file_error", "{warning}");
         Ok(LoginLock {
             file: None,
@@ -677,6 +710,24 @@ impl CredentialsFile {
     }
 }
 
+/// What the cross-process lock of a stored login is taken for ([`CredentialsFile::lock_for`]).
+///
+/// A refresh, a login and a logout take the same lock; this only words the warning given when
+/// the lock cannot be taken and the operation goes on without it, so that it names the
+/// operation and what could go wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LockPurpose {
+    /// Refreshing the stored login (what [`CredentialsFile::lock`] takes it for): "refreshing
+    /// the stored login in ...".
+    Refresh,
+    /// Saving a new login ([`finish_login`](crate::finish_login)): "saving the new login in ...".
+    Login,
+    /// Removing the stored login ([`logout`](crate::logout)): "logging out of the stored login
+    /// in ...".
+    Logout,
+}
+
 /// The cross-process lock of a stored login, from [`CredentialsFile::lock`]; released on drop.
 #[derive(Debug)]
 pub struct LoginLock {
@@ -800,12 +851,14 @@ pub(crate) enum LockBlocked {
     ReadOnly,
 }
 
-/// The warning when a refresh goes ahead without the cross-process lock, worded by `cause`.
+/// The warning when a refresh, login or logout (`purpose`) goes ahead without the
+/// cross-process lock, worded by `cause`.
 pub(crate) fn lock_unavailable(
     path: &Path,
     lock: &Path,
     detail: &str,
     cause: LockBlocked,
+    purpose: LockPurpose,
 ) -> String {
     const ELSEWHERE: &str = "set M4_OAUTH2_CREDENTIALS_FILE to a file in a directory of your \
                              own and run `m4-auth login`";
@@ -836,10 +889,25 @@ pub(crate) fn lock_unavailable(
             format!("remount the file system writable, or {ELSEWHERE}"),
         ),
     };
+    let (doing, risk) = match purpose {
+        LockPurpose::Refresh => (
+            "refreshing the stored login in",
+            "two processes refreshing it at once could present the same refresh token, which a \
+             provider that detects reuse answers by revoking the login",
+        ),
+        LockPurpose::Login => (
+            "saving the new login in",
+            "a process refreshing the previous login at the same time could save that login's \
+             rotated refresh token over the new one, so M4 would go on as the previous login",
+        ),
+        LockPurpose::Logout => (
+            "logging out of the stored login in",
+            "a process refreshing it at the same time could save a rotated refresh token after \
+             logout removed the file, and so keep the login",
+        ),
+    };
     format!(
-        "refreshing the stored login in {} without the cross-process lock: {why}; two \
-         processes refreshing it at once could present the same refresh token, which a \
-         provider that detects reuse answers by revoking the login: {fix}",
+        "{doing} {} without the cross-process lock: {why}; {risk}: {fix}",
         path.display()
     )
 }
@@ -976,7 +1044,9 @@ mod tests {
         for error in &unlocked {
             assert!(cannot_lock_here(error), "{error}");
             for step in [LockStep::Create, LockStep::Open] {
-                let guard = file.unheld(&lock, error, step).unwrap();
+                let guard = file
+                    .unheld(&lock, error, step, LockPurpose::Refresh)
+                    .unwrap();
                 assert!(!guard.is_held(), "{error}");
                 // Worded by the case: a read-only file system, else the step that failed.
                 let warning = guard.warning().unwrap();
@@ -997,7 +1067,9 @@ mod tests {
         ];
         for error in &refused {
             assert!(!cannot_lock_here(error), "{error}");
-            let err = file.unheld(&lock, error, LockStep::Open).unwrap_err();
+            let err = file
+                .unheld(&lock, error, LockStep::Open, LockPurpose::Refresh)
+                .unwrap_err();
             assert!(
                 matches!(err, Error::CredentialsFileIo { action: "lock", .. }),
                 "{err}"

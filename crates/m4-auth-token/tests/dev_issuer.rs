@@ -453,3 +453,57 @@ fn a_lock_file_this_user_may_not_write_is_named_in_the_warning() {
     }
     assert!(!warning.contains("its directory"), "{warning}");
 }
+
+/// Login and logout take the refresh lock too; when it cannot be taken (here a lock file this
+/// user may not write), their warning names what is being done, not a refresh: "saving the new
+/// login ..." for `finish_login`, "logging out of the stored login ..." for `logout`, while a
+/// refresh still says "refreshing the stored login ...". Each goes on without the lock. As
+/// root the test runs again as uid 65534 ([`run_as_nobody`]).
+#[cfg(unix)]
+#[test]
+fn a_lock_warning_names_the_operation_that_wanted_the_lock() {
+    use std::os::unix::fs::PermissionsExt as _;
+    if std::env::var_os(AS_NOBODY).is_some() {
+        assert_eq!(effective_uid(), Some(NOBODY), "the copy runs as uid 65534");
+    } else if effective_uid() == Some(0) {
+        run_as_nobody("a_lock_warning_names_the_operation_that_wanted_the_lock");
+        return;
+    }
+    let issuer = issuer(ClientAuthMethod::ALL.to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.json");
+    let lock = dir.path().join(".credentials.json.lock");
+    std::fs::write(&lock, b"").unwrap();
+    std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o400)).unwrap();
+    let client = || TokenClient::new(options(&issuer, &dir).client_id(DEFAULT_PUBLIC_CLIENT_ID));
+    let recorder = m4_auth_testkit::logs::Recorder::default();
+    let warned = |what: &str| {
+        let events = recorder.take();
+        assert_eq!(events.len(), 1, "{what}: {events:?}");
+        let text = &events[0].fields;
+        let starts = format!(
+            "message={what} {} without the cross-process lock",
+            path.display()
+        );
+        assert!(text.contains(&starts), "{starts:?} not in: {text}");
+        assert!(text.contains(&lock.display().to_string()), "{text}");
+        assert!(text.contains("make the lock file writable"), "{text}");
+        text.clone()
+    };
+
+    tracing::subscriber::with_default(recorder.clone(), || login(&issuer, &dir, true)).unwrap();
+    let text = warned("saving the new login in");
+    assert!(text.contains("the previous login"), "{text}");
+
+    let source = TokenSource::detect(options(&issuer, &dir).client_id(DEFAULT_PUBLIC_CLIENT_ID))
+        .unwrap()
+        .unwrap();
+    tracing::subscriber::with_default(recorder.clone(), || source.access_token()).unwrap();
+    warned("refreshing the stored login in");
+
+    let outcome =
+        tracing::subscriber::with_default(recorder.clone(), || logout(&client())).unwrap();
+    assert!(outcome.removed && outcome.revoked, "{outcome:?}");
+    let text = warned("logging out of the stored login in");
+    assert!(text.contains("after logout removed"), "{text}");
+}
