@@ -620,7 +620,7 @@ fn hardening_cases_each_with_its_control() {
         assert_eq!(
             answer["message"],
             format!(
-                "Token claim \"sub\" contains the control character {found}; a subject identifier must not contain control characters: configure the identity provider to issue a printable subject identifier"
+                "Token claim \"sub\" contains the control character {found}: configure the identity provider to issue a subject identifier without control characters"
             ),
             "{line}"
         );

@@ -230,14 +230,16 @@ pub enum Error {
     /// [`str::trim`] trims). `sub` is the rate-limit key and names the user in logs: blank
     /// subjects would make distinct tokens share one identity. The value is not echoed.
     #[error(
-        "Token claim \"sub\" is only whitespace; it must identify the subject: configure the identity provider to issue a real subject identifier"
+        "Token claim \"sub\" is only whitespace; it must identify the subject: configure the identity provider to issue a non-blank subject identifier"
     )]
     BlankSubject,
     /// The `sub` claim contains a control character ([`char::is_control`]: U+0000 to U+001F,
     /// U+007F to U+009F), which could forge or split a log line where the subject is written.
-    /// The message names the first one as a code point and does not echo the value.
+    /// The message names the first one as a code point and does not echo the value; it asks
+    /// for a subject "without control characters", which is what is checked (not
+    /// "printable": other invisible characters, such as U+200B, are accepted).
     #[error(
-        "Token claim \"sub\" contains the control character U+{:04X}; a subject identifier must not contain control characters: configure the identity provider to issue a printable subject identifier", u32::from(*.found)
+        "Token claim \"sub\" contains the control character U+{:04X}: configure the identity provider to issue a subject identifier without control characters", u32::from(*.found)
     )]
     SubjectControlCharacter {
         /// The first control character of `sub`.
