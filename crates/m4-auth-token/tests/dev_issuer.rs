@@ -344,6 +344,22 @@ fn run_as_nobody(name: &str) {
     );
 }
 
+/// For a test that must not run as root: as root, runs the test `name` again as uid
+/// [`NOBODY`] ([`run_as_nobody`]) and returns `true` (the caller returns; the copy did the
+/// work); in that copy, checks it is uid [`NOBODY`]; otherwise `false`.
+#[cfg(unix)]
+fn ran_as_nobody(name: &str) -> bool {
+    if std::env::var_os(AS_NOBODY).is_some() {
+        assert_eq!(effective_uid(), Some(NOBODY), "the copy runs as uid 65534");
+        return false;
+    }
+    if effective_uid() == Some(0) {
+        run_as_nobody(name);
+        return true;
+    }
+    false
+}
+
 /// A stored login in a directory this user may read but not write (mode 0500; in production
 /// a read-only mount or a root-provisioned service account's file): the lock file cannot be
 /// created, and the rotated token cannot be saved, yet the refresh works, again and again, from
@@ -354,12 +370,8 @@ fn run_as_nobody(name: &str) {
 #[test]
 fn a_login_in_a_directory_this_user_cannot_write_is_refreshed_without_the_lock() {
     use std::os::unix::fs::PermissionsExt as _;
-    if std::env::var_os(AS_NOBODY).is_some() {
-        assert_eq!(effective_uid(), Some(NOBODY), "the copy runs as uid 65534");
-    } else if effective_uid() == Some(0) {
-        run_as_nobody(
-            "a_login_in_a_directory_this_user_cannot_write_is_refreshed_without_the_lock",
-        );
+    if ran_as_nobody("a_login_in_a_directory_this_user_cannot_write_is_refreshed_without_the_lock")
+    {
         return;
     }
     // (Without /proc the user is unknown: the test runs as it is, and fails as root.)
@@ -428,10 +440,7 @@ fn a_login_in_a_directory_this_user_cannot_write_is_refreshed_without_the_lock()
 #[test]
 fn a_lock_file_this_user_may_not_write_is_named_in_the_warning() {
     use std::os::unix::fs::PermissionsExt as _;
-    if std::env::var_os(AS_NOBODY).is_some() {
-        assert_eq!(effective_uid(), Some(NOBODY), "the copy runs as uid 65534");
-    } else if effective_uid() == Some(0) {
-        run_as_nobody("a_lock_file_this_user_may_not_write_is_named_in_the_warning");
+    if ran_as_nobody("a_lock_file_this_user_may_not_write_is_named_in_the_warning") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -463,10 +472,7 @@ fn a_lock_file_this_user_may_not_write_is_named_in_the_warning() {
 #[test]
 fn a_lock_warning_names_the_operation_that_wanted_the_lock() {
     use std::os::unix::fs::PermissionsExt as _;
-    if std::env::var_os(AS_NOBODY).is_some() {
-        assert_eq!(effective_uid(), Some(NOBODY), "the copy runs as uid 65534");
-    } else if effective_uid() == Some(0) {
-        run_as_nobody("a_lock_warning_names_the_operation_that_wanted_the_lock");
+    if ran_as_nobody("a_lock_warning_names_the_operation_that_wanted_the_lock") {
         return;
     }
     let issuer = issuer(ClientAuthMethod::ALL.to_vec());
