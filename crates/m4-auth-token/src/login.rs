@@ -21,7 +21,8 @@ pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 ///
 /// The login is saved under the refresh lock ([`CredentialsFile::lock`]), taken only once the
 /// provider has answered, so a refresh of the previous login in another process cannot
-/// overwrite it.
+/// overwrite it. Where this user may not write the lock file, the login is saved without the
+/// lock, and the returned login's [`StoredLogin::warnings`] says so (as `tracing` does).
 ///
 /// # Errors
 /// [`Error::LoginDenied`] (`access_denied`), [`Error::LoginExpiredBeforeApproval`]
@@ -54,7 +55,7 @@ pub fn finish_login(
                     return Err(Error::NoRefreshToken);
                 };
                 let options = &client.options;
-                let login = StoredLogin::new(
+                let mut login = StoredLogin::new(
                     options.issuer.clone(),
                     options.client_id.clone().unwrap_or_default(),
                     refresh_token,
@@ -65,8 +66,11 @@ pub fn finish_login(
                 // that login's rotated token over this one afterwards (the user switched
                 // accounts; M4 would go on acting as the old one). Not held (this user may not
                 // write the lock file), the save goes on, as a refresh does.
-                let _lock = file.lock_for(LockPurpose::Login)?;
+                // The warning is logged with `tracing` too; it is returned for a program
+                // without a subscriber (the `m4-auth` CLI) to show.
+                let lock = file.lock_for(LockPurpose::Login)?;
                 file.save(&login)?;
+                login.warnings.extend(lock.warning().map(str::to_owned));
                 return Ok(login);
             }
         }
@@ -83,6 +87,12 @@ pub struct LogoutOutcome {
     pub revoked: bool,
     /// Why revocation did not happen or failed, when it did not (the file is removed anyway).
     pub revocation_note: Option<String>,
+    /// What went wrong without stopping the logout: the refresh lock could not be taken
+    /// ([`LoginLock::warning`](crate::LoginLock::warning)), so a refresh running in another
+    /// process at the same time could have saved the login again. Each is also logged with
+    /// `tracing`; a program without a subscriber (the `m4-auth` CLI) shows them itself.
+    /// Never holds a token. Empty from [`LogoutOutcome::new`].
+    pub warnings: Vec<String>,
 }
 
 impl LogoutOutcome {
@@ -92,6 +102,7 @@ impl LogoutOutcome {
             removed,
             revoked,
             revocation_note,
+            warnings: Vec::new(),
         }
     }
 }
@@ -100,7 +111,8 @@ impl LogoutOutcome {
 /// endpoint, then deletes the file (also when revocation fails: the note says so).
 ///
 /// Holds the refresh lock ([`CredentialsFile::lock`]) from reading the login to removing it,
-/// so a refresh in another process cannot save it again afterwards.
+/// so a refresh in another process cannot save it again afterwards. Where this user may not
+/// write the lock file, it goes on without the lock, and [`LogoutOutcome::warnings`] says so.
 ///
 /// # Errors
 /// The credentials file's errors (locking, reading, removing); a path that is not a regular
@@ -119,7 +131,7 @@ pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
     // login again after it is removed. Where the lock is refused (a directory others may
     // write to, a lock file that is a link), every refresh is refused it too, so none can be
     // running: logout goes on and reports on the file itself.
-    let _lock = match file.lock_for(LockPurpose::Logout) {
+    let lock = match file.lock_for(LockPurpose::Logout) {
         Ok(lock) => Some(lock),
         Err(Error::CredentialsFileUnsafe { .. }) => None,
         Err(e) => return Err(e),
@@ -160,6 +172,13 @@ pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
         removed,
         revoked,
         revocation_note,
+        // Logged with `tracing` too; returned for a program without a subscriber to show.
+        warnings: lock
+            .as_ref()
+            .and_then(|lock| lock.warning())
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
     })
 }
 

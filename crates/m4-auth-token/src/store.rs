@@ -113,6 +113,13 @@ pub struct StoredLogin {
     pub client_id: String,
     /// The refresh token.
     pub refresh_token: Secret,
+    /// What went wrong, without stopping it, while [`finish_login`](crate::finish_login)
+    /// saved this login: the refresh lock could not be taken ([`LoginLock::warning`]). Each
+    /// is also logged with `tracing`; a program without a subscriber (the `m4-auth` CLI)
+    /// shows them itself. Empty for a login that was saved under the lock, loaded
+    /// ([`CredentialsFile::load`]) or built ([`StoredLogin::new`]); never written to the
+    /// file, and never holding a token. Compared by `==` like the other fields.
+    pub warnings: Vec<String>,
 }
 
 impl StoredLogin {
@@ -122,6 +129,7 @@ impl StoredLogin {
             issuer: issuer.into(),
             client_id: client_id.into(),
             refresh_token: token,
+            warnings: Vec::new(),
         }
     }
 }
@@ -132,6 +140,7 @@ impl fmt::Debug for StoredLogin {
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
             .field("refresh_token", &self.refresh_token)
+            .field("warnings", &self.warnings)
             .finish()
     }
 }
@@ -288,6 +297,7 @@ impl CredentialsFile {
             issuer: string("issuer")?,
             client_id: string("client_id")?,
             refresh_token: Secret::new(string("refresh_token")?),
+            warnings: Vec::new(),
         }))
     }
 
@@ -862,6 +872,26 @@ pub(crate) fn lock_unavailable(
 ) -> String {
     const ELSEWHERE: &str = "set M4_OAUTH2_CREDENTIALS_FILE to a file in a directory of your \
                              own and run `m4-auth login`";
+    let (doing, risk, recreated) = match purpose {
+        LockPurpose::Refresh => (
+            "refreshing the stored login in",
+            "two processes refreshing it at once could present the same refresh token, which a \
+             provider that detects reuse answers by revoking the login",
+            "the next refresh creates it again",
+        ),
+        LockPurpose::Login => (
+            "saving the new login in",
+            "a process refreshing the previous login at the same time could save that login's \
+             rotated refresh token over the new one, so M4 would go on as the previous login",
+            "the next refresh of the new login creates it again",
+        ),
+        LockPurpose::Logout => (
+            "logging out of the stored login in",
+            "a process refreshing it at the same time could save a rotated refresh token after \
+             logout removed the file, and so keep the login",
+            "the next `m4-auth login` creates it again",
+        ),
+    };
     let lock = lock.display();
     let (why, fix) = match cause {
         LockBlocked::Directory => (
@@ -877,8 +907,8 @@ pub(crate) fn lock_unavailable(
                  this user may not write to it"
             ),
             format!(
-                "make the lock file writable by this user or remove it (the next refresh \
-                 creates it again), or {ELSEWHERE}"
+                "make the lock file writable by this user or remove it ({recreated}), or \
+                 {ELSEWHERE}"
             ),
         ),
         LockBlocked::ReadOnly => (
@@ -887,23 +917,6 @@ pub(crate) fn lock_unavailable(
                  the file system is read-only"
             ),
             format!("remount the file system writable, or {ELSEWHERE}"),
-        ),
-    };
-    let (doing, risk) = match purpose {
-        LockPurpose::Refresh => (
-            "refreshing the stored login in",
-            "two processes refreshing it at once could present the same refresh token, which a \
-             provider that detects reuse answers by revoking the login",
-        ),
-        LockPurpose::Login => (
-            "saving the new login in",
-            "a process refreshing the previous login at the same time could save that login's \
-             rotated refresh token over the new one, so M4 would go on as the previous login",
-        ),
-        LockPurpose::Logout => (
-            "logging out of the stored login in",
-            "a process refreshing it at the same time could save a rotated refresh token after \
-             logout removed the file, and so keep the login",
         ),
     };
     format!(

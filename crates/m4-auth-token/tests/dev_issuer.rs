@@ -513,3 +513,70 @@ fn a_lock_warning_names_the_operation_that_wanted_the_lock() {
     let text = warned("logging out of the stored login in");
     assert!(text.contains("after logout removed"), "{text}");
 }
+
+/// The lock warnings of a login and a logout reach the caller, not only `tracing` (which the
+/// `m4-auth` CLI does not print): the login `finish_login` returns and the outcome of
+/// `logout` carry the warning (here a lock file this user may not write), and have none when
+/// the lock is held. As root the test runs again as uid 65534 ([`run_as_nobody`]).
+#[cfg(unix)]
+#[test]
+fn login_and_logout_return_their_lock_warning() {
+    use std::os::unix::fs::PermissionsExt as _;
+    if ran_as_nobody("login_and_logout_return_their_lock_warning") {
+        return;
+    }
+    let issuer = issuer(ClientAuthMethod::ALL.to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join(".credentials.json.lock");
+    let client = || TokenClient::new(options(&issuer, &dir).client_id(DEFAULT_PUBLIC_CLIENT_ID));
+    let log_in = || {
+        let client = client();
+        let device = client.start_device_login().unwrap();
+        finish_login(&client, &device, |_| {
+            let _ = issuer.approve_device(&device.user_code);
+        })
+        .unwrap()
+    };
+
+    // The lock is held: nothing to say.
+    let login = log_in();
+    assert_eq!(login.warnings, Vec::<String>::new());
+    let outcome = logout(&client()).unwrap();
+    assert!(outcome.removed && outcome.revoked, "{outcome:?}");
+    assert_eq!(outcome.warnings, Vec::<String>::new());
+
+    // A lock file this user may not write: each goes on without the lock, and says so.
+    std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o400)).unwrap();
+    let login = log_in();
+    let [warning] = login.warnings.as_slice() else {
+        panic!("one warning: {:?}", login.warnings);
+    };
+    assert!(
+        warning.starts_with("saving the new login in")
+            && warning.contains(&lock.display().to_string()),
+        "{warning}"
+    );
+    assert!(
+        !warning.contains(login.refresh_token.expose_secret()),
+        "the refresh token is never in a warning"
+    );
+    let stored = CredentialsFile::new(dir.path().join("credentials.json"))
+        .load()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.refresh_token, login.refresh_token,
+        "saved all the same"
+    );
+
+    let outcome = logout(&client()).unwrap();
+    assert!(outcome.removed && outcome.revoked, "{outcome:?}");
+    let [warning] = outcome.warnings.as_slice() else {
+        panic!("one warning: {outcome:?}");
+    };
+    assert!(
+        warning.starts_with("logging out of the stored login in")
+            && warning.contains(&lock.display().to_string()),
+        "{warning}"
+    );
+}
