@@ -62,6 +62,70 @@ impl Provider {
     }
 }
 
+/// The user tests that need a user who may not write somewhere run `m4-auth` as, under root
+/// (root may write anywhere, and CI runs as root): `nobody` on Debian and most Linux systems.
+#[cfg(unix)]
+const NOBODY: u32 = 65534;
+
+#[cfg(unix)]
+impl Provider {
+    /// Runs `m4-auth` as [`NOBODY`] when this process is root (std's `CommandExt::uid`/`gid`,
+    /// which also drop root's supplementary groups), having given it everything under the
+    /// throw-away HOME (the credentials file must be the user's own, and HOME theirs to
+    /// enter); otherwise as this user. Without /proc the user is unknown: it runs as it is,
+    /// and a test that needs a user who may not write fails as root.
+    fn m4_auth_as_nobody_when_root(
+        &self,
+        args: &[&str],
+        extra: &[(&str, &str)],
+    ) -> std::process::Output {
+        use std::os::unix::process::CommandExt as _;
+        let uid = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                let ids = status.lines().find_map(|line| line.strip_prefix("Uid:"))?;
+                ids.split_whitespace().nth(1)?.parse::<u32>().ok()
+            });
+        let as_root = uid == Some(0);
+        if as_root {
+            chown_all(self.home.path());
+        }
+        let mut command = m4_auth(self.home.path(), args);
+        command
+            .env("M4_OAUTH2_ISSUER_URL", self.idp.uri())
+            .env("M4_OAUTH2_AUDIENCE", "m4-api")
+            .envs(extra.iter().copied());
+        if as_root {
+            command.uid(NOBODY).gid(NOBODY);
+        }
+        run(command)
+    }
+}
+
+/// Gives `path` and everything under it to [`NOBODY`] (links are not followed).
+#[cfg(unix)]
+fn chown_all(path: &Path) {
+    std::os::unix::fs::lchown(path, Some(NOBODY), Some(NOBODY)).unwrap();
+    if std::fs::symlink_metadata(path).unwrap().is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            chown_all(&entry.unwrap().path());
+        }
+    }
+}
+
+/// Puts a refresh lock file beside the credentials file that its user may read but not
+/// write (mode 0400): login, logout and refresh go on without the lock, with a warning.
+#[cfg(unix)]
+fn unwritable_lock_file(idp: &Provider) -> PathBuf {
+    let dir = idp.credentials().parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    set_mode(&dir, 0o700);
+    let lock = dir.join(".credentials.json.lock");
+    std::fs::write(&lock, b"").unwrap();
+    set_mode(&lock, 0o400);
+    lock
+}
+
 #[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt as _;
@@ -127,35 +191,10 @@ fn token_uses_the_stored_login_and_saves_a_rotated_refresh_token() {
 #[cfg(unix)]
 #[test]
 fn token_in_a_directory_it_cannot_write_still_works_and_warns_of_the_unsaved_rotation() {
-    use std::os::unix::process::CommandExt as _;
-    const NOBODY: u32 = 65534;
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let ids = status.lines().find_map(|line| line.strip_prefix("Uid:"))?;
-            ids.split_whitespace().nth(1)?.parse::<u32>().ok()
-        });
-    // Without /proc the user is unknown: the test runs as it is, and fails as root.
-    let as_root = uid == Some(0);
     let idp = rotating_login();
-    if as_root {
-        // The credentials file must be the user's own, and HOME theirs to enter.
-        let home = idp.home.path();
-        let config = home.join(".config");
-        for path in [home, &config, &config.join("m4-auth"), &idp.credentials()] {
-            std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY)).unwrap();
-        }
-    }
     let dir = idp.credentials().parent().unwrap().to_path_buf();
     set_mode(&dir, 0o500);
-    let mut command = m4_auth(idp.home.path(), &["token"]);
-    command
-        .env("M4_OAUTH2_ISSUER_URL", idp.idp.uri())
-        .env("M4_OAUTH2_AUDIENCE", "m4-api");
-    if as_root {
-        command.uid(NOBODY).gid(NOBODY);
-    }
-    let output = run(command);
+    let output = idp.m4_auth_as_nobody_when_root(&["token"], &[]);
     set_mode(&dir, 0o700);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(stdout(&output), "eyJ.login.sig\n");
@@ -232,4 +271,93 @@ fn logout_revokes_and_forgets() {
     );
     assert_eq!(idp.posts("/revoke").len(), 1);
     assert!(!idp.credentials().exists());
+}
+
+/// `m4-auth logout` with a refresh lock file the user may not write: it logs out all the
+/// same, and the library's warning that it did so without the lock reaches the user on
+/// stderr (`m4-auth: warning: logging out of the stored login ...`), not only `tracing`,
+/// which the CLI does not print; stdout stays empty and the refresh token is never shown.
+/// As root, `m4-auth` runs as uid 65534 (root may write the 0400 lock file).
+#[cfg(unix)]
+#[test]
+fn logout_without_the_lock_warns_on_stderr() {
+    let idp = Provider::start();
+    idp.store_login("rt-to-revoke");
+    let lock = unwritable_lock_file(&idp);
+    idp.on_post("/revoke", "token=rt-to-revoke", ResponseTemplate::new(200));
+    let output = idp.m4_auth_as_nobody_when_root(&["logout"], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "");
+    let err = stderr(&output);
+    for part in [
+        &format!(
+            "m4-auth: warning: logging out of the stored login in {} without the \
+             cross-process lock",
+            idp.credentials().display()
+        ),
+        &lock.display().to_string(),
+        "make the lock file writable by this user or remove it",
+        "revoked at the provider",
+    ] {
+        assert!(err.contains(part), "{part:?} not in: {err}");
+    }
+    assert!(!err.contains("rt-to-revoke"), "{err}");
+    assert_eq!(idp.posts("/revoke").len(), 1);
+    assert!(!idp.credentials().exists());
+}
+
+/// `m4-auth login` with a refresh lock file the user may not write: the device flow (a
+/// provider that approves at the first poll) ends in the stored login all the same, and the
+/// warning that it was saved without the lock reaches the user on stderr (`m4-auth: warning:
+/// saving the new login ...`); stdout stays empty and the refresh token is never shown. As
+/// root, `m4-auth` runs as uid 65534.
+#[cfg(unix)]
+#[test]
+fn login_without_the_lock_warns_on_stderr() {
+    let idp = Provider {
+        idp: Idp::start(),
+        home: tempfile::tempdir().unwrap(),
+    };
+    idp.idp.oauth_discovery(json!({}));
+    idp.on_post(
+        "/device",
+        "client_id=m4-cli",
+        m4_auth_testkit::idp::json_body(
+            &json!({
+                "device_code": "dc-secret-1",
+                "user_code": "WDJB-MJHT",
+                "verification_uri": idp.idp.url("/activate"),
+                "expires_in": 600,
+                "interval": 1,
+            })
+            .to_string(),
+        ),
+    );
+    idp.on_post(
+        "/token",
+        "device_code=dc-secret-1",
+        token_answer("eyJ.login.sig", 3600, Some("rt-new-login")),
+    );
+    let lock = unwritable_lock_file(&idp);
+    let output = idp.m4_auth_as_nobody_when_root(&["login"], &[("M4_OAUTH2_CLIENT_ID", "m4-cli")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "");
+    let err = stderr(&output);
+    for part in [
+        "WDJB-MJHT",
+        &format!(
+            "m4-auth: warning: saving the new login in {} without the cross-process lock",
+            idp.credentials().display()
+        ),
+        &lock.display().to_string(),
+        "Logged in.",
+    ] {
+        assert!(err.contains(part), "{part:?} not in: {err}");
+    }
+    assert!(
+        !err.contains("rt-new-login") && !err.contains("eyJ.login.sig"),
+        "{err}"
+    );
+    let stored = std::fs::read_to_string(idp.credentials()).unwrap();
+    assert!(stored.contains("rt-new-login"), "saved all the same");
 }

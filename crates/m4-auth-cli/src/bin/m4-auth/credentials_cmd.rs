@@ -98,7 +98,12 @@ pub(crate) fn login() -> Result<ExitCode, Failure> {
     let client = TokenClient::new(options);
     let device = client.start_device_login().map_err(failure)?;
     eprint!("{}", login_prompt(&device));
-    finish_login(&client, &device, std::thread::sleep).map_err(failure)?;
+    let login = finish_login(&client, &device, std::thread::sleep).map_err(failure)?;
+    // The library logs these with `tracing`, which this program does not print: a login saved
+    // without the refresh lock could be overwritten by a refresh of the previous one.
+    for warning in &login.warnings {
+        eprintln!("m4-auth: warning: {warning}");
+    }
     eprintln!("{}", logged_in(&path));
     Ok(ExitCode::SUCCESS)
 }
@@ -127,6 +132,10 @@ pub(crate) fn logout_cmd() -> Result<ExitCode, Failure> {
     let (_, options) = options_from_env()?;
     let path = options.credentials_file().to_path_buf();
     let outcome = logout(&TokenClient::new(options)).map_err(failure)?;
+    // As for login: logged with `tracing` only, which this program does not print.
+    for warning in &outcome.warnings {
+        eprintln!("m4-auth: warning: {warning}");
+    }
     eprintln!("{}", logout_message(&outcome, &path));
     Ok(ExitCode::SUCCESS)
 }
