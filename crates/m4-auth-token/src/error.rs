@@ -65,7 +65,8 @@ pub enum FileProblem {
         /// The limit in bytes.
         limit: u64,
     },
-    /// The file belongs to another user (Linux, where `/proc/self` tells this process's user).
+    /// The file belongs to another user (Linux, where `/proc/self/status` tells this process's
+    /// effective user).
     #[error(
         "it belongs to uid {owner}, not to this process's user (uid {uid}), and only a file of \
          your own is trusted; remove it and run `m4-auth login` as this user"

@@ -68,9 +68,9 @@ pub fn finish_login(
                 // write the lock file), the save goes on, as a refresh does.
                 // The warning is logged with `tracing` too; it is returned for a program
                 // without a subscriber (the `m4-auth` CLI) to show.
-                let lock = file.lock_for(LockPurpose::Login)?;
+                let (_lock, warnings) = file.lock_or_warn(LockPurpose::Login)?;
                 file.save(&login)?;
-                login.warnings.extend(lock.warning().map(str::to_owned));
+                login.warnings.extend(warnings);
                 return Ok(login);
             }
         }
@@ -131,9 +131,10 @@ pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
     // login again after it is removed. Where the lock is refused (a directory others may
     // write to, a lock file that is a link), every refresh is refused it too, so none can be
     // running: logout goes on and reports on the file itself.
-    let lock = match file.lock_for(LockPurpose::Logout) {
-        Ok(lock) => Some(lock),
-        Err(Error::CredentialsFileUnsafe { .. }) => None,
+    let (_lock, warnings) = match file.lock_or_warn(LockPurpose::Logout) {
+        Ok(locked) => locked,
+        // The directory: `load` below reports it, for what it is.
+        Err(Error::CredentialsFileUnsafe { .. }) => (None, Vec::new()),
         Err(e) => return Err(e),
     };
     let (login, unread) = match file.load() {
@@ -173,12 +174,7 @@ pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
         revoked,
         revocation_note,
         // Logged with `tracing` too; returned for a program without a subscriber to show.
-        warnings: lock
-            .as_ref()
-            .and_then(|lock| lock.warning())
-            .map(str::to_owned)
-            .into_iter()
-            .collect(),
+        warnings,
     })
 }
 

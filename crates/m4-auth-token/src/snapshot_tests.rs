@@ -388,6 +388,7 @@ fn every_warning() {
         LockBlocked::Directory,
         LockBlocked::LockFile,
         LockBlocked::ReadOnly,
+        LockBlocked::Failed,
     ];
     let mut warnings = Vec::new();
     for purpose in purposes {
@@ -395,15 +396,31 @@ fn every_warning() {
             LockPurpose::Refresh | LockPurpose::Login | LockPurpose::Logout => {}
         }
         for cause in causes {
+            // A refresh stops on such a failure (`CredentialsFile::unheld`): no warning.
+            if cause == LockBlocked::Failed && purpose == LockPurpose::Refresh {
+                continue;
+            }
             warnings.push(match cause {
                 LockBlocked::Directory | LockBlocked::LockFile => unlocked(denied, cause, purpose),
                 LockBlocked::ReadOnly => {
                     unlocked("Read-only file system (os error 30)", cause, purpose)
                 }
+                LockBlocked::Failed => unlocked("No locks available (os error 37)", cause, purpose),
             });
         }
     }
     warnings.push(crate::source::rotated_not_saved(&unsaved));
+    let link = Error::CredentialsFileUnsafe {
+        path: dir.join("credentials.json"),
+        problem: crate::error::FileProblem::LockFile {
+            lock: dir.join(".credentials.json.lock"),
+            what: "it is a symbolic link (to \"/tmp/x\")".to_owned(),
+        },
+    };
+    // A refresh stops there (`CredentialsFile::lock_or_warn` serves login and logout only).
+    for purpose in [LockPurpose::Login, LockPurpose::Logout] {
+        warnings.push(crate::store::went_on_past(purpose, &link));
+    }
     let mut text = String::new();
     for warning in warnings {
         assert!(

@@ -9,8 +9,8 @@
 //! - Checked before it is opened, as ssh checks `authorized_keys`: a symbolic link is refused,
 //!   never followed; so is anything but a regular file (a FIFO would block the open), a file
 //!   over [`MAX_FILE_BYTES`], a directory group or others may write to or that belongs to
-//!   another user than this one or root, and (Linux, where `/proc/self` names this process's
-//!   user) a file of another user. After the open, the file must be the one checked (same
+//!   another user than this one or root, and (Linux, where `/proc/self/status` names this
+//!   process's effective user) a file of another user. After the open, the file must be the one checked (same
 //!   device and inode), so a swap in between is refused too.
 //! - Written atomically: a temporary file created `0600` in the same directory, synced, then
 //!   renamed over the old one, so a reader sees the old login or the new one, never half.
@@ -461,15 +461,48 @@ impl CredentialsFile {
             Ok(file) => file,
             Err((step, e)) => return self.unheld(&lock, &e, step, purpose),
         };
-        file.lock().map_err(|e| self.io("lock", &e))?;
+        if let Err(e) = file.lock() {
+            return self.unheld(&lock, &e, LockStep::Lock, purpose);
+        }
         Ok(LoginLock {
             file: Some(file),
             warning: None,
         })
     }
 
-    /// The lock could not be created or opened (at `step`): go on without it when the reason
-    /// is that this user may not write there ([`cannot_lock_here`]), otherwise the error.
+    /// [`lock_for`](Self::lock_for) for a login or a logout, which a lock file that is not a
+    /// plain file ([`FileProblem::LockFile`]) does not stop: every refresh is refused that
+    /// lock, so none can race them, and stopping would lose a login the user just approved or
+    /// keep one they asked to remove. The lock (if held) and the warnings to show.
+    pub(crate) fn lock_or_warn(
+        &self,
+        purpose: LockPurpose,
+    ) -> Result<(Option<LoginLock>, Vec<String>), Error> {
+        match self.lock_for(purpose) {
+            Ok(lock) => {
+                let warnings = lock.warning().map(str::to_owned).into_iter().collect();
+                Ok((Some(lock), warnings))
+            }
+            Err(
+                e @ Error::CredentialsFileUnsafe {
+                    problem: FileProblem::LockFile { .. },
+                    ..
+                },
+            ) => {
+                let warning = went_on_past(purpose, &e);
+                tracing::warn!(code = e.code(), "{warning}");
+                Ok((None, vec![warning]))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The lock could not be created, opened or taken (at `step`): go on without it when the
+    /// reason is that this user may not write there ([`cannot_lock_here`]); otherwise a
+    /// refresh gets the error (two unlocked refreshes can present one refresh token twice,
+    /// which a provider that detects reuse answers by revoking the login), while a login or a
+    /// logout goes on without it too: stopping would lose a login the user just approved, or
+    /// keep one they asked to remove.
     fn unheld(
         &self,
         lock: &Path,
@@ -477,15 +510,17 @@ impl CredentialsFile {
         step: LockStep,
         purpose: LockPurpose,
     ) -> Result<LoginLock, Error> {
-        if !cannot_lock_here(error) {
-            return Err(self.io("lock", error));
-        }
-        let cause = if error.kind() == io::ErrorKind::ReadOnlyFilesystem {
+        let cause = if !cannot_lock_here(error) {
+            match purpose {
+                LockPurpose::Refresh => return Err(self.io("lock", error)),
+                LockPurpose::Login | LockPurpose::Logout => LockBlocked::Failed,
+            }
+        } else if error.kind() == io::ErrorKind::ReadOnlyFilesystem {
             LockBlocked::ReadOnly
         } else {
             match step {
                 LockStep::Create => LockBlocked::Directory,
-                LockStep::Open => LockBlocked::LockFile,
+                LockStep::Open | LockStep::Lock => LockBlocked::LockFile,
             }
         };
         let warning =
@@ -848,6 +883,8 @@ pub(crate) fn cannot_lock_here(error: &io::Error) -> bool {
 pub(crate) enum LockStep {
     Create,
     Open,
+    /// The `flock` call on the opened lock file.
+    Lock,
 }
 
 /// Why the lock cannot be taken, for [`lock_unavailable`]'s words and fix.
@@ -859,6 +896,19 @@ pub(crate) enum LockBlocked {
     LockFile,
     /// The file system is read-only (`EROFS`), whichever step it was.
     ReadOnly,
+    /// Any other failure (no space, no locks on this file system), for a login or a logout.
+    Failed,
+}
+
+/// The warning of a login or a logout that went on past a lock file it refused (`error`, a
+/// [`FileProblem::LockFile`]): the error names the lock file and the fix.
+pub(crate) fn went_on_past(purpose: LockPurpose, error: &Error) -> String {
+    let done = match purpose {
+        LockPurpose::Refresh => "refreshed the stored login",
+        LockPurpose::Login => "saved the new login",
+        LockPurpose::Logout => "logged out",
+    };
+    format!("{done} without the cross-process lock: {error}")
 }
 
 /// The warning when a refresh, login or logout (`purpose`) goes ahead without the
@@ -917,6 +967,10 @@ pub(crate) fn lock_unavailable(
                  the file system is read-only"
             ),
             format!("remount the file system writable, or {ELSEWHERE}"),
+        ),
+        LockBlocked::Failed => (
+            format!("its lock file {lock} could not be used ({detail})"),
+            format!("fix what that names ({recreated} if it is removed), or {ELSEWHERE}"),
         ),
     };
     format!(
@@ -1066,7 +1120,7 @@ mod tests {
                 let expected = match (error.kind(), step) {
                     (io::ErrorKind::ReadOnlyFilesystem, _) => "the file system is read-only",
                     (_, LockStep::Create) => "may not write to its directory",
-                    (_, LockStep::Open) => "may not write to it;",
+                    (_, LockStep::Open | LockStep::Lock) => "may not write to it;",
                 };
                 assert!(warning.contains(expected), "{step:?}: {warning}");
             }
@@ -1088,6 +1142,38 @@ mod tests {
                 "{err}"
             );
         }
+
+        // A login or a logout is not stopped by any of them: the lock only keeps a refresh
+        // elsewhere from racing it, and stopping would lose a login the user just approved
+        // or leave a login they asked to remove. They go on without it, and say why; and
+        // so for a failure of the lock call itself (ENOLCK on an NFS mount without locking).
+        for purpose in [LockPurpose::Login, LockPurpose::Logout] {
+            let enolck = io::Error::from_raw_os_error(37);
+            let errors = refused.iter().chain([&enolck]);
+            for (error, step) in errors.zip(
+                [LockStep::Create, LockStep::Open, LockStep::Lock]
+                    .iter()
+                    .cycle(),
+            ) {
+                let guard = file.unheld(&lock, error, *step, purpose).unwrap();
+                assert!(!guard.is_held(), "{purpose:?} {error}");
+                let warning = guard.warning().unwrap();
+                assert!(
+                    warning.contains("could not be used")
+                        && warning.contains(&shown(&error.to_string())),
+                    "{purpose:?}: {warning}"
+                );
+            }
+        }
+        // The lock call failing stops a refresh, as before (ENOLCK).
+        let enolck = io::Error::from_raw_os_error(37);
+        let err = file
+            .unheld(&lock, &enolck, LockStep::Lock, LockPurpose::Refresh)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::CredentialsFileIo { action: "lock", .. }),
+            "{err}"
+        );
 
         // For real: a directory path through a regular file is an error, not an unlocked
         // refresh (whoever runs the tests).

@@ -467,6 +467,44 @@ fn a_login_waits_for_a_refresh_holding_the_lock() {
     );
 }
 
+/// A symbolic link planted as the lock file is found only after the user approved the login
+/// at the provider: the login is saved all the same (every refresh is refused that lock, so
+/// none can race the save), and says what is wrong; it is not lost.
+#[cfg(unix)]
+#[test]
+fn a_login_past_a_lock_file_link_is_saved_and_says_so() {
+    let idp = Provider::start(json!({}));
+    idp.on_post("/token", token_answer("eyJ.new.sig", 3600, Some("rt-new")));
+    let path = idp.credentials_path();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let lock = path.with_file_name(".credentials.json.lock");
+    let elsewhere = path.with_file_name("elsewhere");
+    std::os::unix::fs::symlink(&elsewhere, &lock).unwrap();
+    let device = testing_device_authorization(
+        "ABCD-EFGH",
+        "https://idp.example.com/activate",
+        None,
+        std::time::Duration::from_secs(600),
+    );
+    let stored = finish_login(&TokenClient::new(idp.options()), &device, |_| {}).unwrap();
+    assert_eq!(stored_refresh_token(&path), "rt-new");
+    let [warning] = stored.warnings.as_slice() else {
+        panic!("one warning: {stored:?}");
+    };
+    for part in [
+        "saved the new login",
+        &lock.display().to_string(),
+        "symbolic link",
+    ] {
+        assert!(warning.contains(part), "{part:?} not in: {warning}");
+    }
+    assert!(!warning.contains("rt-new"), "{warning}");
+    assert!(
+        fs::symlink_metadata(&elsewhere).is_err(),
+        "nothing created through the link"
+    );
+}
+
 /// Logout with no stored login creates nothing (no directory, no lock file).
 #[cfg(unix)]
 #[test]
@@ -476,6 +514,31 @@ fn logout_without_a_login_creates_nothing() {
     let outcome = logout(&TokenClient::new(idp.options())).unwrap();
     assert!(!outcome.removed, "{outcome:?}");
     assert!(!path.parent().unwrap().exists());
+}
+
+/// A symbolic link planted as the lock file does not stop a logout (every refresh is refused
+/// that lock, so none can be running), but the logout says so: every later refresh and login
+/// will be refused until it is removed, and nothing else would tell the user.
+#[cfg(unix)]
+#[test]
+fn logout_past_a_lock_file_link_says_so() {
+    let (idp, path, _file) = provider_with_login();
+    let lock = path.with_file_name(".credentials.json.lock");
+    let elsewhere = path.with_file_name("elsewhere");
+    std::os::unix::fs::symlink(&elsewhere, &lock).unwrap();
+    let outcome = logout(&TokenClient::new(idp.options())).unwrap();
+    assert!(outcome.removed, "{outcome:?}");
+    let [warning] = outcome.warnings.as_slice() else {
+        panic!("one warning: {outcome:?}");
+    };
+    for part in [&lock.display().to_string(), "symbolic link", "remove it"] {
+        assert!(warning.contains(part), "{part:?} not in: {warning}");
+    }
+    assert!(!warning.contains("rt-1"), "{warning}");
+    assert!(
+        fs::symlink_metadata(&elsewhere).is_err(),
+        "nothing created through the link"
+    );
 }
 
 /// `save` (so `m4-auth login`) never writes over a file at the credentials path that is not a

@@ -1,10 +1,11 @@
 //! [`Authenticator`]: configuration in, one call per tool invocation.
 //!
 //! The path of one call (see `docs/architecture.md`): extract the token from the value given;
-//! look it up in the verified-token cache (by the SHA-256 digest of its signature) (a hit still re-checks the key set,
-//! `exp`, `nbf` and the scopes); otherwise verify it in full (m4-jwt-verify, with keys from
-//! m4-jwks) and cache the result; then charge one request to the token's `sub` in the rate
-//! limiter (m4-ratelimit). Every outcome is counted, and every failure is logged once.
+//! look it up in the verified-token cache, by the SHA-256 digest of its signature and its
+//! signing input (a hit still re-checks the key set, `exp`, `nbf` and the scopes); otherwise
+//! verify it in full (m4-jwt-verify, with keys from m4-jwks) and cache the result; then charge
+//! one request to the token's `sub` in the rate limiter (m4-ratelimit). Every outcome is
+//! counted, and every failure is logged once.
 
 use std::fmt;
 use std::sync::Arc;

@@ -800,7 +800,8 @@ impl DevIssuer {
         self.shared.rotate(old)
     }
 
-    /// How many requests the server has answered for `path` (any method or status;
+    /// How many requests the server has answered for `path` (any method or status, once
+    /// they passed the peer, Host and Origin checks: a request refused there is not counted;
     /// the query string is not part of the path). Paths the issuer does not serve are
     /// counted by name up to [`MAX_COUNTED_PATHS`] of them, any further ones together under
     /// [`OTHER_PATHS`].

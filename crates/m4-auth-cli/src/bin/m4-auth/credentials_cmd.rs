@@ -54,9 +54,7 @@ pub(crate) fn token() -> Result<ExitCode, Failure> {
     let token = source.access_token().map_err(failure)?;
     // The library logs these with `tracing`, which this program does not print: a refresh
     // token rotated but not saved is lost when this process ends, and the user must know.
-    for warning in source.renewal_warnings() {
-        eprintln!("m4-auth: warning: {warning}");
-    }
+    warn(source.renewal_warnings());
     let mut out = io::stdout().lock();
     writeln!(out, "{}", token.expose_secret())
         .and_then(|()| out.flush())
@@ -101,9 +99,7 @@ pub(crate) fn login() -> Result<ExitCode, Failure> {
     let login = finish_login(&client, &device, std::thread::sleep).map_err(failure)?;
     // The library logs these with `tracing`, which this program does not print: a login saved
     // without the refresh lock could be overwritten by a refresh of the previous one.
-    for warning in &login.warnings {
-        eprintln!("m4-auth: warning: {warning}");
-    }
+    warn(&login.warnings);
     eprintln!("{}", logged_in(&path));
     Ok(ExitCode::SUCCESS)
 }
@@ -133,9 +129,7 @@ pub(crate) fn logout_cmd() -> Result<ExitCode, Failure> {
     let path = options.credentials_file().to_path_buf();
     let outcome = logout(&TokenClient::new(options)).map_err(failure)?;
     // As for login: logged with `tracing` only, which this program does not print.
-    for warning in &outcome.warnings {
-        eprintln!("m4-auth: warning: {warning}");
-    }
+    warn(&outcome.warnings);
     eprintln!("{}", logout_message(&outcome, &path));
     Ok(ExitCode::SUCCESS)
 }
@@ -261,5 +255,13 @@ pub(crate) fn token_fix(error: &TokenError) -> &'static str {
              no missing or extra path), whose discovery document names the final endpoint URLs"
         }
         _ => OTHER_TOKEN_FIX,
+    }
+}
+
+/// Prints each warning the library returned on standard error, as `m4-auth: warning: ...`
+/// (the library logs them with `tracing`, which this program does not print).
+fn warn<S: std::fmt::Display>(warnings: impl IntoIterator<Item = S>) {
+    for warning in warnings {
+        eprintln!("m4-auth: warning: {warning}");
     }
 }

@@ -44,8 +44,11 @@ pub(crate) fn fix_for(code: &str) -> &'static str {
         "missing_token" => {
             "pass the token with --token, or set M4_OAUTH2_TOKEN (a \"Bearer \" prefix is optional); for tokens that stay fresh, run `m4-auth login` or set M4_OAUTH2_CLIENT_ID and M4_OAUTH2_CLIENT_SECRET (docs/credentials.md)"
         }
-        "malformed_token" | "invalid_header" => {
+        "malformed_token" => {
             "the value is not a signed JWT: copy the whole access token (three base64url parts separated by dots)"
+        }
+        "invalid_header" => {
+            "the token's header is one m4-auth refuses (the message above says which parameter): have the provider issue a plain signed access token (typ at+jwt or JWT, no crit, cty or b64)"
         }
         "token_too_large" => {
             "this is not an access token from a normal provider: check what is being sent"
@@ -67,7 +70,7 @@ pub(crate) fn fix_for(code: &str) -> &'static str {
         }
         "invalid_audience" => "request a token for M4_OAUTH2_AUDIENCE, or correct that variable",
         "invalid_claims" => {
-            "the token lacks a required claim (sub, exp) or has one of the wrong type"
+            "a claim is missing, of the wrong type or refused (the message above says which): have the provider issue a bearer token (no cnf) with a JSON string sub naming the user and a NumericDate exp"
         }
         "missing_scopes" => {
             "request a new token with all required scopes (space-separated `scope` claim or `scp` array)"
