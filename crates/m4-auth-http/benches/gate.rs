@@ -18,6 +18,9 @@
 //! `m4_auth_testkit::bench` (batches of the two sides alternate, order flipped every pair; the
 //! median of the per-pair ratios), printed as `PAIRED <name> <value>` lines, so load from other
 //! jobs hits both sides alike. `cargo xtask bench` runs it and gives the verdicts.
+//!
+//! `-- --repeat CASE:N` runs one case `N` times after the set-up, for profilers (see
+//! docs/performance.md).
 #![allow(clippy::expect_used, missing_docs)]
 
 use std::convert::Infallible;
@@ -386,6 +389,24 @@ fn paired() {
     );
 }
 
+/// `--repeat CASE:N` (for instruction and cache profilers such as callgrind): the lanes set
+/// up, then case `CASE` run `N` times on thread 0 and nothing else, so two runs with
+/// different `N` give the cost of one request by difference.
+fn repeat() -> Option<(Case, usize)> {
+    let mut args = std::env::args().skip_while(|a| a != "--repeat");
+    let spec = args.nth(1)?;
+    let (name, n) = spec.split_once(':').expect("--repeat CASE:N");
+    let case = CASES.into_iter().find(|c| c.name() == name);
+    Some((case.expect("a case name"), n.parse().expect("a count")))
+}
+
 fn main() {
+    if let Some((case, n)) = repeat() {
+        let lanes = lanes();
+        for _ in 0..n {
+            run_on(&lanes, 0, case);
+        }
+        return;
+    }
     bench::main(paired, criterion_benches);
 }

@@ -19,14 +19,16 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::Buf;
 use bytes::Bytes;
+use http::request::Parts;
 use http::{Method, Request, Response, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
 use m4_auth::{AuthError, Principal, Verified};
+use pin_project_lite::pin_project;
 
 use crate::config::Shared;
 use crate::error::Rejection;
@@ -37,9 +39,83 @@ use crate::reply;
 /// service's body untouched.
 pub type GateBody<B> = Either<Full<Bytes>, B>;
 
-/// The future of [`AuthService`]'s `Service::call`.
-pub type ResponseFuture<B, E> =
-    Pin<Box<dyn Future<Output = Result<Response<GateBody<B>>, E>> + Send + 'static>>;
+/// What the gate gives: the request to pass on, or the gate's own answer.
+type GateOutcome = Result<Request<Full<Bytes>>, Response<Full<Bytes>>>;
+
+pin_project! {
+    /// The future of [`AuthService`]'s `Service::call`: the gate (boxed; a cached token is
+    /// checked without waiting), then the inner service's own future, unboxed.
+    ///
+    /// Only the gate's state is allocated, and it stays small enough for the allocator's
+    /// per-thread cache: the request's parts are held once, not once per await.
+    pub struct ResponseFuture<S, ResB>
+    where
+        S: tower_service::Service<Request<Full<Bytes>>, Response = Response<ResB>>,
+    {
+        #[pin]
+        state: State<S::Future>,
+        // The service polled ready for this request; taken when the gate lets it through.
+        inner: Option<S>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Gate { gate: Pin<Box<dyn Future<Output = GateOutcome> + Send>> },
+        Inner { #[pin] future: F },
+    }
+}
+
+impl<S, ResB> std::fmt::Debug for ResponseFuture<S, ResB>
+where
+    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<ResB>>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state {
+            State::Gate { .. } => "gate",
+            State::Inner { .. } => "inner service",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ResB> Future for ResponseFuture<S, ResB>
+where
+    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<ResB>>,
+{
+    type Output = Result<Response<GateBody<ResB>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Gate { gate } => match ready!(gate.as_mut().poll(cx)) {
+                    Ok(req) => match this.inner.take() {
+                        Some(mut inner) => {
+                            let future = inner.call(req);
+                            this.state.set(State::Inner { future });
+                        }
+                        // Not reachable: the service is taken once, as the state moves on.
+                        None => {
+                            let answer =
+                                reply::internal("the gate's inner service was already used");
+                            return Poll::Ready(Ok(answer.map(Either::Left)));
+                        }
+                    },
+                    Err(refusal) => return Poll::Ready(Ok(refusal.map(Either::Left))),
+                },
+                StateProj::Inner { future } => {
+                    return future
+                        .poll(cx)
+                        .map_ok(|response| response.map(Either::Right));
+                }
+            }
+        }
+    }
+}
 
 /// The tower layer that gates an MCP endpoint; from [`McpAuth::layer`](crate::McpAuth::layer).
 #[derive(Clone)]
@@ -97,7 +173,7 @@ where
 {
     type Response = Response<GateBody<ResB>>;
     type Error = S::Error;
-    type Future = ResponseFuture<ResB, S::Error>;
+    type Future = ResponseFuture<S, ResB>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -107,73 +183,78 @@ where
         // The service that was polled ready goes with this request; the clone stays.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        // The gate's future is made here, so the boxed state holds it, not the request too.
-        let gate = gate(self.shared.clone(), req);
-        Box::pin(async move {
-            match gate.await {
-                Ok(req) => {
-                    let mut inner = inner;
-                    let response = inner.call(req).await?;
-                    Ok(response.map(Either::Right))
-                }
-                Err(refusal) => Ok(refusal.map(Either::Left)),
-            }
-        })
+        let (parts, body) = req.into_parts();
+        ResponseFuture {
+            state: State::Gate {
+                gate: Box::pin(gate(self.shared.clone(), parts, body)),
+            },
+            inner: Some(inner),
+        }
     }
 }
 
 /// Everything before the inner service: the request to pass on, or the answer to give.
-async fn gate<B>(
+///
+/// An `async` block, not an `async fn`: an `async fn` moves its arguments into locals of its
+/// own and keeps both copies for its whole life (the request's parts twice, 224 bytes each),
+/// which would push the boxed state out of the allocator's per-thread cache.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would hold the request's parts twice (see above)"
+)]
+fn gate<B>(
     shared: Arc<Shared>,
-    req: Request<B>,
-) -> Result<Request<Full<Bytes>>, Response<Full<Bytes>>>
+    mut parts: Parts,
+    body: B,
+) -> impl Future<Output = GateOutcome> + Send + use<B>
 where
     B: Body + Send + 'static,
     B::Data: Send,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let shared = &*shared;
-    let (mut parts, body) = req.into_parts();
-    let refuse = |r: Rejection| reply::rejection(shared, &r, None);
-    inspect::check_query(&parts).map_err(refuse)?;
-    inspect::check_content_type(&parts.headers).map_err(refuse)?;
-    let authorization = inspect::authorization(&parts.headers).map_err(refuse)?;
+    async move {
+        let shared = &*shared;
+        let refuse = |r: Rejection| reply::rejection(shared, &r, None);
+        inspect::check_query(&parts).map_err(refuse)?;
+        inspect::check_content_type(&parts.headers).map_err(refuse)?;
+        let authorization = inspect::authorization(&parts.headers).map_err(refuse)?;
 
-    let verified = verify(shared, authorization)
-        .await?
-        .map_err(|err| reply::auth_error(shared, &err, &shared.required))?;
+        let verified = verify(shared, authorization)
+            .await?
+            .map_err(|err| reply::auth_error(shared, &err, &shared.required))?;
 
-    let bytes = read_body(shared, &parts.headers, body)
-        .await
-        .map_err(refuse)?;
-    // Every POST, and a body sent with any other method (not MCP, but an inner service might
-    // act on it): a tools/call is a tools/call whatever the HTTP method, scoped and charged.
-    let message = if parts.method == Method::POST || !bytes.is_empty() {
-        let message = inspect::parse_message(&bytes).map_err(refuse)?;
-        inspect::check_headers(&parts.headers, &message)
-            .map_err(|r| reply::rejection(shared, &r, Some(&inspect::message_id(&bytes))))?;
-        Some(message)
-    } else {
-        None
-    };
+        let bytes = read_body(shared, &parts.headers, body)
+            .await
+            .map_err(refuse)?;
+        // Every POST, and a body sent with any other method (not MCP, but an inner service might
+        // act on it): a tools/call is a tools/call whatever the HTTP method, scoped and charged.
+        let message = if parts.method == Method::POST || !bytes.is_empty() {
+            let message = inspect::parse_message(&bytes).map_err(refuse)?;
+            inspect::check_headers(&parts.headers, &message)
+                .map_err(|r| reply::rejection(shared, &r, Some(&inspect::message_id(&bytes))))?;
+            Some(message)
+        } else {
+            None
+        };
 
-    let principal = match message.as_ref().and_then(Message::tool) {
-        Some(tool) => {
-            // Every scope the call needs, for a refusal's challenge only.
-            let scopes = || shared.scopes_for(Some(tool));
-            let extra = shared.tool_scopes.get(tool).map_or(&[][..], Vec::as_slice);
-            let verified = verified
-                .require_scopes(extra)
-                .map_err(|err| reply::auth_error(shared, &err, &scopes()))?;
-            charge(verified)
-                .await?
-                .map_err(|err| reply::auth_error(shared, &err, &scopes()))?
-        }
-        None => verified.uncharged(),
-    };
-    drop(message);
-    parts.extensions.insert(principal);
-    Ok(Request::from_parts(parts, Full::new(bytes)))
+        let principal = match message.as_ref().and_then(Message::tool) {
+            Some(tool) => {
+                // Every scope the call needs, for a refusal's challenge only.
+                let scopes = || shared.scopes_for(Some(tool));
+                let extra = shared.tool_scopes.get(tool).map_or(&[][..], Vec::as_slice);
+                let verified = verified
+                    .require_scopes(extra)
+                    .map_err(|err| reply::auth_error(shared, &err, &scopes()))?;
+                charge(verified)
+                    .await?
+                    .map_err(|err| reply::auth_error(shared, &err, &scopes()))?
+            }
+            None => verified.uncharged(),
+        };
+        drop(message);
+        parts.extensions.insert(principal);
+        Ok(Request::from_parts(parts, Full::new(bytes)))
+    }
 }
 
 /// Verifies without charging: inline when the facade can answer without network I/O,
