@@ -401,9 +401,22 @@ fn gate_report(out: &mut String, paired: &dyn Fn(&str) -> Option<f64>) {
         "< 2000",
         added < 2000.0,
     );
-    if let Some(r) = paired("http_gated/ungated") {
-        let label = "round trip over loopback HTTP, gated / ungated";
-        line(out, label, r, "<= 1.05", r <= 1.05);
+    // The round-trip goal read two ways: as an MCP host sees it (rmcp's client, its own work
+    // included), and strictly (a bare HTTP client posting a prebuilt body: the least client
+    // work, so the largest share for the gate). Both are printed with their verdicts.
+    for (name, label) in [
+        (
+            "mcp_gated/ungated",
+            "round trip, MCP client (rmcp) over loopback, gated / ungated",
+        ),
+        (
+            "http_gated/ungated",
+            "round trip, bare HTTP client over loopback, gated / ungated",
+        ),
+    ] {
+        if let Some(r) = paired(name) {
+            line(out, label, r, "<= 1.05", r <= 1.05);
+        }
     }
     if let Some(r) = paired("throughput_2t/1t") {
         line(
@@ -646,7 +659,7 @@ mod tests {
     #[test]
     fn gate_verdicts() {
         let paired = parse_paired(
-            "PAIRED gate_added_ns 1500\nPAIRED http_gated/ungated 1.06\nPAIRED throughput_2t/1t 1.9\nPAIRED rmcp_gated/ungated 1.1\n",
+            "PAIRED gate_added_ns 1500\nPAIRED http_gated/ungated 1.06\nPAIRED mcp_gated/ungated 1.04\nPAIRED throughput_2t/1t 1.9\nPAIRED rmcp_gated/ungated 1.1\n",
         );
         let text = report(&[], &paired, &[], "test machine");
         let verdict_of = |label: &str| {
@@ -660,8 +673,13 @@ mod tests {
             "{text}"
         );
         assert_eq!(
-            verdict_of("round trip over loopback").as_deref(),
+            verdict_of("round trip, bare HTTP client").as_deref(),
             Some("MISSED"),
+            "{text}"
+        );
+        assert_eq!(
+            verdict_of("round trip, MCP client").as_deref(),
+            Some("met"),
             "{text}"
         );
         assert_eq!(

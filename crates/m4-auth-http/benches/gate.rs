@@ -9,6 +9,9 @@
 //! - `http_ungated` / `http_gated`: the same `tools/call` as an MCP client makes it, a round
 //!   trip over a kept-alive loopback HTTP/1.1 connection (reqwest) to axum serving rmcp, on a
 //!   server thread of its own;
+//! - `mcp_ungated` / `mcp_gated`: the same `tools/call whoami` made by a real MCP client,
+//!   rmcp's (sessionless 2026-07-28, its reqwest transport, the token in its `Authorization`
+//!   header for both servers): the round trip as an MCP host sees it, client work included;
 //! - two-thread scaling of `echo_gated` (each thread its own current-thread runtime, its own
 //!   service and its own user).
 //!
@@ -36,10 +39,15 @@ use m4_auth::{AuthConfig, Authenticator};
 use m4_auth_http::{AuthService, McpAuth};
 use m4_auth_testkit::{bench, keys, tokens};
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    CallToolRequestParams, ClientConfig, ProtocolVersion, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use rmcp::{ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{ClientLifecycleMode, ClientServiceExt, ServerHandler, tool, tool_handler, tool_router};
 use serde_json::json;
 use tower::ServiceExt;
 use tower_layer::Layer;
@@ -209,15 +217,19 @@ enum Case {
     RmcpGated,
     HttpUngated,
     HttpGated,
+    McpUngated,
+    McpGated,
 }
 
-const CASES: [Case; 6] = [
+const CASES: [Case; 8] = [
     Case::EchoUngated,
     Case::EchoGated,
     Case::RmcpUngated,
     Case::RmcpGated,
     Case::HttpUngated,
     Case::HttpGated,
+    Case::McpUngated,
+    Case::McpGated,
 ];
 
 impl Case {
@@ -229,6 +241,8 @@ impl Case {
             Case::RmcpGated => "rmcp_gated",
             Case::HttpUngated => "http_ungated",
             Case::HttpGated => "http_gated",
+            Case::McpUngated => "mcp_ungated",
+            Case::McpGated => "mcp_gated",
         }
     }
 }
@@ -270,6 +284,7 @@ struct Lane {
     rmcp: Rmcp,
     rmcp_gated: AuthService<Rmcp>,
     client: reqwest::Client,
+    mcp: [McpClient; 2],
     urls: [String; 2],
     body: Bytes,
     bearer: String,
@@ -278,8 +293,14 @@ struct Lane {
 impl Lane {
     fn new(gate: &McpAuth, servers: [SocketAddr; 2], sub: &str) -> Self {
         let rmcp = rmcp_service();
+        let rt = runtime();
+        let token = token(sub);
+        let urls = servers.map(|addr| format!("http://{addr}/mcp"));
+        let mcp = urls
+            .clone()
+            .map(|url| rt.block_on(mcp_client(url, token.clone())));
         let lane = Self {
-            rt: runtime(),
+            rt,
             echo_gated: gate.layer().layer(Echo),
             rmcp_gated: gate.layer().layer(rmcp.clone()),
             rmcp,
@@ -287,9 +308,10 @@ impl Lane {
                 .no_proxy()
                 .build()
                 .expect("an HTTP client"),
-            urls: servers.map(|addr| format!("http://{addr}/mcp")),
+            mcp,
+            urls,
             body: call_body(),
-            bearer: format!("Bearer {}", token(sub)),
+            bearer: format!("Bearer {token}"),
         };
         for case in CASES {
             assert_eq!(
@@ -311,8 +333,26 @@ impl Lane {
                 Case::RmcpGated => once(self.rmcp_gated.clone(), req()).await,
                 Case::HttpUngated => self.post(0).await,
                 Case::HttpGated => self.post(1).await,
+                Case::McpUngated => self.call_tool(0).await,
+                Case::McpGated => self.call_tool(1).await,
             }
         })
+    }
+
+    /// One `tools/call whoami` by the MCP client of server `i` (0 ungated, 1 gated); 200 when the
+    /// tool answered.
+    async fn call_tool(&self, i: usize) -> u16 {
+        let client = self.mcp.get(i).expect("two servers");
+        let result = client
+            .call_tool(CallToolRequestParams::new("whoami"))
+            .await
+            .expect("the tool answers");
+        black_box(&result);
+        if result.is_error == Some(true) {
+            500
+        } else {
+            200
+        }
     }
 
     /// One `tools/call` over HTTP to server `i` (0 ungated, 1 gated), response read.
@@ -331,6 +371,26 @@ impl Lane {
         black_box(response.bytes().await.expect("a body"));
         status
     }
+}
+
+type McpClient = RunningService<RoleClient, ClientConfig>;
+
+/// rmcp's streamable HTTP client, sessionless (2026-07-28), on the lane's runtime; every
+/// request carries `token`.
+async fn mcp_client(url: String, token: String) -> McpClient {
+    let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("an HTTP client");
+    let transport = StreamableHttpClientTransport::with_client(http, config);
+    let lifecycle = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
+    ClientConfig::default()
+        .serve_with_lifecycle(transport, lifecycle)
+        .await
+        .expect("the MCP client connects")
 }
 
 /// Two lanes (thread 0 and thread 1, two users) over one gate and one pair of servers.
@@ -379,13 +439,16 @@ fn paired() {
     let http = ratio(Case::HttpGated, Case::HttpUngated);
     println!("PAIRED http_added_ns {:.0}", http.a_ns - http.b_ns);
     println!("PAIRED http_gated/ungated {:.3}", http.ratio);
+    let mcp = ratio(Case::McpGated, Case::McpUngated);
+    println!("PAIRED mcp_added_ns {:.0}", mcp.a_ns - mcp.b_ns);
+    println!("PAIRED mcp_gated/ungated {:.3}", mcp.ratio);
     println!(
         "PAIRED throughput_2t/1t {:.3}",
         bench::paired_scaling(&|t| run_on(&lanes, t, Case::EchoGated), pairs)
     );
     println!(
-        "# per op (median ns): echo {:.0} / {:.0}, rmcp {:.0} / {:.0}, http {:.0} / {:.0} (gated / ungated)",
-        echo.a_ns, echo.b_ns, rmcp.a_ns, rmcp.b_ns, http.a_ns, http.b_ns
+        "# per op (median ns): echo {:.0} / {:.0}, rmcp {:.0} / {:.0}, http {:.0} / {:.0}, mcp {:.0} / {:.0} (gated / ungated)",
+        echo.a_ns, echo.b_ns, rmcp.a_ns, rmcp.b_ns, http.a_ns, http.b_ns, mcp.a_ns, mcp.b_ns
     );
 }
 
