@@ -513,14 +513,14 @@ fn a_redis_backend_that_answers_passes_with_its_ping() {
 #[test]
 fn a_redis_backend_nobody_listens_on_fails_with_a_fix_and_no_password() {
     let idp = healthy();
-    let port = m4_auth_testkit::free_port(); // nothing listens there
-    let url = format!("redis://:hunter2@127.0.0.1:{port}/0");
+    let down = m4_auth_testkit::closed_addr(); // nothing listens there
+    let url = format!("redis://:hunter2@{down}/0");
     let (output, text) = doctor(&idp, &[("M4_OAUTH2_RATE_LIMIT_BACKEND", &url)], &[]);
     assert_eq!(output.status.code(), Some(1), "{text}{}", stderr(&output));
     assert_lines(
         &text,
         &[
-            &format!("✗ Redis at redis://[redacted]@127.0.0.1:{port}/0 is unavailable: "),
+            &format!("✗ Redis at redis://[redacted]@{down}/0 is unavailable: "),
             "fix: start Redis, or check M4_OAUTH2_RATE_LIMIT_BACKEND",
             "checks fall back to the in-process limiter meanwhile",
             "1 check(s) failed",

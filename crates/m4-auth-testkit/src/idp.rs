@@ -12,7 +12,7 @@
 //! idp.serve_jwks("/certs", &["ec-p256"]);
 //! assert_eq!(issuer, idp.url("/realms/m4"));
 //! assert_eq!(idp.hits("/certs"), 0);
-//! assert!(idp::closed_port_url().starts_with("http://127.0.0.1:"));
+//! assert!(idp::closed_port_url().starts_with("http://127.0.0."));
 //! ```
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -308,7 +308,7 @@ pub fn delayed(response: ResponseTemplate, delay: Duration) -> ResponseTemplate 
     response.set_delay(delay)
 }
 
-/// A loopback URL on which nothing listens (connection refused).
+/// A loopback URL on which nothing listens (connection refused): [`closed_addr`](crate::closed_addr).
 pub fn closed_port_url() -> String {
-    format!("http://127.0.0.1:{}", crate::free_port())
+    format!("http://{}", crate::closed_addr())
 }

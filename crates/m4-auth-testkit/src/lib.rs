@@ -2,8 +2,8 @@
 //!
 //! What it guarantees: it depends on no m4 crate (it speaks HTTP, JSON, keys and processes),
 //! so every crate of the workspace can take it as a dev-dependency without a cycle; it talks
-//! to nothing but loopback (127.0.0.1); it never generates keys at run time, only reads the
-//! committed fixtures.
+//! to nothing but loopback (127.0.0.1, and 127.0.0.2 for [`closed_addr`]); it never generates
+//! keys at run time, only reads the committed fixtures.
 //!
 //! What it deliberately does not do: hold anything only one crate needs, or anything that
 //! names an m4 type (a helper that builds an `Authenticator` stays in that crate's tests).
@@ -34,5 +34,30 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
+        .expect("bind an ephemeral loopback port")
+}
+
+/// A loopback address nothing listens on, for "the server is down" (connection refused), on
+/// 127.0.0.2 where the system routes it (Linux routes all of 127.0.0.0/8 to loopback).
+///
+/// Not on 127.0.0.1: every server the tests start binds 127.0.0.1 port 0, and the tests of one
+/// binary run in parallel, so a port just probed free there can be handed to the next test's
+/// server, and the "closed" port answers (a refused-connection test then sees that server's
+/// replies, and that server counts a request it never expected). Nothing binds 127.0.0.2.
+/// Where 127.0.0.2 cannot be bound (macOS without an alias), 127.0.0.1 as before.
+///
+/// ```
+/// let addr = m4_auth_testkit::closed_addr();
+/// assert!(addr.ip().is_loopback());
+/// assert!(std::net::TcpStream::connect(addr).is_err());
+/// ```
+pub fn closed_addr() -> std::net::SocketAddr {
+    ["127.0.0.2:0", "127.0.0.1:0"]
+        .into_iter()
+        .find_map(|probe| {
+            std::net::TcpListener::bind(probe)
+                .and_then(|listener| listener.local_addr())
+                .ok()
+        })
         .expect("bind an ephemeral loopback port")
 }

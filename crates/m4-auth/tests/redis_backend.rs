@@ -7,7 +7,7 @@ mod support;
 
 use m4_auth::{Authenticator, RateLimitBackendInfo};
 #[cfg(feature = "redis")]
-use m4_auth_testkit::{free_port, redis::RedisServer};
+use m4_auth_testkit::redis::RedisServer;
 use support::*;
 
 /// An authenticator over the pinned fixture keys whose rate limit lives at `backend`.
@@ -69,9 +69,9 @@ fn two_authenticators_sharing_one_redis_allow_the_limit_once_in_total() {
 #[cfg(feature = "redis")]
 #[test]
 fn without_redis_checks_still_answer_in_process_and_health_says_why() {
-    let port = free_port(); // nothing listens there
-    let auth = with_backend(&format!("redis://:hunter2@127.0.0.1:{port}/0"), "2");
-    let shown = format!("redis://[redacted]@127.0.0.1:{port}/0");
+    let down = m4_auth_testkit::closed_addr(); // nothing listens there
+    let auth = with_backend(&format!("redis://:hunter2@{down}/0"), "2");
+    let shown = format!("redis://[redacted]@{down}/0");
     assert_eq!(
         auth.rate_limit_backend(),
         RateLimitBackendInfo::Redis { url: shown.clone() }
