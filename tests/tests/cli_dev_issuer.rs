@@ -164,12 +164,7 @@ fn mint_refuses_remote_urls_and_explains_an_absent_issuer() {
         stderr(&output).contains("refusing to talk to 'https://auth.example.com' as a dev issuer")
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = m4_auth_testkit::idp::closed_port_url();
     let output = run(m4_auth(
         home.path(),
         &["dev-issuer", "mint", "--sub", "a", "--issuer-url", &url],

@@ -175,16 +175,12 @@ fn a_jwks_without_usable_keys_lists_why() {
 
 #[test]
 fn an_unreachable_issuer_is_reported() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let down = m4_auth_testkit::closed_addr();
     let home = tempfile::tempdir().unwrap();
     let mut command = m4_auth(home.path(), &["doctor"]);
     command
         .env("M4_OAUTH2_ENABLED", "true")
-        .env("M4_OAUTH2_ISSUER_URL", format!("http://127.0.0.1:{port}"))
+        .env("M4_OAUTH2_ISSUER_URL", format!("http://{down}"))
         .env("M4_OAUTH2_AUDIENCE", "m4-api");
     let output = run(command);
     let text = stdout(&output);
@@ -192,7 +188,7 @@ fn an_unreachable_issuer_is_reported() {
     assert_lines(
         &text,
         &[
-            &format!("✗ GET http://127.0.0.1:{port}/.well-known/openid-configuration failed"),
+            &format!("✗ GET http://{down}/.well-known/openid-configuration failed"),
             "fix: check the host name",
         ],
     );

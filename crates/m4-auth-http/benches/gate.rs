@@ -6,9 +6,10 @@
 //! - `rmcp_ungated` / `rmcp_gated`: the same `tools/call` through rmcp's
 //!   `StreamableHttpService` (stateless, JSON responses), in process with tower's `oneshot`
 //!   (no HTTP, no socket): the MCP service's own work with and without the gate;
-//! - `http_ungated` / `http_gated`: the same `tools/call` as an MCP client makes it, a round
-//!   trip over a kept-alive loopback HTTP/1.1 connection (reqwest) to axum serving rmcp, on a
-//!   server thread of its own;
+//! - `http_ungated` / `http_gated`: the same `tools/call` with the headers and body an MCP
+//!   client sends, posted by a bare HTTP client (reqwest, the body prebuilt: no client-side MCP
+//!   work), a round trip over a kept-alive loopback HTTP/1.1 connection to axum serving rmcp,
+//!   on a server thread of its own;
 //! - `mcp_ungated` / `mcp_gated`: the same `tools/call whoami` made by a real MCP client,
 //!   rmcp's (sessionless 2026-07-28, its reqwest transport, the token in its `Authorization`
 //!   header for both servers): the round trip as an MCP host sees it, client work included;
@@ -420,8 +421,11 @@ fn criterion_benches(c: &mut Criterion) {
     group.finish();
 }
 
+/// One request of `case` on `thread`'s lane; anything but 200 stops the bench (no error path
+/// is ever timed).
 fn run_on(lanes: &[Lane; 2], thread: usize, case: Case) {
-    black_box(lanes.get(thread).expect("two lanes").run(case));
+    let status = lanes.get(thread).expect("two lanes").run(case);
+    assert_eq!(status, 200, "{case:?} failed while timed");
 }
 
 fn paired() {

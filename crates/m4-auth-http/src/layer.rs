@@ -46,8 +46,10 @@ pin_project! {
     /// The future of [`AuthService`]'s `Service::call`: the gate (boxed; a cached token is
     /// checked without waiting), then the inner service's own future, unboxed.
     ///
-    /// Only the gate's state is allocated, and it stays small enough for the allocator's
-    /// per-thread cache: the request's parts are held once, not once per await.
+    /// Only the gate's state is allocated (552 bytes behind axum's body type): the request's
+    /// parts are held once in it, not twice as an `async fn` argument would be. The future is
+    /// `Send` when the inner service and its future are (checked by a test), and `Unpin` when
+    /// the inner service's future is.
     pub struct ResponseFuture<S, ResB>
     where
         S: tower_service::Service<Request<Full<Bytes>>, Response = Response<ResB>>,

@@ -535,12 +535,8 @@ async fn when_disabled_everyone_is_anonymous_and_nothing_is_charged() {
 
 #[tokio::test]
 async fn unreachable_keys_are_503_without_a_challenge() {
-    // Keys fetched from a loopback port nobody listens on.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let jwks = format!("http://127.0.0.1:{port}/jwks.json");
+    // Keys fetched from a loopback address nobody listens on.
+    let jwks = format!("{}/jwks.json", m4_auth_testkit::idp::closed_port_url());
     let auth = m4_auth::Authenticator::new(config(&[
         ("M4_OAUTH2_JWKS_URL", jwks.as_str()),
         ("M4_OAUTH2_HTTP_TIMEOUT", "2"),
@@ -557,4 +553,23 @@ async fn unreachable_keys_are_503_without_a_challenge() {
     assert_eq!(answer.json()["code"], "jwks_unavailable");
     assert_eq!(answer.json()["error"], "temporarily_unavailable");
     let _ = Duration::ZERO;
+}
+
+/// The gated service's future is `Send` for the bodies servers hand it (axum's, a buffered
+/// one), as multi-threaded servers need; checked when this test compiles.
+#[test]
+fn the_gated_future_is_send() {
+    fn send<T: Send>() -> &'static str {
+        std::any::type_name::<T>()
+    }
+    type Gated = m4_auth_http::AuthService<Echo>;
+    type FutureOf<B> = <Gated as tower::Service<http::Request<B>>>::Future;
+    let names = [
+        send::<FutureOf<axum::body::Body>>(),
+        send::<FutureOf<http_body_util::Full<bytes::Bytes>>>(),
+    ];
+    assert!(
+        names.iter().all(|n| n.contains("ResponseFuture")),
+        "{names:?}"
+    );
 }

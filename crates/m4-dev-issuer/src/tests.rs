@@ -436,13 +436,10 @@ fn mint_remote_refuses_non_loopback_and_reports_unreachable() {
         mint_remote("https://auth.example.com", &MintRequest::default()),
         Err(Error::IssuerUrlNotLoopback { .. })
     ));
-    // A port nobody listens on: bind one, note it, release it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let result = mint_remote(&format!("http://127.0.0.1:{port}"), &MintRequest::default());
+    // An address nobody listens on (not a freed 127.0.0.1 port: a parallel test's issuer could
+    // be handed it).
+    let down = m4_auth_testkit::closed_addr();
+    let result = mint_remote(&format!("http://{down}"), &MintRequest::default());
     assert!(
         matches!(result, Err(Error::IssuerUnreachable { .. })),
         "{result:?}"
