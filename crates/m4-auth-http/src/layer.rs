@@ -14,7 +14,9 @@
 //! 5. A `tools/call` needs the tool's scopes (`403 insufficient_scope` listing all of them) and
 //!    is charged one request (`429` with `Retry-After`); nothing else is charged.
 //! 6. The [`Principal`](m4_auth::Principal) goes into the request's extensions and the inner
-//!    service gets the request with the same bytes.
+//!    service gets the request with the same bytes: the request's own clone of it is polled
+//!    ready, then called (the gated service itself is always ready, so a request still in the
+//!    gate holds none of the inner service's capacity).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,7 +46,8 @@ type GateOutcome = Result<Request<Full<Bytes>>, Response<Full<Bytes>>>;
 
 pin_project! {
     /// The future of [`AuthService`]'s `Service::call`: the gate (boxed; a cached token is
-    /// checked without waiting), then the inner service's own future, unboxed.
+    /// checked without waiting), then the inner service made ready (`poll_ready`, only once
+    /// the gate let the request through), then the inner service's own future, unboxed.
     ///
     /// Only the gate's state is allocated (552 bytes behind axum's body type): the request's
     /// parts are held once in it, not twice as an `async fn` argument would be. The future is
@@ -56,7 +59,7 @@ pin_project! {
     {
         #[pin]
         state: State<S::Future>,
-        // The service polled ready for this request; taken when the gate lets it through.
+        // This request's clone of the inner service; taken when it is called.
         inner: Option<S>,
     }
 }
@@ -65,6 +68,8 @@ pin_project! {
     #[project = StateProj]
     enum State<F> {
         Gate { gate: Pin<Box<dyn Future<Output = GateOutcome> + Send>> },
+        // Let through; waiting for the inner service to be ready for it.
+        Ready { req: Option<Request<Full<Bytes>>> },
         Inner { #[pin] future: F },
     }
 }
@@ -76,6 +81,7 @@ where
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match self.state {
             State::Gate { .. } => "gate",
+            State::Ready { .. } => "waiting for the inner service",
             State::Inner { .. } => "inner service",
         };
         f.debug_struct("ResponseFuture")
@@ -95,20 +101,20 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Gate { gate } => match ready!(gate.as_mut().poll(cx)) {
-                    Ok(req) => match this.inner.take() {
-                        Some(mut inner) => {
-                            let future = inner.call(req);
-                            this.state.set(State::Inner { future });
-                        }
-                        // Not reachable: the service is taken once, as the state moves on.
-                        None => {
-                            let answer =
-                                reply::internal("the gate's inner service was already used");
-                            return Poll::Ready(Ok(answer.map(Either::Left)));
-                        }
-                    },
+                    Ok(req) => this.state.set(State::Ready { req: Some(req) }),
                     Err(refusal) => return Poll::Ready(Ok(refusal.map(Either::Left))),
                 },
+                StateProj::Ready { req } => {
+                    let Some(inner) = this.inner.as_mut() else {
+                        return Poll::Ready(Ok(used_up()));
+                    };
+                    ready!(inner.poll_ready(cx))?;
+                    let (Some(mut inner), Some(req)) = (this.inner.take(), req.take()) else {
+                        return Poll::Ready(Ok(used_up()));
+                    };
+                    let future = inner.call(req);
+                    this.state.set(State::Inner { future });
+                }
                 StateProj::Inner { future } => {
                     return future
                         .poll(cx)
@@ -117,6 +123,13 @@ where
             }
         }
     }
+}
+
+/// Not reachable: the inner service and the request are each taken once, as the state moves
+/// on. A 500 rather than a panic all the same.
+#[cold]
+fn used_up<B>() -> Response<GateBody<B>> {
+    reply::internal("the gate's inner service was already used").map(Either::Left)
 }
 
 /// The tower layer that gates an MCP endpoint; from [`McpAuth::layer`](crate::McpAuth::layer).
@@ -177,14 +190,17 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S, ResB>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
+    /// Always ready: the gate itself needs no capacity. The inner service is made ready for a
+    /// request only once the gate has let it through, so a request still being authenticated
+    /// (a slow body, a key fetch) holds none of the inner service's capacity, and a refused one
+    /// never takes any.
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        // The service that was polled ready goes with this request; the clone stays.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
+        // This request's own clone, polled ready (then called) in the future.
+        let inner = self.inner.clone();
         let (parts, body) = req.into_parts();
         ResponseFuture {
             state: State::Gate {

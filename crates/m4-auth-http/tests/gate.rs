@@ -573,3 +573,52 @@ fn the_gated_future_is_send() {
         "{names:?}"
     );
 }
+
+/// A request body that never arrives: a client that sent its headers and stalls.
+struct Stalled;
+
+impl http_body::Body for Stalled {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        std::task::Poll::Pending
+    }
+}
+
+/// A request still in the gate (its token good, its body not yet sent) holds none of the
+/// inner service's capacity: with an inner service that takes one request at a time, another
+/// client's request gets through while the first one stalls. Otherwise a few slow uploads
+/// would lock every legitimate user out.
+#[tokio::test]
+async fn a_request_still_in_the_gate_holds_no_inner_capacity() {
+    use tower::ServiceExt;
+    let gate = gate(&[]);
+    let service =
+        tower_layer::Layer::layer(&gate.layer(), tower::limit::ConcurrencyLimit::new(Echo, 1));
+    let stalled = Request::post("/mcp")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", token("alice", &[])))
+        .body(Stalled)
+        .unwrap();
+    let first = tokio::spawn(service.clone().oneshot(stalled));
+    // Let the first request run until it waits for its body.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !first.is_finished(),
+        "the stalled request cannot have been answered"
+    );
+
+    let second = post(Some(&token("bob", &[])), &call("whoami"), &[]);
+    let answer = tokio::time::timeout(Duration::from_secs(5), send(service, second))
+        .await
+        .expect("the second request waited for the stalled one's share of the inner service");
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("x-sub"), Some("bob"));
+    first.abort();
+}
