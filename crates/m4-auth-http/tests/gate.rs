@@ -376,7 +376,7 @@ async fn bodies_over_the_limit_are_refused_before_buffering() {
         .header("authorization", format!("Bearer {good}"))
         .header("content-type", "application/json")
         .header("content-length", "65")
-        .body(Untouchable)
+        .body(Unread::Untouchable)
         .unwrap();
     let answer = send(gated(&gate), req).await;
     assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -574,21 +574,6 @@ fn the_gated_future_is_send() {
     );
 }
 
-/// A request body that never arrives: a client that sent its headers and stalls.
-struct Stalled;
-
-impl http_body::Body for Stalled {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
-        std::task::Poll::Pending
-    }
-}
-
 /// A request still in the gate (its token good, its body not yet sent) holds none of the
 /// inner service's capacity: with an inner service that takes one request at a time, another
 /// client's request gets through while the first one stalls. Otherwise a few slow uploads
@@ -602,7 +587,7 @@ async fn a_request_still_in_the_gate_holds_no_inner_capacity() {
     let stalled = Request::post("/mcp")
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {}", token("alice", &[])))
-        .body(Stalled)
+        .body(Unread::Stalled)
         .unwrap();
     let first = tokio::spawn(service.clone().oneshot(stalled));
     // Let the first request run until it waits for its body.

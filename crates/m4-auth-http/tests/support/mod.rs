@@ -213,10 +213,15 @@ impl http_body::Body for Chunks {
     }
 }
 
-/// A request body that fails the test if anything reads it.
-pub struct Untouchable;
+/// A request body the gate must not finish reading.
+pub enum Unread {
+    /// Fails the test if anything reads it (a `Content-Length` over the limit).
+    Untouchable,
+    /// Never yields a frame: a client that sent its headers and stalls.
+    Stalled,
+}
 
-impl http_body::Body for Untouchable {
+impl http_body::Body for Unread {
     type Data = Bytes;
     type Error = std::io::Error;
 
@@ -224,6 +229,11 @@ impl http_body::Body for Untouchable {
         self: std::pin::Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
-        panic!("the body was read although Content-Length was over the limit");
+        match *self {
+            Unread::Untouchable => {
+                panic!("the body was read although Content-Length was over the limit")
+            }
+            Unread::Stalled => std::task::Poll::Pending,
+        }
     }
 }
