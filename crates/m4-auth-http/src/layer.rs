@@ -59,8 +59,8 @@ pin_project! {
     {
         #[pin]
         state: State<S::Future>,
-        // This request's clone of the inner service; taken when it is called.
-        inner: Option<S>,
+        // This request's clone of the inner service: polled ready, then called, in place.
+        inner: S,
     }
 }
 
@@ -105,14 +105,14 @@ where
                     Err(refusal) => return Poll::Ready(Ok(refusal.map(Either::Left))),
                 },
                 StateProj::Ready { req } => {
-                    let Some(inner) = this.inner.as_mut() else {
-                        return Poll::Ready(Ok(used_up()));
+                    ready!(this.inner.poll_ready(cx))?;
+                    // Not reachable: the request is taken once, as the state moves on; a 500
+                    // rather than a panic all the same.
+                    let Some(req) = req.take() else {
+                        let answer = reply::internal("the gated request was already passed on");
+                        return Poll::Ready(Ok(answer.map(Either::Left)));
                     };
-                    ready!(inner.poll_ready(cx))?;
-                    let (Some(mut inner), Some(req)) = (this.inner.take(), req.take()) else {
-                        return Poll::Ready(Ok(used_up()));
-                    };
-                    let future = inner.call(req);
+                    let future = this.inner.call(req);
                     this.state.set(State::Inner { future });
                 }
                 StateProj::Inner { future } => {
@@ -123,13 +123,6 @@ where
             }
         }
     }
-}
-
-/// Not reachable: the inner service and the request are each taken once, as the state moves
-/// on. A 500 rather than a panic all the same.
-#[cold]
-fn used_up<B>() -> Response<GateBody<B>> {
-    reply::internal("the gate's inner service was already used").map(Either::Left)
 }
 
 /// The tower layer that gates an MCP endpoint; from [`McpAuth::layer`](crate::McpAuth::layer).
@@ -206,7 +199,7 @@ where
             state: State::Gate {
                 gate: Box::pin(gate(self.shared.clone(), parts, body)),
             },
-            inner: Some(inner),
+            inner,
         }
     }
 }
