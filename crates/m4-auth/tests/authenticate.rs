@@ -288,7 +288,7 @@ fn a_cached_token_does_not_vouch_for_a_tampered_copy() {
     assert_eq!(verdict(&auth, &format!("{h}.{p}.{s}")), "invalid_signature");
     // The cache is keyed by the signature's digest: the same signature under another header,
     // or with a segment added, must not be served from the entry either.
-    // (A header of other bytes: `{"typ":"at+jwt"}` in front of the original one.)
+    // (A header of other bytes: 22 base64url characters in front of the original one.)
     let other_header = format!("eyJ0eXAiOiJhdCtqd3QifQ{h}");
     assert_ne!(
         verdict(&auth, &format!("{other_header}.{p}.{s}")),

@@ -325,7 +325,7 @@ pub struct DevIssuerOptions {
     pub max_device_logins: usize,
     /// The most refresh tokens held at once (live, rotated away, revoked, until they expire).
     /// When it is reached, expired ones and those of revoked logins are forgotten; if that
-    /// frees nothing, the token rotated away longest ago (its reuse then reads as an unknown
+    /// frees nothing, the token rotated away longest ago is forgotten (its reuse then reads as an unknown
     /// token instead of revoking its login). So a refresh is never refused for the limit; when
     /// every token held is the current one of a live login, a grant that would add a login is
     /// refused with `temporarily_unavailable` (HTTP 503) and spends nothing.

@@ -808,8 +808,9 @@ fn refresh(shared: &Shared, client: &DevClient, form: &Form) -> Outcome<Value> {
     };
     // The presented token is rotated away before room is made, so at the limit it may be the
     // one forgotten (when no older rotated-away token is left): a refresh replaces a token, it
-    // never adds a live one, and is never refused for the limit. Should room still be lacking,
-    // the refusal spends nothing: the presented token stays usable.
+    // never adds a live one, and is never refused for the limit. With at most the limit held,
+    // room is always found (the presented token itself can go); the branch below only keeps a
+    // refusal from spending the presented token, should that ever change.
     state.rotations = state.rotations.saturating_add(1);
     let rank = state.rotations;
     if let Some(record) = state.refresh.get_mut(presented) {

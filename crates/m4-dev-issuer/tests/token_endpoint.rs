@@ -1214,7 +1214,12 @@ fn refresh_tokens_are_bounded() {
     let answer = poll(&f, code);
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(f.issuer.refresh_tokens_held(), 3);
-    check_error(&refresh(&f, &first, &[]), 400, "invalid_grant", "revoked");
+    check_error(
+        &refresh(&f, &first, &[]),
+        400,
+        "invalid_grant",
+        "unknown refresh token",
+    );
     // The live logins were never touched.
     let fourth = answer.body["refresh_token"].as_str().unwrap().to_owned();
     assert_eq!(refresh(&f, &fourth, &[]).status, 200);
@@ -1269,7 +1274,12 @@ fn a_long_session_forgets_its_oldest_rotated_away_tokens() {
         "invalid_grant",
         "already used",
     );
-    check_error(&refresh(&f, &rt, &[]), 400, "invalid_grant", "revoked");
+    check_error(
+        &refresh(&f, &rt, &[]),
+        400,
+        "invalid_grant",
+        "this refresh token was revoked",
+    );
 }
 
 /// Limits below the smallest that works are refused when the issuer starts, naming the
@@ -1330,7 +1340,12 @@ fn limits_below_the_working_minimum_are_refused_at_start() {
         "invalid_grant",
         "already used",
     );
-    check_error(&refresh(&f, &rt, &[]), 400, "invalid_grant", "revoked");
+    check_error(
+        &refresh(&f, &rt, &[]),
+        400,
+        "invalid_grant",
+        "this refresh token was revoked",
+    );
 }
 
 /// RFC 6749 §3.3: `scope` is a list of non-empty scope tokens. A value of spaces only
