@@ -204,7 +204,8 @@ pub(crate) fn unread_note(error: &Error) -> String {
             ..
         } => format!(
             "not revoked: the credentials path was a symbolic link (to \"{target}\"), which is \
-             never followed, so the link was removed and its target left as it is, unread"
+             never followed, so the link was removed and its target left as it is, unread; if \
+             the target holds a login, delete it yourself: {STILL_VALID}"
         ),
         Error::CredentialsFileUnsafe {
             problem: FileProblem::DirectoryWritable { dir, mode },

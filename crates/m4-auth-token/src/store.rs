@@ -384,7 +384,7 @@ impl CredentialsFile {
     /// others may write to or that belongs to another user, `load` stops before opening the
     /// file; it is then opened and read anyway (with every other check, the same-file one
     /// included) to tell whether it is a login at all: the user's own file there is never
-    /// removed.
+    /// removed, and a login others could read is reported as that (it may have been exposed).
     pub(crate) fn removable(&self, error: Error) -> Result<Error, Error> {
         if !removable(&error) {
             return Err(error);
@@ -401,6 +401,9 @@ impl CredentialsFile {
         }
         match self.load_with(|| {}, false) {
             Ok(_) => Ok(error),
+            // Readable by others: that it may have been exposed is what the user must hear
+            // (revoke it), more than the directory's mode.
+            Err(e @ Error::CredentialsFileInsecure { .. }) => Ok(e),
             Err(e) if removable(&e) => Ok(error),
             Err(e) => Err(e),
         }

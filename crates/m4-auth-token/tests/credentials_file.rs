@@ -403,6 +403,18 @@ fn logout_leaves_a_file_that_is_not_a_login_and_says_so() {
     assert!(note.contains("mode 644"), "{note}");
     assert!(note.contains("may have been exposed"), "{note}");
     assert!(!note.contains("chmod"), "{note}");
+
+    // The same login in a directory others may write to: reading it stops at the directory,
+    // but the file was readable by others all the same, and the note must say so.
+    CredentialsFile::new(&path).save(&login("rt-2")).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let outcome = logout(&TokenClient::new(idp.options())).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(outcome.removed && !outcome.revoked, "{outcome:?}");
+    assert!(!path.exists());
+    let note = outcome.revocation_note.unwrap();
+    assert!(note.contains("may have been exposed"), "{note}");
 }
 
 /// Logout holds the refresh lock from reading the login to removing it: a refresh running in
