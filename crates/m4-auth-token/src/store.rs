@@ -434,10 +434,20 @@ impl CredentialsFile {
         self.lock_for(LockPurpose::Refresh)
     }
 
-    /// [`CredentialsFile::lock`], taken for `purpose`: the same lock, and the same refusals;
-    /// only the warning when it cannot be taken differs, naming what goes on without it and
-    /// what could then go wrong ("saving the new login in ...", "logging out of the stored
-    /// login in ...").
+    /// [`CredentialsFile::lock`], taken for `purpose`: the same lock, but not the same
+    /// refusals, so take it for the operation you are doing.
+    ///
+    /// - [`LockPurpose::Refresh`] goes on without the lock only where writing is refused (a
+    ///   directory or lock file this user may not write, a read-only file system) and is an
+    ///   error on any other failure, as [`CredentialsFile::lock`] says: two unlocked refreshes
+    ///   could present one refresh token twice.
+    /// - [`LockPurpose::Login`] and [`LockPurpose::Logout`] go on without it on any failure to
+    ///   create, open or take it: stopping would lose a login the user has just approved, or
+    ///   keep one they asked to remove.
+    ///
+    /// Going on without the lock, the guard is not held and carries a warning that names the
+    /// operation and what could then go wrong ("saving the new login in ...", "logging out of
+    /// the stored login in ...").
     ///
     /// ```
     /// use m4_auth_token::{CredentialsFile, LockPurpose};
@@ -760,9 +770,9 @@ impl CredentialsFile {
 
 /// What the cross-process lock of a stored login is taken for ([`CredentialsFile::lock_for`]).
 ///
-/// A refresh, a login and a logout take the same lock; this only words the warning given when
-/// the lock cannot be taken and the operation goes on without it, so that it names the
-/// operation and what could go wrong.
+/// A refresh, a login and a logout take the same lock; the purpose decides which failures to
+/// take it stop the operation (a refresh stops on more of them) and words the warning given
+/// when it goes on without the lock (see [`CredentialsFile::lock_for`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum LockPurpose {
