@@ -180,17 +180,17 @@ fn credentials_file(args: &ClaudeArgs, config: &AuthConfig) -> Result<String, In
         Ok(Some(login))
             if config.issuer().is_some_and(|i| i.as_str() == login.issuer)
                 && config.client_id() == Some(login.client_id.as_str()) => {}
-        Ok(Some(_)) => eprintln!(
-            "m4-auth: warning: the stored login in {} is for another issuer or client; run \
-             `m4-auth login` with these settings before starting M4",
-            path.display()
-        ),
-        Ok(None) => eprintln!(
-            "m4-auth: warning: there is no stored login in {} yet; run `m4-auth login` with \
+        Ok(Some(_)) => crate::output::warn([format!(
+            "the stored login in {} is for another issuer or client; run `m4-auth login` with \
              these settings before starting M4",
             path.display()
-        ),
-        Err(e) => eprintln!("m4-auth: warning: {e}"),
+        )]),
+        Ok(None) => crate::output::warn([format!(
+            "there is no stored login in {} yet; run `m4-auth login` with these settings \
+             before starting M4",
+            path.display()
+        )]),
+        Err(e) => crate::output::warn([e]),
     }
     Ok(text)
 }

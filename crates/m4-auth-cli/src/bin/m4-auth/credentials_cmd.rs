@@ -12,6 +12,7 @@ use m4_auth_token::{
 };
 
 use crate::Failure;
+use crate::output::warn;
 use crate::report::{Check, Status};
 use crate::verify::{InvalidConfig, fix_for};
 
@@ -30,16 +31,14 @@ fn failure(error: TokenError) -> Failure {
 /// The configuration and the token options from the environment (exit 2 when invalid).
 fn options_from_env() -> Result<(AuthConfig, TokenOptions), Failure> {
     let loaded = AuthConfig::from_env().map_err(|e| Failure::usage(InvalidConfig(e)))?;
-    for warning in &loaded.warnings {
-        // Obtaining a token uses the issuer whether or not verification is enabled, so
-        // "these settings have no effect" would be wrong here.
-        if !matches!(
-            warning,
-            m4_auth_config::Warning::IgnoredWhileDisabled { .. }
-        ) {
-            eprintln!("m4-auth: warning: {warning}");
-        }
-    }
+    // Obtaining a token uses the issuer whether or not verification is enabled, so "these
+    // settings have no effect" would be wrong here.
+    warn(
+        loaded
+            .warnings
+            .iter()
+            .filter(|w| !matches!(w, m4_auth_config::Warning::IgnoredWhileDisabled { .. })),
+    );
     let options = TokenOptions::from_config(&loaded.config).map_err(failure)?;
     Ok((loaded.config, options))
 }
@@ -255,13 +254,5 @@ pub(crate) fn token_fix(error: &TokenError) -> &'static str {
              no missing or extra path), whose discovery document names the final endpoint URLs"
         }
         _ => OTHER_TOKEN_FIX,
-    }
-}
-
-/// Prints each warning the library returned on standard error, as `m4-auth: warning: ...`
-/// (the library logs them with `tracing`, which this program does not print).
-fn warn<S: std::fmt::Display>(warnings: impl IntoIterator<Item = S>) {
-    for warning in warnings {
-        eprintln!("m4-auth: warning: {warning}");
     }
 }

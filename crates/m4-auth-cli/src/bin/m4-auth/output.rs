@@ -142,6 +142,15 @@ pub(crate) fn json_text(json: String) -> String {
 }
 
 /// Prints `error` and its causes to standard error.
+/// Prints each warning on standard error, as `m4-auth: warning: ...`: the configuration's,
+/// and those the libraries return (they also log them with `tracing`, which this program does
+/// not print).
+pub(crate) fn warn<S: std::fmt::Display>(warnings: impl IntoIterator<Item = S>) {
+    for warning in warnings {
+        eprintln!("m4-auth: warning: {warning}");
+    }
+}
+
 pub(crate) fn print_error(error: &dyn std::error::Error) {
     eprintln!("m4-auth: error: {error}");
     let mut cause = error.source();

@@ -18,9 +18,7 @@ pub(crate) struct InvalidConfig(pub(crate) m4_auth::config::ConfigError);
 /// configuration warnings to standard error. Any failure here is exit 2.
 pub(crate) fn authenticator_from_env() -> Result<Authenticator, Failure> {
     let loaded = AuthConfig::from_env().map_err(|e| Failure::usage(InvalidConfig(e)))?;
-    for warning in &loaded.warnings {
-        eprintln!("m4-auth: warning: {warning}");
-    }
+    crate::output::warn(&loaded.warnings);
     Authenticator::new(loaded.config).map_err(Failure::usage)
 }
 
@@ -110,9 +108,9 @@ fn human(verdict: &Verdict, style: Style) -> String {
 pub(crate) fn run(args: &VerifyArgs) -> Result<ExitCode, Failure> {
     let auth = authenticator_from_env()?;
     if !auth.is_enabled() {
-        eprintln!(
-            "m4-auth: warning: OAuth2 is disabled (M4_OAUTH2_ENABLED is not true), so every token is accepted as anonymous"
-        );
+        crate::output::warn([
+            "OAuth2 is disabled (M4_OAUTH2_ENABLED is not true), so every token is accepted as anonymous",
+        ]);
     }
     if args.stdin {
         // One authenticator for the whole stream: one JWKS cache, one rate limiter.
