@@ -80,13 +80,7 @@ impl Provider {
         extra: &[(&str, &str)],
     ) -> std::process::Output {
         use std::os::unix::process::CommandExt as _;
-        let uid = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|status| {
-                let ids = status.lines().find_map(|line| line.strip_prefix("Uid:"))?;
-                ids.split_whitespace().nth(1)?.parse::<u32>().ok()
-            });
-        let as_root = uid == Some(0);
+        let as_root = m4_auth_testkit::effective_uid() == Some(0);
         if as_root {
             chown_all(self.home.path());
         }

@@ -37,6 +37,21 @@ pub fn free_port() -> u16 {
         .expect("bind an ephemeral loopback port")
 }
 
+/// This process's effective user id, from the `Uid:` line of `/proc/self/status` (proc(5)),
+/// as m4-auth-token reads it (std has no `geteuid`); `None` without `/proc`. Tests use it to
+/// tell whether they run as root, who may write anywhere.
+///
+/// ```
+/// if let Some(uid) = m4_auth_testkit::effective_uid() {
+///     assert!(uid < u32::MAX);
+/// }
+/// ```
+pub fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let ids = status.lines().find_map(|line| line.strip_prefix("Uid:"))?;
+    ids.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// A loopback address nothing listens on, for "the server is down" (connection refused), on
 /// 127.0.0.2 where the system routes it (Linux routes all of 127.0.0.0/8 to loopback).
 ///

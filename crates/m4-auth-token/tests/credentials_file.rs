@@ -663,13 +663,7 @@ fn a_device_login_that_save_would_refuse_is_not_started() {
     let real = dir.join("real.json");
     fs::rename(&path, &real).unwrap();
 
-    let root = fs::read_to_string("/proc/self/status").is_ok_and(|status| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("Uid:"))
-            .and_then(|ids| ids.split_whitespace().nth(1))
-            == Some("0")
-    });
+    let root = m4_auth_testkit::effective_uid() == Some(0);
     // What is refused, named by a part of the refusal; another user's directory only where
     // the tests can make one (as root, which is how CI runs them).
     let mut cases = vec!["symbolic link", "chmod go-w"];

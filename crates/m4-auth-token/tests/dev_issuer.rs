@@ -305,15 +305,6 @@ fn a_rotated_token_that_cannot_be_saved_is_used_from_memory_not_the_stale_stored
     other.access_token().unwrap();
 }
 
-/// This process's effective uid, read as store.rs reads it (`/proc/self/status`); `None`
-/// without `/proc`.
-#[cfg(unix)]
-fn effective_uid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let ids = status.lines().find_map(|line| line.strip_prefix("Uid:"))?;
-    ids.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// Set in the copy of this test binary that [`run_as_nobody`] starts.
 #[cfg(unix)]
 const AS_NOBODY: &str = "M4_AUTH_TOKEN_TEST_AS_NOBODY";
@@ -350,10 +341,14 @@ fn run_as_nobody(name: &str) {
 #[cfg(unix)]
 fn ran_as_nobody(name: &str) -> bool {
     if std::env::var_os(AS_NOBODY).is_some() {
-        assert_eq!(effective_uid(), Some(NOBODY), "the copy runs as uid 65534");
+        assert_eq!(
+            m4_auth_testkit::effective_uid(),
+            Some(NOBODY),
+            "the copy runs as uid 65534"
+        );
         return false;
     }
-    if effective_uid() == Some(0) {
+    if m4_auth_testkit::effective_uid() == Some(0) {
         run_as_nobody(name);
         return true;
     }
