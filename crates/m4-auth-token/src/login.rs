@@ -147,7 +147,7 @@ pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
         Err(e) => (None, Some(file.removable(e)?)),
     };
     let (revoked, revocation_note) = match &login {
-        None => (false, unread.as_ref().map(unread_note)),
+        None => (false, unread.as_ref().and_then(unread_note)),
         Some(login) if login.issuer != client.options.issuer => (
             false,
             Some(format!(
@@ -182,13 +182,15 @@ pub fn logout(client: &TokenClient) -> Result<LogoutOutcome, Error> {
 const STILL_VALID: &str = "a login it held stays valid at the provider until it expires or you \
                            sign out of the application's sessions there";
 
-/// [`logout`]'s note for a file it removed without using a login from it (`error`, from
-/// [`CredentialsFile::load`], is one [`CredentialsFile::removable`] accepts): what it was and what is left to
-/// do. Not the error's own text, whose fix is wrong once logout has removed the file ("run
-/// `m4-auth login` (it replaces the damaged file)", "run `chmod 600`"); and only a file others could read
-/// "may have been exposed".
-pub(crate) fn unread_note(error: &Error) -> String {
-    match error {
+/// [`logout`]'s note for a file it removes without using a login from it (`error`, from
+/// [`CredentialsFile::load`]): what it was and what is left to do; `None` for every other
+/// refusal, which logout returns instead of removing the file. This match is the one list of
+/// what logout removes ([`removable`](crate::store::removable) asks it). Not the error's own
+/// text, whose fix is wrong once logout has removed the file ("run `m4-auth login` (it
+/// replaces the damaged file)", "run `chmod 600`"); and only a file others could read "may
+/// have been exposed".
+pub(crate) fn unread_note(error: &Error) -> Option<String> {
+    let note = match error {
         Error::CredentialsFileInsecure { mode, .. } => format!(
             "not revoked: the credentials file could be read by other users (mode {mode:03o}), \
              so it was removed without its refresh token being used; the login it held may have \
@@ -228,7 +230,8 @@ pub(crate) fn unread_note(error: &Error) -> String {
              M4_OAUTH2_CREDENTIALS_FILE)",
             dir.display()
         ),
-        // Not reached: logout returns every other error instead of removing the file.
-        other => format!("not revoked: {other}"),
-    }
+        // Not a file logout removes: it is left in place and the error returned.
+        _ => return None,
+    };
+    Some(note)
 }

@@ -473,7 +473,9 @@ fn every_logout_note_for_an_unread_file() {
     let mut text = String::new();
     for error in &errors {
         assert!(crate::store::removable(error), "{error}");
-        let note = crate::login::unread_note(error);
+        let Some(note) = crate::login::unread_note(error) else {
+            panic!("no note for a file logout removes: {error}");
+        };
         assert!(
             !note.contains("m4-auth logout") && !note.contains("chmod 600"),
             "{note}"

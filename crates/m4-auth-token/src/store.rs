@@ -847,17 +847,7 @@ impl LoginLock {
 /// `save` replaces less: never a link, nor anything in such a directory
 /// ([`CredentialsFile::check_saveable`]).
 pub(crate) fn removable(error: &Error) -> bool {
-    matches!(
-        error,
-        Error::CredentialsFileInsecure { .. }
-            | Error::CredentialsFileCorrupt { .. }
-            | Error::CredentialsFileUnsafe {
-                problem: FileProblem::Symlink { .. }
-                    | FileProblem::DirectoryWritable { .. }
-                    | FileProblem::DirectoryNotOwned { .. },
-                ..
-            }
-    )
+    crate::login::unread_note(error).is_some()
 }
 
 /// Whether `text` is shaped like a login this program wrote, of any format version: a JSON
